@@ -1,0 +1,33 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# The CPU build of torch; a plain `torch` requirement would pull a multi-GB CUDA build.
+TORCH  := torch==2.13.0
+
+.PHONY: demo test install clean
+
+$(BIN)/forenscope: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check $(TORCH)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(BIN)/forenscope
+
+install: $(BIN)/forenscope
+
+test: install
+	$(BIN)/python -m pytest
+
+demo: install
+	@echo "== forenscope models"
+	$(BIN)/forenscope models
+	@echo "== forenscope detect examples/forged examples/original"
+	-$(BIN)/forenscope detect examples/forged examples/original --detector noise
+	@echo "== forenscope localize examples/forged --out demo-out --overlay"
+	$(BIN)/forenscope localize examples/forged --detector noise --out demo-out --overlay --format table
+	@echo "== forenscope eval examples (pixel level, against the shipped masks)"
+	$(BIN)/forenscope eval examples --detector ela --detector noise --detector jpeg-ghost --out demo-out/eval
+	@echo "Overlays to look at: demo-out/*.overlay.png"
+
+clean:
+	rm -rf $(VENV) demo-out .pytest_cache

@@ -1,0 +1,281 @@
+"""The command line: ``forenscope detect | localize | eval | models``.
+
+Machine-readable output (``--format jsonl``) is a stable contract, documented in
+docs/OUTPUT.md: one JSON object per input per line with ``path``, ``detector``, ``score``,
+``label``, ``error`` (null on success), and for ``localize`` also ``heatmap`` and ``mask``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from forenscope import DEFAULT_DETECTOR
+from forenscope.data.inputs import InputItem, expand_inputs, unique_output_stems
+from forenscope.detectors import UnknownDetectorError, available_detectors, describe_detector, load_detector
+from forenscope.imageio import DEFAULT_MAX_PIXELS, ImageError, read_image
+from forenscope.report.maps import write_heatmap_png, write_mask_png, write_overlay_png
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Image forensics: generated? tampered? where?")
+stderr = Console(stderr=True)
+FORMATS = ("table", "jsonl", "csv")
+BASE_FIELDS = ["path", "detector", "score", "label", "error"]
+MAP_FIELDS = ["heatmap", "mask"]
+
+
+def main() -> None:
+    app()
+
+
+# ------------------------------------------------------------------ shared helpers
+
+
+def _parse_params(params: list[str]) -> dict:
+    """``--param quality=95`` -> {"quality": 95}: values parsed as JSON when they can be."""
+    out = {}
+    for p in params:
+        key, sep, value = p.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"expected KEY=VALUE, got {p!r}", param_hint="--param")
+        try:
+            out[key.strip().replace("-", "_")] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip().replace("-", "_")] = value
+    return out
+
+
+def _load(name: str, params: dict):
+    try:
+        return load_detector(name, **params)
+    except UnknownDetectorError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--detector") from None
+    except (TypeError, ValueError) as exc:
+        raise typer.BadParameter(f"{name}: {exc}", param_hint="--param") from None
+
+
+@contextmanager
+def _progress(total: int, show: Optional[bool], desc: str):
+    """A progress bar with ETA on stderr; on by default for more than one input on a terminal."""
+    enabled = (total > 1 and stderr.is_terminal) if show is None else show
+    if not enabled:
+        yield lambda: None
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=stderr, transient=True) as prog:
+        task = prog.add_task(desc, total=total)
+        yield lambda: prog.advance(task)
+
+
+def _iter_progress(show: Optional[bool]):
+    def wrap(iterable, total, desc):
+        with _progress(total, show, desc) as step:
+            for x in iterable:
+                yield x
+                step()
+    return wrap
+
+
+class _Writer:
+    """Streams jsonl/csv lines as results arrive; collects rows for the final table."""
+
+    def __init__(self, fmt: str, fields: list[str]):
+        self.fmt, self.fields, self.rows = fmt, fields, []
+        self._csv = csv.DictWriter(sys.stdout, fieldnames=fields, extrasaction="ignore") if fmt == "csv" else None
+        if self._csv:
+            self._csv.writeheader()
+
+    def write(self, row: dict) -> None:
+        if self.fmt == "jsonl":
+            sys.stdout.write(json.dumps({k: row.get(k) for k in self.fields}) + "\n")
+        elif self._csv:
+            self._csv.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in self.fields})
+        else:
+            self.rows.append(row)
+        sys.stdout.flush()
+
+    def close(self) -> None:
+        if self.fmt != "table" or not self.rows:
+            return
+        table = Table(show_lines=False)
+        for f in self.fields:
+            table.add_column(f, overflow="fold")
+        for r in self.rows:
+            table.add_row(*[_cell(r.get(f)) for f in self.fields])
+        Console().print(table)
+
+
+def _cell(v) -> str:
+    if v is None:
+        return ""
+    return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+
+def _run_images(inputs: list[str], detector: str, params: list[str], fmt: str, out: Optional[Path],
+                overlay: bool, max_pixels: int, progress: Optional[bool], localize: bool) -> int:
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"must be one of {', '.join(FORMATS)}", param_hint="--format")
+    det = _load(detector, _parse_params(params))
+    items = expand_inputs(inputs)
+    if not items:
+        stderr.print("[red]error:[/] no inputs")
+        return 2
+    fields = BASE_FIELDS + (MAP_FIELDS + (["overlay"] if overlay else []) if (localize or out) else [])
+    writer = _Writer(fmt, fields)
+    stems = unique_output_stems(items)
+    failed = 0
+    with _progress(len(items), progress, det.name) as step:
+        for item, stem in zip(items, stems):
+            row = _analyse_one(det, item, stem, out, overlay, max_pixels)
+            if row["error"]:
+                failed += 1
+                if fmt == "table":
+                    stderr.print(f"[red]error:[/] {row['error']}", highlight=False)
+            writer.write(row)
+            step()
+    writer.close()
+    done = len(items) - failed
+    stderr.print(f"{done} analysed, {failed} failed" + (f"; maps in {out}" if out and done else ""),
+                 highlight=False)
+    return 1 if failed else 0
+
+
+def _analyse_one(det, item: InputItem, stem: Path, out: Optional[Path], overlay: bool,
+                 max_pixels: int) -> dict:
+    row = {"path": str(item.path), "detector": det.name, "score": None, "label": None,
+           "error": None, "heatmap": None, "mask": None, "overlay": None}
+    if item.error:
+        row["error"] = f"{item.path}: {item.error}"
+        return row
+    try:
+        pixels, meta = read_image(item.path, max_pixels=max_pixels)
+        result = det.analyze(pixels, meta)
+    except ImageError as exc:
+        row["error"] = str(exc)
+        return row
+    except Exception as exc:  # one bad image never stops a batch
+        row["error"] = f"{item.path}: {det.name} failed: {type(exc).__name__}: {exc}"
+        return row
+    row.update(score=round(float(result.score), 6), label=result.label)
+    if out is not None and result.heatmap is not None:
+        base = out / stem
+        row["heatmap"] = str(write_heatmap_png(result.heatmap, base.with_name(base.name + ".heatmap.png")))
+        row["mask"] = str(write_mask_png(result.mask, base.with_name(base.name + ".mask.png")))
+        if overlay:
+            row["overlay"] = str(write_overlay_png(pixels, result.heatmap, result.mask,
+                                                   base.with_name(base.name + ".overlay.png")))
+    return row
+
+
+# ------------------------------------------------------------------ commands
+
+_INPUTS = typer.Argument(..., help="Image files, folders (searched recursively) or glob patterns.")
+_FORMAT = typer.Option("table", "--format", "-f", help="table | jsonl | csv (jsonl/csv stream to stdout).")
+_PARAM = typer.Option([], "--param", "-p", help="Detector option KEY=VALUE, e.g. -p quality=95. Repeatable.")
+_MAXPIX = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", help="Refuse larger images (decompression bombs).")
+_PROGRESS = typer.Option(None, "--progress/--no-progress", help="Progress bar on stderr (default: on a terminal).")
+
+
+@app.command()
+def detect(
+    inputs: list[str] = _INPUTS,
+    detector: str = typer.Option(DEFAULT_DETECTOR, "--detector", "-d", help="Registry name; see `forenscope models`."),
+    fmt: str = _FORMAT,
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write heatmap and mask PNGs here."),
+    overlay: bool = typer.Option(False, "--overlay", help="With --out: also write a heatmap overlay PNG."),
+    param: list[str] = _PARAM,
+    max_pixels: int = _MAXPIX,
+    progress: Optional[bool] = _PROGRESS,
+) -> None:
+    """Score each image: is it generated / tampered? Exit status 1 if any input failed."""
+    raise typer.Exit(_run_images(inputs, detector, param, fmt, out, overlay, max_pixels, progress, False))
+
+
+@app.command()
+def localize(
+    inputs: list[str] = _INPUTS,
+    detector: str = typer.Option(DEFAULT_DETECTOR, "--detector", "-d", help="Registry name; see `forenscope models`."),
+    fmt: str = _FORMAT,
+    out: Path = typer.Option(Path("forenscope-out"), "--out", "-o", help="Folder for heatmap and mask PNGs."),
+    overlay: bool = typer.Option(False, "--overlay", help="Also write a heatmap overlay PNG per image."),
+    param: list[str] = _PARAM,
+    max_pixels: int = _MAXPIX,
+    progress: Optional[bool] = _PROGRESS,
+) -> None:
+    """Where was each image manipulated? Writes <out>/<name>.heatmap.png and .mask.png at the
+    input's exact size (255 = manipulated). Exit status 1 if any input failed."""
+    det = _load(detector, _parse_params(param))
+    if det.task not in ("localize",):
+        raise typer.BadParameter(f"{detector!r} gives no heatmap (task {det.task!r}); "
+                                 f"use `forenscope detect`", param_hint="--detector")
+    raise typer.Exit(_run_images(inputs, detector, param, fmt, out, overlay, max_pixels, progress, True))
+
+
+@app.command("eval")
+def eval_(
+    dataset: Path = typer.Argument(..., help="0_real/1_fake tree, Tp/+Gt/ (or forged/+masks/) folder, or a CSV manifest image,mask."),
+    detector: list[str] = typer.Option([], "--detector", "-d", help="Registry name(s). Repeatable."),
+    out: Path = typer.Option(Path("forenscope-eval"), "--out", "-o", help="Folder for results.json, results.md, per_image.jsonl."),
+    kind: str = typer.Option("auto", "--kind", help="auto | image | pixel"),
+    seed: int = typer.Option(0, "--seed", help="Recorded in results.json; seeds numpy."),
+    max_pixels: int = _MAXPIX,
+    progress: Optional[bool] = _PROGRESS,
+) -> None:
+    """Evaluate detectors on a labelled dataset; write results.json + results.md."""
+    from forenscope.data.datasets import DatasetError
+    from forenscope.evaluate.runner import EvalRun, evaluate, markdown_table, write_results
+
+    if not dataset.exists():
+        raise typer.BadParameter(f"{dataset}: no such file or folder", param_hint="DATASET")
+    dets = [_load(name, {}) for name in (detector or [DEFAULT_DETECTOR])]
+    run = EvalRun(dataset=dataset, detectors=dets, seed=seed, max_pixels=max_pixels,
+                  progress=_iter_progress(progress))
+    try:
+        result = evaluate(run, kind=kind)
+    except DatasetError as exc:
+        stderr.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    paths = write_results(result, run.per_image, out)
+    sys.stdout.write(markdown_table(result))
+    for e in run.errors:
+        stderr.print(f"[red]error:[/] {e['error']}", highlight=False)
+    stderr.print(f"wrote {paths['json']} and {paths['md']}", highlight=False)
+    raise typer.Exit(1 if run.errors else 0)
+
+
+@app.command()
+def models(fmt: str = typer.Option("table", "--format", "-f", help="table | json")) -> None:
+    """List detectors: task, input size, licence and the metrics on their cards."""
+    cards = [describe_detector(n) for n in available_detectors()]
+    if fmt == "json":
+        sys.stdout.write(json.dumps(cards, indent=2) + "\n")
+        return
+    table = Table()
+    for col in ("name", "task", "input size", "licence", "card metrics"):
+        table.add_column(col, overflow="fold")
+    for c in cards:
+        table.add_row(c.get("name", ""), c.get("task", ""), str(c.get("input_size") or "any"),
+                      c.get("licence", ""), _card_metrics(c))
+    Console().print(table)
+
+
+def _card_metrics(card: dict) -> str:
+    metrics = card.get("metrics") or {}
+    parts = []
+    for dataset, values in metrics.items():
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in values.items() if isinstance(v, (int, float)))
+        parts.append(f"{dataset}: {shown}")
+    return "; ".join(parts) or "none yet"
+
+
+if __name__ == "__main__":
+    main()

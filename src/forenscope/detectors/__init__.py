@@ -1,0 +1,21 @@
+"""One module per method (preprocessing + model + postprocessing), and the registry."""
+
+from forenscope.detectors.base import Detector
+from forenscope.detectors.registry import (
+    UnknownDetectorError,
+    available_detectors,
+    describe_detector,
+    get_detector_class,
+    load_detector,
+    register_detector,
+)
+
+__all__ = [
+    "Detector",
+    "UnknownDetectorError",
+    "available_detectors",
+    "describe_detector",
+    "get_detector_class",
+    "load_detector",
+    "register_detector",
+]

@@ -1,0 +1,78 @@
+"""Detector registry: decorator registration, lazy import of built-ins, "did you mean"."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from importlib.metadata import entry_points
+
+from forenscope.detectors.base import Detector, load_card
+
+# Built-in detectors by module, imported only when asked for (torch-based ones are slow to load).
+_BUILTIN_MODULES = {
+    "ela": "forenscope.detectors.ela",
+    "noise": "forenscope.detectors.noise",
+    "jpeg-ghost": "forenscope.detectors.jpeg_ghost",
+}
+_ENTRY_POINT_GROUP = "forenscope.detectors"  # third-party packages can add detectors here
+_REGISTRY: dict[str, type[Detector]] = {}
+
+
+class UnknownDetectorError(KeyError):
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+def register_detector(name: str, *, task: str, input_size: int | None = None):
+    """Class decorator: ``@register_detector("ela", task="localize")``."""
+
+    def wrap(cls: type[Detector]) -> type[Detector]:
+        if name in _REGISTRY and _REGISTRY[name] is not cls:
+            raise ValueError(f"detector {name!r} is already registered by {_REGISTRY[name]!r}")
+        cls.name, cls.task, cls.input_size = name, task, input_size
+        _REGISTRY[name] = cls
+        return cls
+
+    return wrap
+
+
+def available_detectors() -> list[str]:
+    names = set(_BUILTIN_MODULES) | set(_REGISTRY) | {ep.name for ep in _entry_points()}
+    return sorted(names)
+
+
+def get_detector_class(name: str) -> type[Detector]:
+    if name not in _REGISTRY:
+        module = _BUILTIN_MODULES.get(name)
+        if module is not None:
+            importlib.import_module(module)
+        else:
+            for ep in _entry_points():
+                if ep.name == name:
+                    ep.load()
+    if name not in _REGISTRY:
+        known = available_detectors()
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise UnknownDetectorError(
+            f"unknown detector {name!r}.{hint} Available: {', '.join(known)}."
+        )
+    return _REGISTRY[name]
+
+
+def load_detector(name: str, **options) -> Detector:
+    """Build a detector by registry name, e.g. ``load_detector("ela", quality=95)``."""
+    return get_detector_class(name)(**options)
+
+
+def describe_detector(name: str) -> dict:
+    """Card facts for listings: shipped card if any, else the class's own attributes."""
+    card = load_card(name)
+    if card is None:
+        cls = get_detector_class(name)
+        card = {"name": name, "task": cls.task, "input_size": cls.input_size, "licence": cls.licence}
+    return card
+
+
+def _entry_points():
+    return entry_points(group=_ENTRY_POINT_GROUP)

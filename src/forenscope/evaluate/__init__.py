@@ -1,0 +1,1 @@
+"""Metrics, evaluation runs over datasets, result files."""

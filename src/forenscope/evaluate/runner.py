@@ -1,0 +1,235 @@
+"""Run detectors over an evaluation dataset and write results.json, results.md, per_image.jsonl.
+
+Image level: per subset (generator) a row of image metrics, plus the unweighted mean over
+subsets (NPR's tables). Pixel level: per subset the pixel metrics on manipulated images, the
+false-positive area on authentic ones, and, when both kinds are present, image-level metrics
+of the detector's score. Unreadable images are recorded as errors and skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from forenscope.data.datasets import (
+    find_binary_subsets,
+    find_pixel_pairs,
+    has_binary_layout,
+    manifest_hash,
+)
+from forenscope.detectors.base import Detector
+from forenscope.evaluate.metrics import PixelMetricAccumulator, image_metrics
+from forenscope.evaluate.provenance import environment, git_commit
+from forenscope.imageio import DEFAULT_MAX_PIXELS, ImageError, read_image
+
+IMAGE_COLUMNS = ("acc", "real_acc", "fake_acc", "ap", "roc_auc", "tpr_at_fpr_5pct", "oracle_acc")
+PIXEL_COLUMNS = ("f1_mean_per_image", "iou_mean_per_image", "f1_best_threshold_mean_per_image",
+                 "f1_map_or_inverse_mean_per_image", "auc_mean_per_image",
+                 "false_positive_area_mean_per_authentic_image", "image_ap", "image_roc_auc")
+
+Progress = Callable[[Iterable, int, str], Iterable]
+
+
+@dataclass
+class EvalRun:
+    dataset: Path
+    detectors: list[Detector]
+    seed: int = 0
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    progress: Progress = field(default=lambda it, total, desc: it)
+    errors: list = field(default_factory=list)
+    per_image: list = field(default_factory=list)
+
+
+def detect_kind(dataset: Path) -> str:
+    dataset = Path(dataset)
+    if dataset.is_file():
+        return "pixel"
+    return "image" if has_binary_layout(dataset) else "pixel"
+
+
+def evaluate(run: EvalRun, kind: str = "auto") -> dict:
+    kind = detect_kind(run.dataset) if kind == "auto" else kind
+    np.random.seed(run.seed)  # classical detectors are deterministic; trained ones may not be
+    if kind == "image":
+        tables, files = _image_level(run)
+    elif kind == "pixel":
+        tables, files = _pixel_level(run)
+    else:
+        raise ValueError(f"kind must be auto, image or pixel, got {kind!r}")
+    root = run.dataset if run.dataset.is_dir() else run.dataset.parent
+    return {
+        "kind": kind,
+        "dataset": {"path": str(run.dataset), "n_files": len(files),
+                    "manifest_sha256": manifest_hash(files, root)},
+        "detectors": {d.name: d.config() for d in run.detectors},
+        "seed": run.seed,
+        "metrics": tables,
+        "n_errors": len(run.errors),
+        "errors": run.errors,
+        "git": git_commit(),
+        "environment": environment(),
+    }
+
+
+def _analyse_all(run: EvalRun, path: Path) -> dict | None:
+    """Every detector on one image (read once). None when the image cannot be read."""
+    try:
+        pixels, meta = read_image(path, max_pixels=run.max_pixels)
+    except ImageError as exc:
+        run.errors.append({"path": str(path), "error": str(exc)})
+        return None
+    return {d.name: d.analyze(pixels, meta) for d in run.detectors}
+
+
+def _image_level(run: EvalRun):
+    subsets = find_binary_subsets(run.dataset)
+    tables: dict[str, dict] = {d.name: {} for d in run.detectors}
+    files = []
+    for name, items in subsets.items():
+        scores = {d.name: [] for d in run.detectors}
+        labels = []
+        for item in run.progress(items, len(items), f"eval {name}"):
+            files.append(item.path)
+            results = _analyse_all(run, item.path)
+            if results is None:
+                continue
+            labels.append(item.label)
+            for det, a in results.items():
+                scores[det].append(a.score)
+                run.per_image.append({"path": str(item.path), "subset": name, "label": item.label,
+                                      "detector": det, "score": a.score})
+        for d in run.detectors:
+            tables[d.name][name] = image_metrics(labels, scores[d.name], d.threshold)
+    for d in run.detectors:
+        tables[d.name]["mean"] = _mean_row(list(tables[d.name].values()))
+    return tables, files
+
+
+def _pixel_level(run: EvalRun):
+    samples = find_pixel_pairs(run.dataset)
+    accs = {d.name: {} for d in run.detectors}
+    scores = {d.name: {} for d in run.detectors}
+    files = []
+    for s in run.progress(samples, len(samples), "eval"):
+        files += [s.image] + ([s.mask] if s.mask else [])
+        if s.error:
+            run.errors.append({"path": str(s.image), "error": f"{s.image}: {s.error}"})
+            continue
+        mask = _read_mask(run, s)
+        if mask is False:
+            continue
+        results = _analyse_all(run, s.image)
+        if results is None:
+            continue
+        missing = [det for det, a in results.items() if a.heatmap is None]
+        if missing:
+            raise ValueError(f"detector(s) {missing} give no heatmap: pixel-level evaluation needs one")
+        shape = next(iter(results.values())).heatmap.shape
+        if mask is not None and mask.shape != shape:
+            run.errors.append({"path": str(s.image), "error": f"{s.image}: mask {s.mask.name} is "
+                               f"{mask.shape[1]}x{mask.shape[0]} but the image is {shape[1]}x{shape[0]}"})
+            continue
+        truth = mask if mask is not None else np.zeros(shape, bool)
+        manipulated = bool(truth.any())
+        for det, a in results.items():
+            acc = accs[det].setdefault(s.subset, PixelMetricAccumulator())
+            row = acc.add(truth, a.heatmap, name=str(s.image))
+            scores[det].setdefault(s.subset, []).append((int(manipulated), a.score))
+            run.per_image.append({"path": str(s.image), "subset": s.subset, "detector": det,
+                                  "score": a.score, **{k: v for k, v in row.items() if k != "image"}})
+    tables = {}
+    for det in accs:
+        tables[det] = {}
+        for subset, acc in accs[det].items():
+            row = acc.summary()
+            y, p = zip(*scores[det][subset])
+            if 0 < sum(y) < len(y):
+                im = image_metrics(y, p)
+                row.update({"image_ap": im["ap"], "image_roc_auc": im["roc_auc"], "image_acc": im["acc"]})
+            tables[det][subset] = row
+        if len(tables[det]) > 1:
+            tables[det]["mean"] = _mean_row(list(tables[det].values()))
+    return tables, files
+
+
+def _read_mask(run: EvalRun, s) -> np.ndarray | None | bool:
+    """Bool mask (white = manipulated), None for authentic, False when unreadable (recorded)."""
+    if s.mask is None:
+        return None
+    try:
+        pixels, _ = read_image(s.mask, max_pixels=run.max_pixels)
+    except ImageError as exc:
+        run.errors.append({"path": str(s.image), "error": f"mask unreadable: {exc}"})
+        return False
+    return pixels.max(axis=2) > 127
+
+
+def _mean_row(rows: list[dict]) -> dict:
+    """Unweighted mean over subsets of every numeric field (NaN/None skipped)."""
+    keys = [k for k, v in rows[0].items() if isinstance(v, (int, float)) or v is None]
+    out = {}
+    for k in keys:
+        vals = [r.get(k) for r in rows if isinstance(r.get(k), (int, float)) and not math.isnan(r[k])]
+        out[k] = float(np.mean(vals)) if vals else None
+    return out
+
+
+def markdown_table(result: dict) -> str:
+    """A table a person reads: a row per detector and subset."""
+    cols = IMAGE_COLUMNS if result["kind"] == "image" else PIXEL_COLUMNS
+    lines = [f"Dataset `{result['dataset']['path']}` ({result['kind']} level, "
+             f"{result['dataset']['n_files']} files, manifest sha256 "
+             f"`{result['dataset']['manifest_sha256'][:16]}`, {result['n_errors']} errors, "
+             f"commit `{(result['git'].get('commit') or 'unknown')[:10]}`)", ""]
+    lines.append("| detector | subset | " + " | ".join(cols) + " |")
+    lines.append("|---|---|" + "---|" * len(cols))
+    for det, subsets in result["metrics"].items():
+        for subset, row in subsets.items():
+            cells = [_fmt(row.get(c)) for c in cols]
+            name = f"**{subset}**" if subset == "mean" else subset
+            lines.append(f"| {det} | {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(v) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def write_results(result: dict, per_image: list, out_dir: Path) -> dict[str, Path]:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out_dir / "results.json", "md": out_dir / "results.md",
+             "per_image": out_dir / "per_image.jsonl"}
+    paths["json"].write_text(json.dumps(_finite(result), indent=2, default=_json_default) + "\n")
+    paths["md"].write_text(markdown_table(result))
+    with open(paths["per_image"], "w") as fh:
+        for row in per_image:
+            fh.write(json.dumps(_finite(row), default=_json_default) + "\n")
+    return paths
+
+
+def _finite(o):
+    """NaN is not JSON: write null instead (a metric that is undefined for this data)."""
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    if isinstance(o, dict):
+        return {k: _finite(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_finite(v) for v in o]
+    return o
+
+
+def _json_default(o):
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o)}")
