@@ -25,7 +25,7 @@ from forenscope.detectors import (
 from forenscope.imageio import ImageError, ImageMeta, read_image
 
 __version__ = "0.1.0"
-DEFAULT_DETECTOR = "noise"  # until a trained detector ships
+DEFAULT_DETECTOR = "ela"  # best classical localiser on CVIP (docs/RESULTS.md) until a trained one ships
 
 __all__ = [
     "Analysis", "ImageError", "ImageMeta", "UnknownDetectorError", "analyze",

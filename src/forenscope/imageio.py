@@ -136,8 +136,8 @@ def decode_image(
                 f"too many pixels: {width}x{height} = {width * height:,} > limit {max_pixels:,} "
                 "(possible decompression bomb; raise max_pixels to allow it)",
             )
-        meta = _metadata(im, data, source)
         try:
+            meta = _metadata(im, data, source)  # PNG: reading EXIF may decode the data
             im.seek(0)  # GIF / multi-page TIFF: first frame
             im.load()
             oriented = ImageOps.exif_transpose(im)
@@ -225,7 +225,7 @@ _IJG_CHROMA = np.array([
 
 
 def _ijg_tables(quality: int) -> tuple[np.ndarray, np.ndarray]:
-    scale = 5000 / quality if quality < 50 else 200 - 2 * quality
+    scale = 5000 // quality if quality < 50 else 200 - 2 * quality  # integer, as libjpeg
     return tuple(np.clip(np.floor((t * scale + 50) / 100), 1, 255) for t in (_IJG_LUMA, _IJG_CHROMA))
 
 

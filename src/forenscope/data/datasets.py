@@ -92,9 +92,9 @@ def find_pixel_pairs(source: Path) -> list[PixelSample]:
     for img in iter_image_files(tampered):
         mask = mask_index.get(img.stem.lower())
         err = None if mask else f"no mask found in {masks.name}/ for this image"
-        samples.append(PixelSample(img, mask, tampered.name, err))
+        samples.append(PixelSample(img, mask, source.name, err))
     if authentic is not None:
-        samples += [PixelSample(img, None, authentic.name) for img in iter_image_files(authentic)]
+        samples += [PixelSample(img, None, source.name) for img in iter_image_files(authentic)]
     return samples
 
 

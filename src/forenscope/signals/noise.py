@@ -22,15 +22,18 @@ def high_pass_residual(grey: np.ndarray) -> np.ndarray:
                         borderType=cv2.BORDER_REFLECT)
 
 
-def edge_weights(grey: np.ndarray, quantile: float = 0.9) -> np.ndarray:
-    """1 where the gradient is below the image's ``quantile`` gradient, else 0 (uint8)."""
-    gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
-    mag = np.abs(gx)
-    del gx
+def gradient_magnitude(grey: np.ndarray) -> np.ndarray:
+    """|d/dx| + |d/dy| (Sobel), float32: the amount of content around each pixel."""
+    mag = np.abs(cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3))
     mag += np.abs(cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3))
-    sample = mag[:: max(1, mag.shape[0] // 512), :: max(1, mag.shape[1] // 512)]
-    limit = float(np.quantile(sample, quantile))
-    return (mag <= limit).astype(np.uint8)
+    return mag
+
+
+def edge_weights(magnitude: np.ndarray, quantile: float = 0.9) -> np.ndarray:
+    """1 where the gradient is below the image's ``quantile`` gradient, else 0 (uint8)."""
+    step = (max(1, magnitude.shape[0] // 512), max(1, magnitude.shape[1] // 512))
+    limit = float(np.quantile(magnitude[:: step[0], :: step[1]], quantile))
+    return (magnitude <= limit).astype(np.uint8)
 
 
 def residual_to_sigma(abs_residual_mean: np.ndarray | float) -> np.ndarray | float:

@@ -1,0 +1,138 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import forenscope
+from conftest import jpeg_roundtrip, textured
+from forenscope.analysis import Analysis
+from forenscope.detectors import Detector, UnknownDetectorError, load_detector, register_detector
+from forenscope.evaluate.metrics import pixel_auc, pixel_f1_at
+
+CLASSICAL = ["ela", "noise", "jpeg-ghost"]
+
+
+def square_mask(h, w, top, left, size):
+    m = np.zeros((h, w), bool)
+    m[top:top + size, left:left + size] = True
+    return m
+
+
+@pytest.mark.parametrize("name", CLASSICAL)
+@pytest.mark.parametrize("shape", [(96, 128), (97, 131), (7, 5)])
+def test_contract_shapes_ranges_determinism(name, shape):
+    img = textured(*shape, seed=3)
+    a = forenscope.analyze(img, detector=name)
+    assert isinstance(a, Analysis) and a.detector == name and a.task == "localize"
+    assert a.heatmap.shape == shape and a.heatmap.dtype == np.float32
+    assert 0.0 <= a.heatmap.min() and a.heatmap.max() <= 1.0 and 0.0 <= a.score <= 1.0
+    assert np.array_equal(a.mask, a.heatmap >= 0.5)
+    assert a.label in ("authentic", "tampered")
+    b = load_detector(name).analyze(img)
+    assert np.array_equal(a.heatmap, b.heatmap) and a.score == b.score
+
+
+@pytest.mark.parametrize("name", CLASSICAL)
+def test_constant_image_has_no_evidence(name):
+    a = forenscope.analyze(np.full((64, 64, 3), 128, np.uint8), detector=name)
+    assert a.score == 0.0 and not a.mask.any() and a.label == "authentic"
+
+
+def test_noise_finds_a_noisier_paste():
+    rng = np.random.default_rng(1)
+    img = textured(192, 192, seed=1, noise=2.0).astype(np.float32)
+    truth = square_mask(192, 192, 64, 96, 64)
+    img[truth] += rng.normal(0, 10, (truth.sum(), 3))
+    a = forenscope.analyze(np.clip(img, 0, 255).astype(np.uint8), detector="noise")
+    assert pixel_auc(truth, a.heatmap) > 0.95 and pixel_f1_at(truth, a.heatmap) > 0.6
+    assert a.label == "tampered"
+
+
+def test_noise_finds_a_smoothed_region_too():
+    import cv2
+    fine = textured(24, 24, seed=2, noise=0.0)  # blobs a few pixels wide: texture that survives a blur
+    img = textured(192, 192, seed=2, noise=4.0) // 2 + np.kron(fine, np.ones((8, 8, 1), np.uint8)) // 2
+    truth = square_mask(192, 192, 48, 48, 64)
+    blurred = cv2.GaussianBlur(img, (0, 0), 2.0)
+    img[truth] = blurred[truth]
+    a = forenscope.analyze(img, detector="noise")
+    assert pixel_auc(truth, a.heatmap) > 0.9
+
+
+def test_ela_finds_an_uncompressed_paste_in_a_jpeg():
+    base = jpeg_roundtrip(textured(192, 192, seed=4, noise=3.0), 75).copy()
+    paste = textured(192, 192, seed=5, noise=3.0)  # never compressed
+    truth = square_mask(192, 192, 64, 64, 64)
+    base[truth] = paste[truth]
+    a = forenscope.analyze(base, detector="ela")
+    assert pixel_auc(truth, a.heatmap) > 0.95 and pixel_f1_at(truth, a.heatmap) > 0.6
+    assert a.extras["quality"] == 90
+    assert forenscope.analyze(base, detector="ela", quality=80).extras["quality"] == 80
+
+
+def test_jpeg_ghost_finds_a_region_once_saved_at_lower_quality():
+    pristine = textured(256, 256, seed=6, noise=3.0)
+    truth = square_mask(256, 256, 64, 128, 96)  # grid-aligned, as Farid's ghosts need
+    img = pristine.copy()
+    img[truth] = jpeg_roundtrip(pristine, 60)[truth]
+    a = forenscope.analyze(img, detector="jpeg-ghost")
+    assert pixel_auc(truth, a.heatmap) > 0.9 and pixel_f1_at(truth, a.heatmap) > 0.5
+    assert a.extras["ghost_quality"] == 60
+
+
+def test_bad_detector_options_are_clear():
+    with pytest.raises(ValueError, match="quality"):
+        load_detector("ela", quality=150)
+    with pytest.raises(TypeError):
+        load_detector("noise", colour="red")
+
+
+# ---------------------------------------------------------------- registry
+
+def test_did_you_mean():
+    with pytest.raises(UnknownDetectorError) as e:
+        load_detector("nosie")
+    assert "Did you mean 'noise'" in str(e.value) and "Available:" in str(e.value)
+    with pytest.raises(UnknownDetectorError) as e:
+        load_detector("zzzzzz")
+    assert "Did you mean" not in str(e.value)
+
+
+def test_builtins_are_imported_lazily():
+    code = ("import sys, forenscope; a = 'forenscope.detectors.jpeg_ghost' in sys.modules; "
+            "forenscope.load_detector('jpeg-ghost'); print(a, 'forenscope.detectors.jpeg_ghost' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]
+
+
+def test_register_a_custom_detector():
+    @register_detector("test-brightness", task="tampered")
+    class Brightness(Detector):
+        def _analyze(self, rgb, meta):
+            score = float(rgb.mean() / 255.0)
+            return Analysis(self.name, self.task, score, self.label_for(score))
+
+    assert "test-brightness" in forenscope.available_detectors()
+    assert forenscope.analyze(np.full((4, 4, 3), 255, np.uint8), detector="test-brightness").label == "tampered"
+    assert forenscope.describe_detector("test-brightness")["task"] == "tampered"
+    with pytest.raises(ValueError, match="already registered"):
+        register_detector("test-brightness", task="tampered")(type("Other", (Detector,), {}))
+
+
+def test_analyze_reads_paths(tmp_path):
+    from PIL import Image
+    Image.fromarray(textured(40, 40)).save(tmp_path / "a.png")
+    a = forenscope.analyze(tmp_path / "a.png", detector="noise")
+    assert a.heatmap.shape == (40, 40)
+    with pytest.raises(forenscope.ImageError):
+        forenscope.analyze(tmp_path / "missing.png")
+
+
+def test_analysis_validates_itself():
+    with pytest.raises(ValueError, match="score"):
+        Analysis("x", "tampered", 1.5, "tampered")
+    with pytest.raises(ValueError, match="label"):
+        Analysis("x", "tampered", 0.5, "fake")
+    with pytest.raises(ValueError, match="shape"):
+        Analysis("x", "localize", 0.5, "tampered", heatmap=np.zeros((4, 4)), mask=np.zeros((4, 5)))
