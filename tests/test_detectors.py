@@ -46,7 +46,17 @@ def test_noise_finds_a_noisier_paste():
     img[truth] += rng.normal(0, 10, (truth.sum(), 3))
     a = forenscope.analyze(np.clip(img, 0, 255).astype(np.uint8), detector="noise")
     assert pixel_auc(truth, a.heatmap) > 0.95 and pixel_f1_at(truth, a.heatmap) > 0.6
-    assert a.label == "tampered"
+    clean = forenscope.analyze(textured(192, 192, seed=1, noise=2.0), detector="noise")
+    assert a.score > clean.score + 0.2
+
+
+def test_label_follows_the_card_threshold():
+    det = load_detector("noise")
+    assert det.threshold == det.card["threshold"]
+    img = textured(64, 64, seed=9)
+    score = det.analyze(img).score
+    assert load_detector("noise", threshold=score).analyze(img).label == "tampered"
+    assert load_detector("noise", threshold=score + 1e-6).analyze(img).label == "authentic"
 
 
 def test_noise_finds_a_smoothed_region_too():
@@ -136,3 +146,13 @@ def test_analysis_validates_itself():
         Analysis("x", "tampered", 0.5, "fake")
     with pytest.raises(ValueError, match="shape"):
         Analysis("x", "localize", 0.5, "tampered", heatmap=np.zeros((4, 4)), mask=np.zeros((4, 5)))
+
+
+def test_fully_clipped_image_gives_no_evidence_and_no_warning():
+    import warnings
+    img = np.zeros((64, 64, 3), np.uint8)
+    img[:, 32:] = 255  # black and white halves: nothing measurable anywhere
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        a = forenscope.analyze(img, detector="noise")
+    assert a.score == 0.0 and a.extras["median_noise_sigma"] is None

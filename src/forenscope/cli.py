@@ -268,11 +268,21 @@ def models(fmt: str = typer.Option("table", "--format", "-f", help="table | json
     Console().print(table)
 
 
+_SHORT_METRIC_NAMES = {
+    "f1_mean_per_image": "F1", "iou_mean_per_image": "IoU", "auc_mean_per_image": "pixel AUC",
+    "false_positive_area_mean_per_authentic_image": "FP area", "image_roc_auc": "image AUC",
+    "acc": "acc", "ap": "AP", "real_acc": "real acc", "fake_acc": "fake acc",
+}
+
+
 def _card_metrics(card: dict) -> str:
-    metrics = card.get("metrics") or {}
+    """Short form for the table (`models --format json` has every name in full)."""
     parts = []
-    for dataset, values in metrics.items():
-        shown = ", ".join(f"{k} {v:.3f}" for k, v in values.items() if isinstance(v, (int, float)))
+    for dataset, values in (card.get("metrics") or {}).items():
+        if not isinstance(values, dict):  # e.g. "source": the JSON the numbers came from
+            continue
+        shown = ", ".join(f"{_SHORT_METRIC_NAMES[k]} {v:.2f}" for k, v in values.items()
+                          if k in _SHORT_METRIC_NAMES and isinstance(v, (int, float)))
         parts.append(f"{dataset}: {shown}")
     return "; ".join(parts) or "none yet"
 

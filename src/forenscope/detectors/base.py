@@ -56,9 +56,10 @@ class BlockOutlierDetector(Detector):
     """Classical detectors that measure one statistic per block and flag blocks that stand
     out from the image's own typical value (robust z-score: median and MAD over blocks).
 
-    Heat is 0.5 at ``z_half`` robust sigmas and 1 at twice that; the image score is the mean
-    of the top 1 % of block heat. These scores are not calibrated probabilities (the card
-    says so); the 0.5 threshold means "some region is a ``z_half``-sigma outlier".
+    Heat is 0.5 at ``z_half`` robust sigmas and 1 at twice that (the mask is heat >= 0.5).
+    The image score is ``z / (z + 2 z_half)`` for ``z`` the mean of the top 1 % of block
+    outlier strengths: 0.5 at a ``2 z_half``-sigma outlier, never saturating, so a threshold
+    can be calibrated on authentic photos (the card's ``threshold``). Not a probability.
     """
 
     def __init__(self, threshold: float | None = None, z_half: float = 3.0):
@@ -69,11 +70,12 @@ class BlockOutlierDetector(Detector):
         return {**super().config(), "z_half": self.z_half}
 
     def _from_block_z(self, z: np.ndarray, height: int, width: int, extras: dict) -> Analysis:
-        from forenscope.signals.blocks import peak_score, upsample, z_to_heat
+        from forenscope.signals.blocks import top_mean, upsample, z_to_heat
 
         block_heat = z_to_heat(z, self.z_half)
         heatmap = upsample(block_heat, height, width)
-        score = peak_score(block_heat)
+        strength = max(top_mean(z), 0.0)
+        score = strength / (strength + 2.0 * self.z_half)
         return Analysis(
             detector=self.name,
             task=self.task,
@@ -81,5 +83,5 @@ class BlockOutlierDetector(Detector):
             label=self.label_for(score),
             heatmap=heatmap,
             mask=heatmap >= 0.5,
-            extras={"block_grid": list(block_heat.shape), **extras},
+            extras={"block_grid": list(block_heat.shape), "outlier_sigmas": strength, **extras},
         )

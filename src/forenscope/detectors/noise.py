@@ -58,5 +58,6 @@ class NoiseDetector(BlockOutlierDetector):
         textured = texture >= np.median(texture)
         z = np.where(textured, np.abs(z), np.maximum(z, 0.0))
         return self._from_block_z(
-            z, h, w, {"block": block, "median_noise_sigma": float(np.nanmedian(sigma))},
+            z, h, w, {"block": block, "median_noise_sigma":
+                      float(np.nanmedian(sigma)) if np.isfinite(sigma).any() else None},
         )

@@ -68,11 +68,11 @@ def upsample(block_map: np.ndarray, height: int, width: int) -> np.ndarray:
     return cv2.resize(m, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-def peak_score(heatmap_blocks: np.ndarray, top_fraction: float = 0.01) -> float:
-    """Image score: mean of the highest ``top_fraction`` of a heat map (at least one value)."""
-    flat = np.sort(np.nan_to_num(heatmap_blocks, nan=0.0).ravel())
+def top_mean(values: np.ndarray, top_fraction: float = 0.01) -> float:
+    """Mean of the highest ``top_fraction`` of the values (at least one; NaN counts as 0)."""
+    flat = np.sort(np.nan_to_num(values, nan=0.0).ravel())
     k = max(1, int(round(flat.size * top_fraction)))
-    return float(np.clip(flat[-k:].mean(), 0.0, 1.0))
+    return float(flat[-k:].mean())
 
 
 def to_grey(rgb: np.ndarray) -> np.ndarray:

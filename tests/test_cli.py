@@ -1,0 +1,127 @@
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from conftest import encode, textured
+from forenscope.cli import app
+
+runner = CliRunner()
+FIELDS = {"path", "detector", "score", "label", "error"}
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture
+def folder_with_broken(tmp_path):
+    """20 files in nested folders: 16 good images, 4 broken in four different ways."""
+    root = tmp_path / "in"
+    (root / "sub" / "deeper").mkdir(parents=True)
+    for i in range(16):
+        where = root if i < 8 else (root / "sub" if i < 12 else root / "sub" / "deeper")
+        fmt = ("PNG", "JPEG", "WEBP", "BMP")[i % 4]
+        ext = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "BMP": "bmp"}[fmt]
+        (where / f"good{i}.{ext}").write_bytes(encode(textured(48 + i, 64, seed=i), fmt))
+    (root / "empty.png").write_bytes(b"")
+    (root / "text.jpg").write_text("not an image")
+    (root / "sub" / "truncated.jpg").write_bytes(encode(textured(64, 64), "JPEG")[:300])
+    (root / "sub" / "deeper" / "garbage.webp").write_bytes(bytes(range(256)) * 4)
+    (root / "README.txt").write_text("ignored: not an image extension")
+    return root
+
+
+def test_folder_with_four_broken_images(folder_with_broken, tmp_path):
+    res = run("detect", folder_with_broken, "-d", "noise", "-f", "jsonl", "--no-progress")
+    assert res.exit_code == 1
+    lines = [json.loads(l) for l in res.stdout.splitlines()]
+    assert len(lines) == 20 and all(set(l) == FIELDS for l in lines)
+    ok = [l for l in lines if l["error"] is None]
+    bad = [l for l in lines if l["error"] is not None]
+    assert len(ok) == 16 and len(bad) == 4
+    assert all(0 <= l["score"] <= 1 and l["label"] in ("authentic", "tampered") for l in ok)
+    assert all(l["score"] is None and l["label"] is None and l["path"] in l["error"] for l in bad)
+    assert {l["path"].rsplit("/", 1)[-1] for l in bad} == {"empty.png", "text.jpg", "truncated.jpg", "garbage.webp"}
+    assert "16 analysed, 4 failed" in res.stderr
+
+
+def test_all_good_exits_zero_and_csv_has_the_same_fields(tmp_path):
+    for i in range(3):
+        Image.fromarray(textured(40, 40, seed=i)).save(tmp_path / f"{i}.png")
+    res = run("detect", tmp_path / "*.png", "-d", "ela", "-f", "csv")
+    assert res.exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(res.stdout)))
+    assert len(rows) == 3 and set(rows[0]) == FIELDS and rows[0]["error"] == ""
+
+
+def test_localize_writes_maps_at_the_exact_input_size(tmp_path):
+    rgb = np.zeros((30, 20, 3), np.uint8)
+    rgb[..., :] = textured(30, 20)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored 20 wide, shown 30 wide: maps follow the displayed size
+    Image.fromarray(rgb).save(tmp_path / "rot.jpg", exif=exif, quality=95)
+    Image.fromarray(textured(33, 47)).save(tmp_path / "odd.png")
+    out = tmp_path / "out"
+    res = run("localize", tmp_path / "rot.jpg", tmp_path / "odd.png", "-d", "noise", "-o", out,
+              "--overlay", "-f", "jsonl")
+    assert res.exit_code == 0, res.output
+    lines = [json.loads(l) for l in res.stdout.splitlines()]
+    assert all(set(l) == FIELDS | {"heatmap", "mask", "overlay"} for l in lines)
+    sizes = {}
+    for l in lines:
+        heat, mask = Image.open(l["heatmap"]), Image.open(l["mask"])
+        assert heat.mode == "L" and mask.mode == "L" and heat.size == mask.size
+        assert set(np.unique(np.asarray(mask))) <= {0, 255}
+        assert Image.open(l["overlay"]).size == heat.size
+        sizes[l["path"].rsplit("/", 1)[-1]] = heat.size
+    assert sizes == {"rot.jpg": (30, 20), "odd.png": (47, 33)}
+
+
+def test_localize_output_names_never_collide(tmp_path):
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        Image.fromarray(textured(16, 16)).save(tmp_path / d / "same.png")
+    Image.fromarray(textured(16, 16)).save(tmp_path / "same.png")
+    res = run("localize", tmp_path / "a" / "same.png", tmp_path / "b" / "same.png", tmp_path / "same.png",
+              "-o", tmp_path / "o", "-f", "jsonl")
+    heatmaps = [json.loads(l)["heatmap"] for l in res.stdout.splitlines()]
+    assert len(set(heatmaps)) == 3
+
+
+def test_missing_input_and_unknown_detector(tmp_path):
+    res = run("detect", tmp_path / "nothing-here.png", "-f", "jsonl")
+    assert res.exit_code == 1 and "no such file" in json.loads(res.stdout)["error"]
+    res = run("detect", tmp_path, "-d", "elaa")
+    assert res.exit_code == 2 and "Did you mean 'ela'" in res.output
+
+
+def test_detector_params_and_bad_params(tmp_path):
+    Image.fromarray(textured(40, 40)).save(tmp_path / "a.png")
+    assert run("detect", tmp_path / "a.png", "-d", "ela", "-p", "quality=75").exit_code == 0
+    res = run("detect", tmp_path / "a.png", "-d", "ela", "-p", "quality=500")
+    assert res.exit_code == 2 and "quality" in res.output
+
+
+def test_pixel_limit_option(tmp_path):
+    Image.fromarray(textured(64, 64)).save(tmp_path / "a.png")
+    res = run("detect", tmp_path / "a.png", "--max-pixels", "1000", "-f", "jsonl")
+    assert res.exit_code == 1 and "too many pixels" in json.loads(res.stdout)["error"]
+
+
+def test_models_lists_every_detector():
+    res = run("models", "-f", "json")
+    cards = {c["name"]: c for c in json.loads(res.stdout)}
+    assert {"ela", "noise", "jpeg-ghost"} <= set(cards)
+    assert all(c["task"] and c["licence"] for c in cards.values())
+
+
+def test_console_script_runs():
+    out = subprocess.run([sys.executable, "-m", "forenscope.cli", "models"], capture_output=True, text=True)
+    assert out.returncode == 0 and "jpeg-ghost" in out.stdout

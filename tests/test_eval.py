@@ -1,0 +1,133 @@
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from conftest import textured
+from forenscope.cli import app
+from forenscope.data.datasets import DatasetError, find_binary_subsets, find_pixel_pairs, manifest_hash
+from forenscope.detectors import load_detector
+from forenscope.evaluate.metrics import pixel_f1_at
+from forenscope.evaluate.runner import EvalRun, evaluate
+
+runner = CliRunner()
+
+
+def noisy_paste(seed, size=96):
+    """An image with a noisier square and its mask: the noise detector finds these."""
+    rng = np.random.default_rng(seed)
+    img = textured(size, size, seed=seed, noise=2.0).astype(np.float32)
+    mask = np.zeros((size, size), bool)
+    mask[24:56, 32:64] = True
+    img[mask] += rng.normal(0, 12, (mask.sum(), 3))
+    return np.clip(img, 0, 255).astype(np.uint8), mask
+
+
+def save(arr, path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(arr).save(path)
+
+
+@pytest.fixture
+def binary_tree(tmp_path):
+    """Two 'generators', each with 0_real (clean) and 1_fake (noisy paste) images."""
+    root = tmp_path / "bench"
+    for g, gen in enumerate(("ganA", "ganB")):
+        for i in range(4):
+            save(textured(96, 96, seed=100 + 10 * g + i), root / gen / "0_real" / f"r{i}.png")
+            save(noisy_paste(200 + 10 * g + i)[0], root / gen / "1_fake" / f"f{i}.png")
+    return root
+
+
+def test_binary_tree_discovery(binary_tree):
+    subsets = find_binary_subsets(binary_tree)
+    assert list(subsets) == ["ganA", "ganB"]
+    assert sorted(i.label for i in subsets["ganA"]) == [0] * 4 + [1] * 4
+    with pytest.raises(DatasetError, match="0_real"):
+        find_binary_subsets(binary_tree / "ganA" / "0_real")
+
+
+def test_image_level_eval_rows_and_mean(binary_tree, tmp_path):
+    res = runner.invoke(app, ["eval", str(binary_tree), "-d", "noise", "-o", str(tmp_path / "out"), "--seed", "7"])
+    assert res.exit_code == 0, res.output
+    out = json.loads((tmp_path / "out" / "results.json").read_text())
+    rows = out["metrics"]["noise"]
+    assert set(rows) == {"ganA", "ganB", "mean"} and out["kind"] == "image" and out["seed"] == 7
+    assert rows["mean"]["acc"] == pytest.approx((rows["ganA"]["acc"] + rows["ganB"]["acc"]) / 2)
+    assert rows["ganA"]["n_real"] == rows["ganA"]["n_fake"] == 4
+    assert rows["ganA"]["roc_auc"] == 1.0  # noisy pastes are unmistakable here
+    assert out["dataset"]["n_files"] == 16 and len(out["dataset"]["manifest_sha256"]) == 64
+    assert "commit" in out["git"] and out["detectors"]["noise"]["threshold"] == load_detector("noise").threshold
+    md = (tmp_path / "out" / "results.md").read_text()
+    assert "| noise | **mean** |" in md and "ganB" in md
+    assert len((tmp_path / "out" / "per_image.jsonl").read_text().splitlines()) == 16
+
+
+@pytest.fixture
+def pixel_folder(tmp_path):
+    root = tmp_path / "casia_like"
+    for i in range(3):
+        img, mask = noisy_paste(300 + i)
+        save(img, root / "Tp" / f"Tp_{i}.png")
+        save(np.where(mask, 255, 0).astype(np.uint8), root / "Gt" / f"Tp_{i}_gt.png")
+    save(textured(96, 96, seed=400), root / "Au" / "Au_0.png")
+    save(textured(96, 96, seed=401), root / "Au" / "Au_1.png")
+    return root
+
+
+def test_pixel_eval_matches_direct_metrics(pixel_folder):
+    run = EvalRun(dataset=pixel_folder, detectors=[load_detector("noise")])
+    out = evaluate(run)
+    row = out["metrics"]["noise"]["casia_like"]
+    assert row["n_manipulated"] == 3 and row["n_authentic"] == 2 and out["n_errors"] == 0
+    det = load_detector("noise")
+    f1s = [pixel_f1_at(noisy_paste(300 + i)[1], det.analyze(noisy_paste(300 + i)[0]).heatmap) for i in range(3)]
+    assert row["f1_mean_per_image"] == pytest.approx(np.mean(f1s)) and row["f1_mean_per_image"] > 0.5
+    assert row["image_ap"] is not None
+
+
+def test_csv_manifest_with_empty_mask_for_authentic(pixel_folder, tmp_path):
+    csv = pixel_folder / "list.csv"
+    csv.write_text("image,mask\nTp/Tp_0.png,Gt/Tp_0_gt.png\nAu/Au_0.png,\n")
+    samples = find_pixel_pairs(csv)
+    assert [s.mask is None for s in samples] == [False, True]
+    out = evaluate(EvalRun(dataset=csv, detectors=[load_detector("noise")]))
+    row = out["metrics"]["noise"]["list"]
+    assert row["n_manipulated"] == 1 and row["n_authentic"] == 1
+
+
+def test_problems_are_reported_not_fatal(pixel_folder):
+    (pixel_folder / "Tp" / "Tp_nomask.png").write_bytes((pixel_folder / "Tp" / "Tp_0.png").read_bytes())
+    (pixel_folder / "Tp" / "Tp_broken.png").write_bytes(b"broken")
+    (pixel_folder / "Gt" / "Tp_broken_gt.png").write_bytes((pixel_folder / "Gt" / "Tp_0_gt.png").read_bytes())
+    save(textured(50, 50), pixel_folder / "Tp" / "Tp_small.png")
+    (pixel_folder / "Gt" / "Tp_small_gt.png").write_bytes((pixel_folder / "Gt" / "Tp_0_gt.png").read_bytes())
+    out = evaluate(EvalRun(dataset=pixel_folder, detectors=[load_detector("noise")]))
+    errors = " ".join(e["error"] for e in out["errors"])
+    assert out["n_errors"] == 3 and "no mask" in errors and "not a recognised image" in errors
+    assert "50x50" in errors and out["metrics"]["noise"]["casia_like"]["n_manipulated"] == 3
+
+
+def test_unrecognised_layout_is_a_clear_error(tmp_path):
+    (tmp_path / "photos").mkdir()
+    res = runner.invoke(app, ["eval", str(tmp_path), "-d", "noise", "-o", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "mask folder" in res.output
+
+
+def test_manifest_hash_names_content(tmp_path):
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    a.write_bytes(b"1")
+    b.write_bytes(b"2")
+    h = manifest_hash([a, b], tmp_path)
+    assert h == manifest_hash([b, a], tmp_path)
+    b.write_bytes(b"3")
+    assert manifest_hash([a, b], tmp_path) != h
+
+
+def test_cvip_copymove_eval(shared_data, tmp_path):
+    """The public copy-move set reads in place: 50 forged with masks + 10 originals."""
+    samples = find_pixel_pairs(shared_data / "copymove_cvip")
+    assert sum(s.mask is not None for s in samples) == 50 and sum(s.mask is None for s in samples) == 10
+    assert all(s.error is None for s in samples)
