@@ -22,9 +22,9 @@ demo: install
 	@echo "== forenscope models"
 	$(BIN)/forenscope models
 	@echo "== forenscope detect examples/forged examples/original"
-	-$(BIN)/forenscope detect examples/forged examples/original --detector noise
+	$(BIN)/forenscope detect examples/forged examples/original
 	@echo "== forenscope localize examples/forged --out demo-out --overlay"
-	$(BIN)/forenscope localize examples/forged --detector noise --out demo-out --overlay --format table
+	$(BIN)/forenscope localize examples/forged --out demo-out --overlay
 	@echo "== forenscope eval examples (pixel level, against the shipped masks)"
 	$(BIN)/forenscope eval examples --detector ela --detector noise --detector jpeg-ghost --out demo-out/eval
 	@echo "Overlays to look at: demo-out/*.overlay.png"

@@ -296,7 +296,7 @@ class PixelMetricAccumulator:
         return {
             "n_manipulated": len(manip),
             "n_authentic": len(auth),
-            "threshold": self.threshold,
+            "heat_threshold": self.threshold,
             "f1_mean_per_image": mean("f1", manip),
             "iou_mean_per_image": mean("iou", manip),
             "f1_best_threshold_mean_per_image": mean("f1_best_threshold", manip),
