@@ -27,7 +27,7 @@ demo: install
 	$(BIN)/forenscope localize examples/forged --out demo-out --overlay
 	@echo "== forenscope eval examples (pixel level, against the shipped masks)"
 	$(BIN)/forenscope eval examples --detector ela --detector noise --detector jpeg-ghost --out demo-out/eval
-	@echo "Overlays to look at: demo-out/*.overlay.png"
+	@echo "Overlays to look at: demo-out/forged/*.overlay.png"
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache

@@ -104,13 +104,17 @@ class _Writer:
         sys.stdout.flush()
 
     def close(self) -> None:
+        """The table for people: path, score, label, and the error or where the maps went."""
         if self.fmt != "table" or not self.rows:
             return
-        table = Table(show_lines=False)
-        for f in self.fields:
-            table.add_column(f, overflow="fold")
+        table = Table(title=f"detector: {self.rows[0]['detector']}", title_justify="left")
+        table.add_column("path", overflow="fold", ratio=3)
+        table.add_column("score", justify="right", no_wrap=True)
+        table.add_column("label", no_wrap=True)
+        table.add_column("error / heatmap", overflow="fold", ratio=3)
         for r in self.rows:
-            table.add_row(*[_cell(r.get(f)) for f in self.fields])
+            note = r.get("error") or r.get("heatmap") or ""
+            table.add_row(r["path"], _cell(r.get("score")), r.get("label") or "", note)
         Console().print(table)
 
 
