@@ -125,3 +125,11 @@ def test_models_lists_every_detector():
 def test_console_script_runs():
     out = subprocess.run([sys.executable, "-m", "forenscope.cli", "models"], capture_output=True, text=True)
     assert out.returncode == 0 and "jpeg-ghost" in out.stdout
+
+
+def test_forced_progress_bar_goes_to_stderr_only(tmp_path):
+    for i in range(3):
+        Image.fromarray(textured(24, 24, seed=i)).save(tmp_path / f"{i}.png")
+    res = run("detect", tmp_path, "-d", "noise", "-f", "jsonl", "--progress")
+    assert res.exit_code == 0
+    assert [json.loads(l)["error"] for l in res.stdout.splitlines()] == [None] * 3

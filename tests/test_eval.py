@@ -131,3 +131,23 @@ def test_cvip_copymove_eval(shared_data, tmp_path):
     samples = find_pixel_pairs(shared_data / "copymove_cvip")
     assert sum(s.mask is not None for s in samples) == 50 and sum(s.mask is None for s in samples) == 10
     assert all(s.error is None for s in samples)
+
+
+def test_a_detector_failing_on_one_image_is_recorded_not_fatal(pixel_folder):
+    det = load_detector("noise")
+    original = det.analyze
+
+    def flaky(pixels, meta=None):
+        if meta is not None and meta.source.endswith("Tp_1.png"):
+            raise RuntimeError("boom")
+        return original(pixels, meta)
+
+    det.analyze = flaky
+    out = evaluate(EvalRun(dataset=pixel_folder, detectors=[det]))
+    assert out["n_errors"] == 1 and "RuntimeError: boom" in out["errors"][0]["error"]
+    assert out["metrics"]["noise"]["casia_like"]["n_manipulated"] == 2
+
+
+def test_pixel_level_image_accuracy_uses_the_detector_threshold(pixel_folder):
+    lenient = evaluate(EvalRun(dataset=pixel_folder, detectors=[load_detector("noise", threshold=0.0)]))
+    assert lenient["metrics"]["noise"]["casia_like"]["image_acc"] == pytest.approx(3 / 5)  # all called tampered

@@ -77,14 +77,24 @@ def evaluate(run: EvalRun, kind: str = "auto") -> dict:
     }
 
 
-def _analyse_all(run: EvalRun, path: Path) -> dict | None:
-    """Every detector on one image (read once). None when the image cannot be read."""
+def _read(run: EvalRun, path: Path):
+    """(pixels, meta), or None when the image cannot be read (recorded as an error)."""
     try:
-        pixels, meta = read_image(path, max_pixels=run.max_pixels)
+        return read_image(path, max_pixels=run.max_pixels)
     except ImageError as exc:
         run.errors.append({"path": str(path), "error": str(exc)})
         return None
-    return {d.name: d.analyze(pixels, meta) for d in run.detectors}
+
+
+def _analyse_all(run: EvalRun, path: Path, image) -> dict | None:
+    """Every detector on one decoded image. None when a detector fails (recorded): one
+    image that breaks a detector must not cost the whole evaluation."""
+    pixels, meta = image
+    try:
+        return {d.name: d.analyze(pixels, meta) for d in run.detectors}
+    except Exception as exc:
+        run.errors.append({"path": str(path), "error": f"{path}: {type(exc).__name__}: {exc}"})
+        return None
 
 
 def _image_level(run: EvalRun):
@@ -96,7 +106,8 @@ def _image_level(run: EvalRun):
         labels = []
         for item in run.progress(items, len(items), f"eval {name}"):
             files.append(item.path)
-            results = _analyse_all(run, item.path)
+            image = _read(run, item.path)
+            results = _analyse_all(run, item.path, image) if image is not None else None
             if results is None:
                 continue
             labels.append(item.label)
@@ -112,6 +123,9 @@ def _image_level(run: EvalRun):
 
 
 def _pixel_level(run: EvalRun):
+    no_maps = [d.name for d in run.detectors if d.task != "localize"]
+    if no_maps:
+        raise ValueError(f"detector(s) {no_maps} give no heatmap: pixel-level evaluation needs localisers")
     samples = find_pixel_pairs(run.dataset)
     accs = {d.name: {} for d in run.detectors}
     scores = {d.name: {} for d in run.detectors}
@@ -122,18 +136,16 @@ def _pixel_level(run: EvalRun):
             run.errors.append({"path": str(s.image), "error": f"{s.image}: {s.error}"})
             continue
         mask = _read_mask(run, s)
-        if mask is False:
+        image = _read(run, s.image) if mask is not False else None
+        if image is None:
             continue
-        results = _analyse_all(run, s.image)
-        if results is None:
-            continue
-        missing = [det for det, a in results.items() if a.heatmap is None]
-        if missing:
-            raise ValueError(f"detector(s) {missing} give no heatmap: pixel-level evaluation needs one")
-        shape = next(iter(results.values())).heatmap.shape
+        shape = image[0].shape[:2]
         if mask is not None and mask.shape != shape:
             run.errors.append({"path": str(s.image), "error": f"{s.image}: mask {s.mask.name} is "
                                f"{mask.shape[1]}x{mask.shape[0]} but the image is {shape[1]}x{shape[0]}"})
+            continue
+        results = _analyse_all(run, s.image, image)
+        if results is None:
             continue
         truth = mask if mask is not None else np.zeros(shape, bool)
         manipulated = bool(truth.any())
@@ -144,13 +156,14 @@ def _pixel_level(run: EvalRun):
             run.per_image.append({"path": str(s.image), "subset": s.subset, "detector": det,
                                   "score": a.score, **{k: v for k, v in row.items() if k != "image"}})
     tables = {}
-    for det in accs:
+    for d in run.detectors:
+        det = d.name
         tables[det] = {}
         for subset, acc in accs[det].items():
             row = acc.summary()
             y, p = zip(*scores[det][subset])
             if 0 < sum(y) < len(y):
-                im = image_metrics(y, p)
+                im = image_metrics(y, p, d.threshold)
                 row.update({"image_ap": im["ap"], "image_roc_auc": im["roc_auc"], "image_acc": im["acc"]})
             tables[det][subset] = row
         if len(tables[det]) > 1:
