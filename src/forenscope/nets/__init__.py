@@ -1,0 +1,1 @@
+"""torch.nn.Modules only: no I/O, no losses inside forward."""
