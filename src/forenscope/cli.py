@@ -47,10 +47,11 @@ def _parse_params(params: list[str]) -> dict:
         key, sep, value = p.partition("=")
         if not sep or not key:
             raise typer.BadParameter(f"expected KEY=VALUE, got {p!r}", param_hint="--param")
+        name = key.strip().replace("-", "_")
         try:
-            out[key.strip().replace("-", "_")] = json.loads(value)
+            out[name] = json.loads(value)
         except json.JSONDecodeError:
-            out[key.strip().replace("-", "_")] = value
+            out[name] = value
     return out
 
 

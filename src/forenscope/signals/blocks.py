@@ -76,7 +76,5 @@ def top_mean(values: np.ndarray, top_fraction: float = 0.01) -> float:
 
 
 def to_grey(rgb: np.ndarray) -> np.ndarray:
-    """ITU-R BT.601 luma as float32, the usual forensic grey."""
-    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) if rgb.dtype == np.uint8 else (
-        (0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]).astype(np.float32)
-    )
+    """ITU-R BT.601 luma of an RGB uint8 image as float32, the usual forensic grey."""
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
