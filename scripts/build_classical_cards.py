@@ -25,6 +25,7 @@ import numpy as np
 from forenscope.data.datasets import manifest_hash
 from forenscope.data.inputs import iter_image_files
 from forenscope.detectors import load_detector
+from forenscope.evaluate.metrics import threshold_at_fpr
 from forenscope.evaluate.provenance import environment, git_commit
 from forenscope.imageio import ImageError, read_image
 
@@ -32,6 +33,8 @@ REPO = Path(__file__).resolve().parent.parent
 CARDS = REPO / "src" / "forenscope" / "weights"
 RESULTS = REPO / "docs" / "results"
 TARGET_FPR = 0.05
+SCORE_NOTE = ("not a probability: z / (z + 6) for z the mean of the top 1% of block outlier "
+              "strengths in robust sigmas; heat 0.5 = a 3-robust-sigma outlier block (the mask threshold)")
 
 DESCRIPTIONS = {
     "ela": ("Error level analysis (Krawetz 2007), per-block robust outliers of the JPEG re-save error",
@@ -43,13 +46,13 @@ DESCRIPTIONS = {
 
 
 def threshold_for_fpr(scores: np.ndarray, target: float) -> tuple[float, float]:
-    """Lowest threshold t (among the scores, or just above the largest) with mean(s >= t) <= target."""
-    candidates = np.append(np.unique(scores), np.nextafter(scores.max(), np.inf))
-    for t in candidates:
-        fpr = float(np.mean(scores >= t))
-        if fpr <= target:
-            return float(min(t, 1.0)), float(np.mean(scores >= min(t, 1.0)))
-    return 1.0, float(np.mean(scores >= 1.0))
+    """Lowest threshold flagging at most ``target`` of these authentic scores, and the rate it
+    flags. When even the top score alone is too many, a threshold just above it."""
+    t = threshold_at_fpr(np.zeros(scores.size), scores, target)
+    if not np.isfinite(t):
+        t = float(np.nextafter(scores.max(), np.inf))
+    t = min(t, 1.0)
+    return t, float(np.mean(scores >= t))
 
 
 def calibrate(name: str, photos: list[Path], data: Path) -> dict:
@@ -102,8 +105,7 @@ def main() -> None:
                 "n_photos": calib["n_photos"], "data": calib["data"],
                 "json": f"docs/results/calibration/{name}.json",
             },
-            "score_note": "not a calibrated probability: the mean of the top 1% of block heat; "
-                          "heat 0.5 = a 3-robust-sigma outlier block (the mask threshold)",
+            "score_note": SCORE_NOTE,
             "metrics": {},
             "git": calib["git"],
         }
