@@ -11,10 +11,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
 def crop_to_even(x: torch.Tensor) -> torch.Tensor:
     """Drop the last row / column of odd-sized inputs (the original fails on them)."""
     h, w = x.shape[-2:]
