@@ -13,6 +13,8 @@ _BUILTIN_MODULES = {
     "ela": "forenscope.detectors.ela",
     "noise": "forenscope.detectors.noise",
     "jpeg-ghost": "forenscope.detectors.jpeg_ghost",
+    "npr": "forenscope.detectors.generated",
+    "pelee-hpf": "forenscope.detectors.generated",
 }
 _ENTRY_POINT_GROUP = "forenscope.detectors"  # third-party packages can add detectors here
 _REGISTRY: dict[str, type[Detector]] = {}

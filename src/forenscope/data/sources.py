@@ -1,0 +1,154 @@
+"""Training sources for real-vs-generated detectors, as lists of (real, fake) units.
+
+A unit pairs one real image with one fake. For simulated generators the real half is the fake's
+own source crop (same content, size and processing); for real generators and CIFAKE, whose
+fakes have no source photo, it is a real image drawn from the same split (a real photo
+processed as in the wild, or a CIFAKE real). Splits are by source photo, prompt or file, never
+mixed: see :mod:`forenscope.data.splits`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import zipfile
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from forenscope.data.splits import real_photos, split_of
+from forenscope.data.wild import fit_long_side, random_crop, wild_rescale
+from forenscope.imageio import decode_image, read_image
+
+SOURCE_KINDS = ("synth", "generated", "cifake")
+GENERATED_FOLDER = "generated_train"
+CIFAKE_ZIP = "cifake_subset.zip"
+
+
+@dataclass(frozen=True)
+class Ref:
+    """Where one image comes from: a file, a zip member, or a real photo to process on the fly."""
+
+    kind: str  # "file" | "zip" | "photo"
+    where: str  # path, "zip!member", or "photo" (any real photo of the split)
+
+
+@dataclass(frozen=True)
+class Unit:
+    group: str
+    real: Ref
+    fake: Ref
+    paired: bool  # True: same content; crop both halves identically
+
+
+class SourceError(ValueError):
+    pass
+
+
+def build_units(spec: dict, split: str, data: Path, base: Path) -> list[Unit]:
+    """Units of one source entry of a training config for one split."""
+    kind = spec.get("source")
+    if kind == "synth":
+        return _synth_units(base / spec["path"], split, spec.get("generators"))
+    if kind == "generated":
+        return _generated_units(data, split, spec.get("generators"))
+    if kind == "cifake":
+        return _cifake_units(data, split, spec.get("limit"))
+    raise SourceError(f"unknown source {kind!r}; choose from {', '.join(SOURCE_KINDS)}")
+
+
+def _synth_units(root: Path, split: str, generators: list[str] | None) -> list[Unit]:
+    manifest = root / "manifest.jsonl"
+    if not manifest.is_file():
+        raise SourceError(f"{manifest} not found: run `forenscope synth generators --out {root}` first")
+    units = []
+    with open(manifest, encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            if row["split"] == split and (generators is None or row["generator"] in generators):
+                units.append(Unit(row["generator"], Ref("file", str(root / row["real"])),
+                                  Ref("file", str(root / row["fake"])), True))
+    if generators:
+        missing = set(generators) - {u.group for u in units}
+        if missing:
+            raise SourceError(f"{root}: no {split} pairs for generator(s) {sorted(missing)}")
+    return units
+
+
+def generated_files(data: Path, generator: str) -> list[tuple[Path, str]]:
+    """(file, prompt) of one generator in generated_train; the prompt is the split key."""
+    table = data / GENERATED_FOLDER / "manifest.tsv"
+    if not table.is_file():
+        raise SourceError(f"{table} not found")
+    with open(table, encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    out = [(data / GENERATED_FOLDER / r["file"], r["prompt_slug"]) for r in rows
+           if r["file"].split("/")[0] == generator]
+    if not out:
+        raise SourceError(f"no images of generator {generator!r} in {table}")
+    return out
+
+
+def _generated_units(data: Path, split: str, generators: list[str] | None) -> list[Unit]:
+    units = []
+    for gen in generators or ["latent_diffusion", "glid3"]:
+        for path, prompt in generated_files(data, gen):
+            # split by prompt: images of one prompt are near-duplicates
+            if split == "all" or split_of(f"{gen}/{prompt}") == split:
+                units.append(Unit(gen, Ref("photo", "photo"), Ref("file", str(path)), False))
+    return units
+
+
+def _cifake_units(data: Path, split: str, limit: int | None) -> list[Unit]:
+    zpath = data / CIFAKE_ZIP
+    if not zpath.is_file():
+        raise SourceError(f"{zpath} not found")
+    with zipfile.ZipFile(zpath) as z:
+        names = sorted(n for n in z.namelist() if n.lower().endswith((".jpg", ".jpeg", ".png")))
+    reals = [n for n in names if n.startswith("0_real/") and split_of(n) == split]
+    fakes = [n for n in names if n.startswith("1_fake/") and split_of(n) == split]
+    if limit:
+        reals, fakes = reals[:limit], fakes[:limit]
+    # pair the i-th fake with the i-th real: a fixed, balanced pairing
+    return [Unit("cifake", Ref("zip", f"{zpath}!{r}"), Ref("zip", f"{zpath}!{f}"), False)
+            for r, f in zip(reals, fakes)]
+
+
+class ImageCache:
+    """Decoded images in memory (training data is small); real photos shrunk to ``long_side``."""
+
+    def __init__(self, data: Path, split: str, long_side: int = 768):
+        self.data, self.split, self.long_side = data, split, long_side
+        self._files: dict[str, np.ndarray] = {}
+        self._photos: list[np.ndarray] | None = None
+
+    def get(self, ref: Ref) -> np.ndarray:
+        if ref.kind == "photo":
+            raise ValueError("photo refs are drawn with draw_photo")
+        if ref.where not in self._files:
+            if ref.kind == "zip":
+                zpath, member = ref.where.split("!", 1)
+                self._files[ref.where] = decode_image(_zip(zpath).read(member), source=ref.where)[0]
+            else:
+                self._files[ref.where] = read_image(ref.where)[0]
+        return self._files[ref.where]
+
+    def photos(self) -> list[np.ndarray]:
+        if self._photos is None:
+            self._photos = [fit_long_side(read_image(p)[0], self.long_side)
+                            for key, p in real_photos(self.data) if split_of(key) == self.split]
+        return self._photos
+
+    def draw_photo(self, rng: np.random.Generator, size: int, min_side: int) -> np.ndarray:
+        """A real photo as met in the wild: rescaled 0.25-1 with a random kernel, then cropped."""
+        photos = self.photos()
+        photo = photos[int(rng.integers(len(photos)))]
+        scaled, _ = wild_rescale(photo, rng, min_side=min_side)
+        return random_crop(scaled, size, rng)
+
+
+@lru_cache(maxsize=4)
+def _zip(path: str) -> zipfile.ZipFile:
+    return zipfile.ZipFile(path)

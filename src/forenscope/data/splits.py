@@ -1,0 +1,41 @@
+"""Deterministic splits by source photo: the same photo always lands in the same split, so
+fakes made from a photo and the photo itself can never straddle train and test."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from forenscope.data.inputs import iter_image_files
+
+SPLITS = ("train", "val", "test")
+DEFAULT_FRACTIONS = (0.7, 0.1, 0.2)
+REAL_PHOTO_FOLDERS = ("real/bsds500", "real/kodak24", "real/mcmaster", "real/camera")
+
+
+def data_root(path: str | os.PathLike | None = None) -> Path:
+    """The shared data folder: the argument, else $FORENSCOPE_DATA, else ../shared/data."""
+    return Path(path or os.environ.get("FORENSCOPE_DATA") or "../shared/data")
+
+
+def split_of(key: str, fractions: tuple[float, float, float] = DEFAULT_FRACTIONS) -> str:
+    """The split of a photo, from a hash of its identity (its path relative to the data root)."""
+    u = int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big") / 2**64
+    edge = 0.0
+    for name, fraction in zip(SPLITS, fractions):
+        edge += fraction
+        if u < edge:
+            return name
+    return SPLITS[-1]
+
+
+def real_photos(root: Path) -> list[tuple[str, Path]]:
+    """(key, path) for every real photo under ``root``; the key is the path relative to root."""
+    out = []
+    for folder in REAL_PHOTO_FOLDERS:
+        if (root / folder).is_dir():
+            out += [(p.relative_to(root).as_posix(), p) for p in iter_image_files(root / folder)]
+    if not out:
+        raise FileNotFoundError(f"no real photos under {root} (expected {', '.join(REAL_PHOTO_FOLDERS)})")
+    return out

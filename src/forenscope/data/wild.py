@@ -1,0 +1,65 @@
+"""Processing that images meet in the wild, applied to training data of both classes:
+rescaling with assorted kernels, cropping, blur, JPEG re-compression. Pure functions of an
+RGB uint8 array and a numpy Generator, so a recipe is reproducible from its seed."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+RESIZE_KERNELS = {"area": cv2.INTER_AREA, "bilinear": cv2.INTER_LINEAR,
+                  "bicubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4}
+
+
+def rescale(rgb: np.ndarray, scale: float, kernel: str) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    if size == (w, h):
+        return rgb
+    return cv2.resize(rgb, size, interpolation=RESIZE_KERNELS[kernel])
+
+
+def fit_long_side(rgb: np.ndarray, long_side: int) -> np.ndarray:
+    """Shrink (area kernel) so the longer side is at most ``long_side``."""
+    scale = long_side / max(rgb.shape[:2])
+    return rescale(rgb, scale, "area") if scale < 1 else rgb
+
+
+def random_crop(rgb: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """A ``size`` x ``size`` crop at any offset (both 2x2 phases); smaller images are kept whole."""
+    h, w = rgb.shape[:2]
+    ch, cw = min(size, h), min(size, w)
+    y = int(rng.integers(0, h - ch + 1))
+    x = int(rng.integers(0, w - cw + 1))
+    return rgb[y:y + ch, x:x + cw]
+
+
+def gaussian_blur(rgb: np.ndarray, sigma: float) -> np.ndarray:
+    return cv2.GaussianBlur(rgb, (0, 0), sigmaX=sigma) if sigma > 0 else rgb
+
+
+def jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
+    ok, buf = cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1].copy()
+
+
+def wild_rescale(rgb: np.ndarray, rng: np.random.Generator, low: float = 0.25, high: float = 1.0,
+                 min_side: int = 0) -> tuple[np.ndarray, dict]:
+    """Rescale by a factor in [low, high] with a random kernel (never below ``min_side``)."""
+    floor = min_side / min(rgb.shape[:2]) if min_side else 0.0
+    lo = min(max(low, floor), high)
+    scale = float(rng.uniform(lo, high))
+    kernel = str(rng.choice(list(RESIZE_KERNELS)))
+    return rescale(rgb, scale, kernel), {"scale": round(scale, 4), "kernel": kernel}
+
+
+def augment(rgb: np.ndarray, rng: np.random.Generator, *, blur_prob: float = 0.1, blur_sigma=(0.0, 3.0),
+            jpeg_prob: float = 0.1, jpeg_quality=(30, 100)) -> np.ndarray:
+    """CNNDetection's blur + JPEG augmentation (NPR's code has it switched off)."""
+    if rng.random() < blur_prob:
+        rgb = gaussian_blur(rgb, float(rng.uniform(*blur_sigma)))
+    if rng.random() < jpeg_prob:
+        rgb = jpeg(rgb, int(rng.integers(jpeg_quality[0], jpeg_quality[1] + 1)))
+    return rgb

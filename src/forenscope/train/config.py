@@ -1,0 +1,64 @@
+"""Training configs: TOML files in ``configs/``, read into plain dicts with defaults filled in
+and unknown keys rejected (a typo must not silently train something else)."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+
+DEFAULTS = {
+    "name": None,            # registry name the weights ship under (npr, pelee-hpf, ...)
+    "family": None,          # network family: npr | pelee
+    "network": {},           # constructor arguments of the network
+    "input": {"colour": "rgb", "tile": 256, "max_tiles": 16},
+    "data": {"sources": [], "real_size": 256, "train_crop": 64, "val_crop": 256, "photo_long_side": 768},
+    "augment": {"blur_prob": 0.1, "blur_sigma": [0.0, 3.0], "jpeg_prob": 0.5, "jpeg_quality": [30, 100],
+                "hflip": True},
+    "train": {"seed": 0, "steps": 2000, "batch": 64, "lr": 2e-4, "weight_decay": 0.0, "warmup": 100,
+              "val_every": 250, "max_minutes": 60.0, "threads": 0},
+    "calibration": {"target_fpr": 0.05},
+}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _merge(defaults: dict, given: dict, where: str) -> dict:
+    out = copy.deepcopy(defaults)
+    for key, value in given.items():
+        if key not in defaults:
+            raise ConfigError(f"unknown key {where}{key!r}; known: {', '.join(defaults)}")
+        if isinstance(defaults[key], dict) and defaults[key] and key != "network":
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}{key} must be a table")
+            out[key] = _merge(defaults[key], value, f"{where}{key}.")
+        else:
+            out[key] = value
+    return out
+
+
+def load_config(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    cfg = _merge(DEFAULTS, raw, "")
+    for key in ("name", "family"):
+        if not cfg[key]:
+            raise ConfigError(f"{path}: `{key}` is required")
+    if not cfg["data"]["sources"]:
+        raise ConfigError(f"{path}: [[data.sources]] lists no training source")
+    if cfg["train"]["batch"] < 2 or cfg["train"]["batch"] % 2:
+        raise ConfigError(f"{path}: train.batch must be even (half real, half fake)")
+    return cfg
+
+
+def config_hash(cfg: dict) -> str:
+    return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:16]

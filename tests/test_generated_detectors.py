@@ -1,0 +1,73 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from conftest import textured
+from forenscope.detectors import load_detector
+from forenscope.detectors.generated import MissingWeightsError, tile_origins
+from forenscope.nets.factory import build_network
+
+
+def _run_dir(tmp_path, family, network, colour="rgb", tile=64, max_tiles=4, threshold=0.5):
+    torch.manual_seed(0)
+    net = build_network(family, network)
+    for m in net.modules():  # non-trivial BN statistics, as after training
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 1.5)
+    save_file(net.state_dict(), str(tmp_path / "model.safetensors"))
+    card = {"family": family, "network": network, "threshold": threshold,
+            "input": {"colour": colour, "tile": tile, "max_tiles": max_tiles}}
+    (tmp_path / "card.json").write_text(json.dumps(card))
+    return tmp_path
+
+
+@pytest.mark.parametrize("family,network,colour", [
+    ("npr", {"width": 8, "blocks": [1, 1]}, "rgb"),
+    ("pelee", {"growth": 8, "blocks": [1, 1, 1, 1]}, "hsv"),
+])
+def test_onnx_runtime_scores_equal_pytorch(tmp_path, family, network, colour):
+    pytest.importorskip("onnxruntime")
+    run = _run_dir(tmp_path, family, network, colour)
+    name = "npr" if family == "npr" else "pelee-hpf"
+    fast = load_detector(name, run=str(run), backend="onnx")
+    eager = load_detector(name, run=str(run), backend="torch")
+    assert fast.backend == "onnx" and eager.backend == "torch"
+    for seed, (h, w) in enumerate([(64, 64), (50, 37), (200, 300)]):
+        img = textured(h, w, seed=seed)
+        a, b = fast.analyze(img), eager.analyze(img)
+        assert abs(a.score - b.score) < 1e-4
+        assert a.extras["tiles"] == b.extras["tiles"]
+    batch = fast.tiles(textured(128, 128))
+    assert np.abs(fast.logits(batch) - eager.logits(batch)).max() < 1e-4
+
+
+def test_large_images_are_tiled_and_small_ones_analysed_whole(tmp_path):
+    det = load_detector("npr", run=str(_run_dir(tmp_path, "npr", {"width": 8, "blocks": [1, 1]})), backend="torch")
+    assert det.analyze(textured(50, 37)).extras["tiles"] == 1
+    assert det.tiles(textured(50, 37)).shape == (1, 3, 50, 36)  # cropped to even for NPR
+    assert det.analyze(textured(300, 400)).extras["tiles"] == 4
+
+
+def test_tile_origins_are_even_and_cover_the_ends():
+    assert tile_origins(64, 64, 4) == [0]
+    starts = tile_origins(1001, 256, 4)
+    assert starts[0] == 0 and starts[-1] == (1001 - 256) // 2 * 2 and all(s % 2 == 0 for s in starts)
+    assert len(tile_origins(300, 256, 4)) == 2
+
+
+def test_score_and_label_follow_the_card_threshold(tmp_path):
+    run = _run_dir(tmp_path, "npr", {"width": 8, "blocks": [1, 1]}, threshold=0.0)
+    res = load_detector("npr", run=str(run), backend="torch").analyze(textured(64, 64))
+    assert 0 <= res.score <= 1 and res.label == "generated" and res.task == "generated"
+
+
+def test_missing_weights_error_names_the_command(tmp_path, monkeypatch):
+    from forenscope.detectors import generated
+
+    monkeypatch.setattr(generated.Detector, "__init__", lambda self, threshold=None: setattr(self, "card", {}))
+    with pytest.raises(MissingWeightsError, match="forenscope train configs/pelee-hpf.toml"):
+        load_detector("pelee-hpf")
