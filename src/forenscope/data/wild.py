@@ -56,10 +56,16 @@ def wild_rescale(rgb: np.ndarray, rng: np.random.Generator, low: float = 0.25, h
 
 
 def augment(rgb: np.ndarray, rng: np.random.Generator, *, blur_prob: float = 0.1, blur_sigma=(0.0, 3.0),
-            jpeg_prob: float = 0.1, jpeg_quality=(30, 100)) -> np.ndarray:
-    """CNNDetection's blur + JPEG augmentation (NPR's code has it switched off)."""
+            jpeg_prob: float = 0.1, jpeg_quality=(30, 100), info: dict | None = None) -> np.ndarray:
+    """CNNDetection's blur + JPEG augmentation (NPR's code has it switched off).
+    ``info``, when given, receives what was applied (blur_sigma, jpeg_quality; 0 = none)."""
+    sigma, quality = 0.0, 0
     if rng.random() < blur_prob:
-        rgb = gaussian_blur(rgb, float(rng.uniform(*blur_sigma)))
+        sigma = float(rng.uniform(*blur_sigma))
+        rgb = gaussian_blur(rgb, sigma)
     if rng.random() < jpeg_prob:
-        rgb = jpeg(rgb, int(rng.integers(jpeg_quality[0], jpeg_quality[1] + 1)))
+        quality = int(rng.integers(jpeg_quality[0], jpeg_quality[1] + 1))
+        rgb = jpeg(rgb, quality)
+    if info is not None:
+        info.update(blur_sigma=sigma, jpeg_quality=quality)
     return rgb

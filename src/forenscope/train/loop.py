@@ -48,8 +48,9 @@ def _offset(img: np.ndarray, size: int, rng: np.random.Generator) -> tuple[int, 
 
 
 def unit_images(unit: Unit, cache: ImageCache, cfg: dict, rng: np.random.Generator,
-                crop: int | None, train: bool) -> tuple[np.ndarray, np.ndarray]:
-    """The processed (real, fake) pair of a unit. Paired units get identical processing."""
+                crop: int | None, train: bool, infos: list | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The processed (real, fake) pair of a unit. Paired units get identical processing.
+    ``infos`` receives one dict per image with the augmentation applied."""
     d, a = cfg["data"], cfg["augment"]
     fake = cache.get(unit.fake)
     if unit.real.kind == "photo":
@@ -62,7 +63,10 @@ def unit_images(unit: Unit, cache: ImageCache, cfg: dict, rng: np.random.Generat
     shared = int(rng.integers(2**31))
     for img in (real, fake):
         sub = np.random.default_rng(shared if unit.paired else int(rng.integers(2**31)))
-        img = augment(img, sub, **aug)
+        info: dict = {}
+        img = augment(img, sub, **aug, info=info)
+        if infos is not None:
+            infos.append(info)
         if crop is not None:
             img = _crop_at(img, crop, *_offset(img, crop, sub))
             if train and a["hflip"] and sub.random() < 0.5:
@@ -186,6 +190,21 @@ def _validate(net, val, cfg) -> dict:
     return out
 
 
+def check_shortcuts(sampler: UnitSampler, cache: ImageCache, cfg: dict, n_units: int = 600) -> dict:
+    """Simple statistics of training images as the network gets them (before the final crop)."""
+    from forenscope.evaluate.shortcuts import image_features, shortcut_report
+
+    rng = np.random.default_rng([cfg["train"]["seed"], 2**31])
+    feats, labels = [], []
+    for _ in range(n_units):
+        infos: list = []
+        images = unit_images(sampler.draw(rng), cache, cfg, rng, crop=None, train=True, infos=infos)
+        for img, info, label in zip(images, infos, (0, 1)):
+            feats.append(image_features(img, info["jpeg_quality"]))
+            labels.append(label)
+    return shortcut_report(np.array(feats), np.array(labels))
+
+
 def _data_manifest(units: list[Unit]) -> str:
     """SHA-256 over the sorted list of file references (content hash of each file)."""
     h = hashlib.sha256()
@@ -231,6 +250,13 @@ def train(cfg: dict, out: Path, data: Path, base: Path, log: Log = print, restar
         load_optimizer(opt, out / "last-optim.safetensors")
         log(f"resuming at step {state['step']}")
 
+    if state["step"] == 0:
+        report = check_shortcuts(sampler, caches["train"], cfg)
+        (out / "shortcuts.json").write_text(json.dumps(report, indent=2) + "\n")
+        verdict = "passes" if report["passes"] else "FAILS"
+        log(f"shortcut check {verdict}: simple statistics separate the training classes with AUC "
+            f"{report['logistic_regression_cv_auc']} (logistic regression, 5-fold), single features "
+            f"{report['single_feature_auc']}")
     log("building the validation set")
     val = _val_set(units["val"], caches["val"], cfg)
     half = t["batch"] // 2
@@ -321,6 +347,7 @@ def finish(cfg: dict, out: Path, val, units: dict, state: dict, log: Log) -> dic
                      "train_seconds": round(state.get("seconds", 0.0)),
                      "train_units": len(units["train"]), "val_units": len(units["val"]),
                      "data_manifest_sha256": _data_manifest(units["train"] + units["val"])},
+        "shortcut_check": json.loads((out / "shortcuts.json").read_text()) if (out / "shortcuts.json").is_file() else None,
         "metrics": {"validation": {k: calibrated[k] for k in ("acc", "real_acc", "fake_acc", "ap", "roc_auc")}
                     | {"acc_at_0.5": metrics["acc"]}},
         "git": git_commit(), "environment": environment(),
