@@ -25,12 +25,13 @@ from forenscope.detectors import (
 from forenscope.imageio import ImageError, ImageMeta, read_image
 
 __version__ = "0.1.0"
-DEFAULT_DETECTOR = "ela"  # best classical localiser on CVIP (docs/RESULTS.md) until a trained one ships
+DEFAULT_DETECTOR = "npr"  # the shipped generated-image detector (configs/npr.toml, docs/RESULTS.md)
+DEFAULT_LOCALIZER = "ela"  # best classical localiser on CVIP until a trained one ships (issue 4)
 
 __all__ = [
     "Analysis", "ImageError", "ImageMeta", "UnknownDetectorError", "analyze",
     "available_detectors", "describe_detector", "load_detector", "read_image",
-    "register_detector", "DEFAULT_DETECTOR",
+    "register_detector", "DEFAULT_DETECTOR", "DEFAULT_LOCALIZER",
 ]
 
 

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from forenscope import DEFAULT_DETECTOR
+from forenscope import DEFAULT_DETECTOR, DEFAULT_LOCALIZER
 from forenscope.data.inputs import InputItem, expand_inputs, unique_output_stems
 from forenscope.detectors import UnknownDetectorError, available_detectors, describe_detector, load_detector
 from forenscope.imageio import DEFAULT_MAX_PIXELS, ImageError, read_image
@@ -211,7 +211,7 @@ def detect(
 @app.command()
 def localize(
     inputs: list[str] = _INPUTS,
-    detector: str = typer.Option(DEFAULT_DETECTOR, "--detector", "-d", help="Registry name; see `forenscope models`."),
+    detector: str = typer.Option(DEFAULT_LOCALIZER, "--detector", "-d", help="Registry name; see `forenscope models`."),
     fmt: str = _FORMAT,
     out: Path = typer.Option(Path("forenscope-out"), "--out", "-o", help="Folder for heatmap and mask PNGs."),
     overlay: bool = typer.Option(False, "--overlay", help="Also write a heatmap overlay PNG per image."),
@@ -280,6 +280,7 @@ _SHORT_METRIC_NAMES = {
     "f1_mean_per_image": "F1", "iou_mean_per_image": "IoU", "auc_mean_per_image": "pixel AUC",
     "false_positive_area_mean_per_authentic_image": "FP area", "image_roc_auc": "image AUC",
     "acc": "acc", "ap": "AP", "real_acc": "real acc", "fake_acc": "fake acc",
+    "false_positive_rate": "FPR",
 }
 
 

@@ -141,8 +141,9 @@ class ImageCache:
                             for key, p in real_photos(self.data) if split_of(key) == self.split]
         return self._photos
 
-    def draw_photo(self, rng: np.random.Generator, size: int, min_side: int) -> np.ndarray:
-        """A real photo as met in the wild: rescaled 0.25-1 with a random kernel, then cropped."""
+    def draw_photo(self, rng: np.random.Generator, size, min_side: int) -> np.ndarray:
+        """A real photo as met in the wild: rescaled 0.25-1 with a random kernel (never below
+        ``min_side``), then cropped to ``size`` (an int, or (height, width))."""
         photos = self.photos()
         photo = photos[int(rng.integers(len(photos)))]
         scaled, _ = wild_rescale(photo, rng, min_side=min_side)

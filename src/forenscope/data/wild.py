@@ -25,10 +25,12 @@ def fit_long_side(rgb: np.ndarray, long_side: int) -> np.ndarray:
     return rescale(rgb, scale, "area") if scale < 1 else rgb
 
 
-def random_crop(rgb: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """A ``size`` x ``size`` crop at any offset (both 2x2 phases); smaller images are kept whole."""
+def random_crop(rgb: np.ndarray, size, rng: np.random.Generator) -> np.ndarray:
+    """A crop of ``size`` (int: square; or (height, width)) at any offset (both 2x2 phases);
+    sides longer than the image are clipped to it."""
     h, w = rgb.shape[:2]
-    ch, cw = min(size, h), min(size, w)
+    sh, sw = (size, size) if isinstance(size, int) else size
+    ch, cw = min(sh, h), min(sw, w)
     y = int(rng.integers(0, h - ch + 1))
     x = int(rng.integers(0, w - cw + 1))
     return rgb[y:y + ch, x:x + cw]

@@ -16,7 +16,8 @@ from forenscope.evaluate.metrics import roc_auc
 FEATURES = ("hf_energy", "npr_energy", "jpeg_blockiness", "jpeg_quality", "pixels", "aspect")
 
 
-def image_features(rgb: np.ndarray, jpeg_quality: int = 0) -> list[float]:
+def image_features(rgb: np.ndarray, jpeg_quality: int = 0, size: tuple[int, int] | None = None) -> list[float]:
+    """``size``: the (height, width) to report, when ``rgb`` is a crop of a larger image."""
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
     h, w = grey.shape
     hf = float(np.abs(cv2.Laplacian(grey, cv2.CV_32F)).mean())
@@ -25,7 +26,8 @@ def image_features(rgb: np.ndarray, jpeg_quality: int = 0) -> list[float]:
     dx = np.abs(np.diff(grey, axis=1))
     on_grid = dx[:, 7::8].mean() if dx.shape[1] > 8 else 0.0
     blockiness = float(on_grid / (dx.mean() + 1e-6))
-    return [hf, npr, blockiness, float(jpeg_quality), float(h * w), float(w / h)]
+    sh, sw = size or (h, w)
+    return [hf, npr, blockiness, float(jpeg_quality), float(sh * sw), float(sw / sh)]
 
 
 def _logistic_cv_auc(x: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0) -> float:

@@ -14,7 +14,8 @@ DEFAULTS = {
     "family": None,          # network family: npr | pelee
     "network": {},           # constructor arguments of the network
     "input": {"colour": "rgb", "tile": 256, "max_tiles": 16},
-    "data": {"sources": [], "real_size": 256, "train_crop": 64, "val_crop": 256, "photo_long_side": 768},
+    "data": {"sources": [], "real_size": 256, "train_crop": 64, "val_crop": 256, "photo_long_side": 768,
+             "match_candidates": 8},
     "augment": {"blur_prob": 0.1, "blur_sigma": [0.0, 3.0], "jpeg_prob": 0.5, "jpeg_quality": [30, 100],
                 "hflip": True},
     "train": {"seed": 0, "steps": 2000, "batch": 64, "lr": 2e-4, "weight_decay": 0.0, "warmup": 100,

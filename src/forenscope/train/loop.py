@@ -17,13 +17,14 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from forenscope.data.sources import ImageCache, Unit, build_units
-from forenscope.data.wild import augment
+from forenscope.data.wild import augment, gaussian_blur
 from forenscope.evaluate.metrics import image_metrics, threshold_at_fpr
 from forenscope.nets.factory import build_network
 from forenscope.signals.preprocess import network_input
@@ -54,9 +55,11 @@ def unit_images(unit: Unit, cache: ImageCache, cfg: dict, rng: np.random.Generat
     d, a = cfg["data"], cfg["augment"]
     fake = cache.get(unit.fake)
     if unit.real.kind == "photo":
-        real = cache.draw_photo(rng, d["real_size"], min_side=crop or 2)
+        real = matched_photo(fake, cache, rng, d.get("match_candidates", 8))
     else:
         real = cache.get(unit.real)
+    if unit.paired:
+        real = _match_sharpness(real, fake, unit.real.where)
     aug = dict(blur_prob=a["blur_prob"], blur_sigma=a["blur_sigma"], jpeg_prob=a["jpeg_prob"],
                jpeg_quality=a["jpeg_quality"])
     out = []
@@ -73,6 +76,34 @@ def unit_images(unit: Unit, cache: ImageCache, cfg: dict, rng: np.random.Generat
                 img = img[:, ::-1]
         out.append(np.ascontiguousarray(img))
     return out[0], out[1]
+
+
+def _sharpness(rgb: np.ndarray) -> float:
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    return float(np.abs(cv2.Laplacian(grey, cv2.CV_32F)).mean())
+
+
+def matched_photo(fake: np.ndarray, cache: ImageCache, rng: np.random.Generator, candidates: int) -> np.ndarray:
+    """A real crop of exactly the fake's size whose sharpness (mean |Laplacian|) is the closest
+    of ``candidates`` draws: generator outputs are smoother than photos on average, and without
+    this matching "sharp = real" separates the classes by itself (the shortcut check sees it)."""
+    target = _sharpness(fake)
+    draws = [cache.draw_photo(rng, fake.shape[:2], min_side=max(fake.shape[:2])) for _ in range(max(1, candidates))]
+    return min(draws, key=lambda im: abs(_sharpness(im) - target))
+
+
+_SIGMA_CACHE: dict[str, float] = {}
+_SIGMAS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.2)
+
+
+def _match_sharpness(real: np.ndarray, fake: np.ndarray, key: str) -> np.ndarray:
+    """Blur a simulated fake's source crop just enough to be as sharp as the fake: the decoders
+    lose a little fine detail (~34 dB PSNR), and "blurrier = fake" must not be learnable. The
+    remaining difference is the up-sampling trace. The sigma is found once per pair."""
+    if key not in _SIGMA_CACHE:
+        target = _sharpness(fake)
+        _SIGMA_CACHE[key] = min(_SIGMAS, key=lambda sg: abs(_sharpness(gaussian_blur(real, sg)) - target))
+    return gaussian_blur(real, _SIGMA_CACHE[key])
 
 
 def _center(img: np.ndarray, size: int) -> np.ndarray:
@@ -191,16 +222,19 @@ def _validate(net, val, cfg) -> dict:
 
 
 def check_shortcuts(sampler: UnitSampler, cache: ImageCache, cfg: dict, n_units: int = 600) -> dict:
-    """Simple statistics of training images as the network gets them (before the final crop)."""
+    """Simple statistics of training inputs exactly as the network gets them."""
     from forenscope.evaluate.shortcuts import image_features, shortcut_report
 
     rng = np.random.default_rng([cfg["train"]["seed"], 2**31])
     feats, labels = [], []
     for _ in range(n_units):
         infos: list = []
-        images = unit_images(sampler.draw(rng), cache, cfg, rng, crop=None, train=True, infos=infos)
-        for img, info, label in zip(images, infos, (0, 1)):
-            feats.append(image_features(img, info["jpeg_quality"]))
+        unit = sampler.draw(rng)
+        images = unit_images(unit, cache, cfg, rng, crop=cfg["data"]["train_crop"], train=True, infos=infos)
+        for img, info, label, ref in zip(images, infos, (0, 1), (unit.real, unit.fake)):
+            # on the crops the network is trained on; size: of the image the crop came from
+            size = cache.get(ref if ref.kind != "photo" else unit.fake).shape[:2]  # photo crops match the fake
+            feats.append(image_features(img, info["jpeg_quality"], size=size))
             labels.append(label)
     return shortcut_report(np.array(feats), np.array(labels))
 
