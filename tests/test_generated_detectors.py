@@ -71,3 +71,23 @@ def test_missing_weights_error_names_the_command(tmp_path, monkeypatch):
     monkeypatch.setattr(generated.Detector, "__init__", lambda self, threshold=None: setattr(self, "card", {}))
     with pytest.raises(MissingWeightsError, match="forenscope train configs/pelee-hpf.toml"):
         load_detector("pelee-hpf")
+
+
+def test_shipped_models_are_listed_and_npr_is_the_default(tmp_path):
+    import json as _json
+
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from forenscope.cli import app
+
+    Image.fromarray(textured(96, 128)).save(tmp_path / "a.png")
+    runner = CliRunner()
+    res = runner.invoke(app, ["detect", str(tmp_path / "a.png"), "-f", "jsonl"])
+    assert res.exit_code == 0, res.output
+    line = _json.loads(res.stdout.strip().splitlines()[0])
+    assert line["detector"] == "npr" and 0 <= line["score"] <= 1 and line["label"] in ("authentic", "generated")
+    cards = {c["name"]: c for c in _json.loads(runner.invoke(app, ["models", "-f", "json"]).stdout)}
+    for name in ("npr", "pelee-hpf"):
+        assert cards[name]["task"] == "generated"
+        assert 0 < cards[name]["threshold"] < 1 and "validation" in cards[name]["metrics"]
