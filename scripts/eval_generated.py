@@ -1,6 +1,7 @@
 """Evaluate the generated-image detectors under issue 3's protocol, in one command:
 
-    .venv/bin/python scripts/eval_generated.py --out docs/results/generated \
+    .venv/bin/python scripts/eval_generated.py --out docs/results/generated --update-cards
+    .venv/bin/python scripts/eval_generated.py --out docs/results/generated-runs --model none \
         --run npr-glid3=work/runs/npr-glid3 --run npr-cifake=work/runs/npr-cifake
 
 (a) NPR protocol in miniature: every generator a model did not train on (the other real
@@ -163,14 +164,14 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("docs/results/generated"))
     ap.add_argument("--data", type=Path, default=None)
     ap.add_argument("--synth", type=Path, default=Path("work/synth-generators"))
-    ap.add_argument("--model", action="append", default=None, help="shipped detector(s); default npr, pelee-hpf")
+    ap.add_argument("--model", action="append", default=None, help="shipped detector(s); default npr, pelee-hpf; 'none' for runs only")
     ap.add_argument("--run", action="append", default=[], help="NAME=DIR of a `forenscope train` run")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--update-cards", action="store_true", help="write the shipped models' numbers into their cards")
     args = ap.parse_args()
     data = data_root(args.data)
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
-    models = [(n, load_detector(n)) for n in (args.model or ["npr", "pelee-hpf"])]
+    models = [(n, load_detector(n)) for n in (args.model or ["npr", "pelee-hpf"]) if n != "none"]
     models += [(spec.split("=", 1)[0], load_detector("pelee-hpf" if "pelee" in spec else "npr", run=spec.split("=", 1)[1]))
                for spec in args.run]
     sets = TestSets(data, args.synth, args.seed)
