@@ -154,7 +154,7 @@ def update_cards(results: list[dict], source: Path) -> None:
             "unseen generators (mean)": pick(res["mean_unseen"]),
             "faces_dev": pick(res["faces_dev"]),
             "real test photos": {"false_positive_rate": res["real_photos_native_fpr"]["fpr"]},
-            "source": str(source.relative_to(REPO)),
+            "source": source.resolve().relative_to(REPO).as_posix(),
         }
         card_path.write_text(json.dumps(card, indent=2) + "\n")
 
