@@ -385,7 +385,8 @@ def finish(cfg: dict, out: Path, val, units: dict, state: dict, log: Log) -> dic
         "metrics": {"validation": {k: calibrated[k] for k in ("acc", "real_acc", "fake_acc", "ap", "roc_auc")}
                     | {"acc_at_0.5": metrics["acc"]}},
         "git": git_commit(), "environment": environment(),
-        "licence": "Apache-2.0 (code and weights); trained on data for research use, see the card's training sources",
+        "licence": "Apache-2.0",
+        "training_data_terms": "see the sources in training.config and ../shared/data/README.md (research use with citation)",
     }
     (out / "card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     log(f"best step {state['best']['step']}: validation AP {calibrated['ap']:.4f}, threshold {threshold:.4f} "
