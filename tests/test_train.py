@@ -3,6 +3,7 @@ nearest-upsampled (their NPR residual is exactly zero), so a tiny NPR must separ
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -103,3 +104,20 @@ def test_config_errors_are_clear(tmp_path):
         load_config(bad)
     with pytest.raises(ConfigError, match="no such config"):
         load_config(tmp_path / "missing.toml")
+
+
+def test_data_manifest_follows_file_content(tiny_root, tmp_path):
+    from forenscope.data.sources import build_units
+    from forenscope.train.loop import data_manifest
+
+    spec = {"source": "generated", "generators": ["latent_diffusion"]}
+    units = build_units(spec, "train", tiny_root, tmp_path)
+    before = data_manifest(units, tiny_root, tmp_path)
+    assert before == data_manifest(units, tiny_root, tmp_path)
+    target = Path(units[0].fake.where)
+    original = target.read_bytes()
+    try:
+        target.write_bytes(original + b"\0")  # same name, different content
+        assert data_manifest(units, tiny_root, tmp_path) != before
+    finally:
+        target.write_bytes(original)

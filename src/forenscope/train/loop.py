@@ -23,7 +23,9 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
+from forenscope.data.datasets import manifest_hash
 from forenscope.data.sources import ImageCache, Unit, build_units
+from forenscope.data.splits import real_photos, split_of
 from forenscope.data.wild import augment, gaussian_blur
 from forenscope.evaluate.metrics import image_metrics, threshold_at_fpr
 from forenscope.nets.factory import build_network
@@ -239,14 +241,13 @@ def check_shortcuts(sampler: UnitSampler, cache: ImageCache, cfg: dict, n_units:
     return shortcut_report(np.array(feats), np.array(labels))
 
 
-def _data_manifest(units: list[Unit]) -> str:
-    """SHA-256 over the sorted list of file references (content hash of each file)."""
-    h = hashlib.sha256()
-    refs = sorted({r.where for u in units for r in (u.real, u.fake) if r.kind != "photo"})
-    for ref in refs:
-        path = ref.split("!", 1)[0]
-        h.update(f"{ref}\t{os.path.getsize(path)}\n".encode())
-    return h.hexdigest()
+def data_manifest(units: list[Unit], data: Path, base: Path, splits=("train", "val")) -> str:
+    """:func:`manifest_hash` (content SHA-256 per file) over every file the units read, a zip
+    counted once, plus the real photos of ``splits`` that photo references draw from."""
+    files = {Path(r.where.split("!", 1)[0]) for u in units for r in (u.real, u.fake) if r.kind != "photo"}
+    if any(u.real.kind == "photo" for u in units):
+        files |= {p for key, p in real_photos(data) if split_of(key) in splits}
+    return manifest_hash(sorted(files), base)
 
 
 def train(cfg: dict, out: Path, data: Path, base: Path, log: Log = print, restart: bool = False,
@@ -267,10 +268,9 @@ def train(cfg: dict, out: Path, data: Path, base: Path, log: Log = print, restar
     for split, us in units.items():
         if not us:
             raise ValueError(f"no {split} units from the configured sources")
-    log(f"train units {len(units['train'])}, val units {len(units['val'])}; groups "
-        f"{', '.join(UnitSampler(units['train']).names)}")
-    caches = {s: ImageCache(data, s, cfg["data"]["photo_long_side"]) for s in ("train", "val")}
     sampler = UnitSampler(units["train"])
+    log(f"train units {len(units['train'])}, val units {len(units['val'])}; groups {', '.join(sampler.names)}")
+    caches = {s: ImageCache(data, s, cfg["data"]["photo_long_side"]) for s in ("train", "val")}
 
     torch.manual_seed(t["seed"])
     net = build_network(cfg["family"], cfg["network"])
@@ -330,7 +330,7 @@ def train(cfg: dict, out: Path, data: Path, base: Path, log: Log = print, restar
             if step == stop_after:
                 return None
     state_path.write_text(json.dumps(state, indent=1))
-    return finish(cfg, out, val, units, state, log)
+    return finish(cfg, out, val, units, state, log, data, base)
 
 
 def _checkpoint(net, opt, val, cfg, out: Path, state: dict, step: int, elapsed: float, log: Log) -> dict:
@@ -355,7 +355,7 @@ def _checkpoint(net, opt, val, cfg, out: Path, state: dict, step: int, elapsed: 
     return state
 
 
-def finish(cfg: dict, out: Path, val, units: dict, state: dict, log: Log) -> dict:
+def finish(cfg: dict, out: Path, val, units: dict, state: dict, log: Log, data: Path, base: Path) -> dict:
     """Best checkpoint -> model.safetensors; threshold at the target FPR on validation reals."""
     from forenscope.evaluate.provenance import environment, git_commit
 
@@ -380,7 +380,7 @@ def finish(cfg: dict, out: Path, val, units: dict, state: dict, log: Log) -> dic
                      "steps_run": state["step"], "stopped_early": state.get("stopped_early", False),
                      "train_seconds": round(state.get("seconds", 0.0)),
                      "train_units": len(units["train"]), "val_units": len(units["val"]),
-                     "data_manifest_sha256": _data_manifest(units["train"] + units["val"])},
+                     "data_manifest_sha256": data_manifest(units["train"] + units["val"], data, base)},
         "shortcut_check": json.loads((out / "shortcuts.json").read_text()) if (out / "shortcuts.json").is_file() else None,
         "metrics": {"validation": {k: calibrated[k] for k in ("acc", "real_acc", "fake_acc", "ap", "roc_auc")}
                     | {"acc_at_0.5": metrics["acc"]}},
