@@ -392,5 +392,43 @@ def synth_generators(
     sys.stdout.write(f"{report['pairs']} real/fake pairs in {out}\n")
 
 
+@synth_app.command("forgeries")
+def synth_forgeries(
+    out: Path = typer.Option(Path("work/synth-forgeries"), "--out", "-o", help="Output folder (resumable)."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Shared data folder (default $FORENSCOPE_DATA or ../shared/data)."),
+    kind: list[str] = typer.Option([], "--kind", "-k", help="splice | copymove | inpaint-telea | inpaint-ns | inpaint-patch; default all."),
+    train_per_photo: int = typer.Option(2, "--train-per-photo", help="Forgeries per kind per train photo."),
+    copymove_mask: str = typer.Option("both", "--copymove-mask", help="both (source and target) | target"),
+    seed: int = typer.Option(0, "--seed"),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress"),
+) -> None:
+    """Make spliced, copy-moved and inpainted images with exact masks (and authentic images
+    processed alike) from the real photos, split by photo; writes <split>.csv manifests that
+    `forenscope eval` reads."""
+    from forenscope.data.datasets import manifest_hash
+    from forenscope.data.splits import data_root, real_photos
+    from forenscope.evaluate.provenance import environment, git_commit
+    from forenscope.synth.forgeries import KINDS, ForgeryConfig, synthesize_forgeries
+
+    root = data_root(data)
+    try:
+        photos = real_photos(root)
+        cfg = ForgeryConfig(kinds=tuple(kind) or KINDS, copymove_mask=copymove_mask, seed=seed,
+                            per_photo={"train": train_per_photo, "val": 1, "test": 1})
+    except FileNotFoundError as exc:
+        stderr.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    prov = {"git": git_commit(), "environment": environment(),
+            "data_manifest_sha256": manifest_hash([p for _, p in photos], root)}
+    report = synthesize_forgeries(root, out, cfg, log=lambda m: stderr.print(m, highlight=False),
+                                  provenance=prov, progress=_iter_progress(progress))
+    for split, counts in report["counts"].items():
+        sys.stdout.write(f"{split}: " + ", ".join(f"{k} {n}" for k, n in sorted(counts.items())) + "\n")
+    if report["failures"]:
+        stderr.print(f"{len(report['failures'])} recipe(s) could not be realised (listed in forgeries.json)")
+
+
 if __name__ == "__main__":
     main()

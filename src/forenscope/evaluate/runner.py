@@ -3,7 +3,8 @@
 Image level: per subset (generator) a row of image metrics, plus the unweighted mean over
 subsets (NPR's tables). Pixel level: per subset the pixel metrics on manipulated images, the
 false-positive area on authentic ones, and, when both kinds are present, image-level metrics
-of the detector's score. Unreadable images are recorded as errors and skipped.
+of the detector's score (a subset of authentic images only lends its images as negatives to
+the subsets that have none). Unreadable images are recorded as errors and skipped.
 """
 
 from __future__ import annotations
@@ -159,9 +160,15 @@ def _pixel_level(run: EvalRun):
     for d in run.detectors:
         det = d.name
         tables[det] = {}
+        # a subset of authentic images only (e.g. "authentic" in a synthetic manifest) gives
+        # the negatives for the image-level metrics of every subset that has none of its own
+        pool = [yp for sub in scores[det].values() if not any(y for y, _ in sub) for yp in sub]
         for subset, acc in accs[det].items():
             row = acc.summary()
-            y, p = zip(*scores[det][subset])
+            pairs = scores[det][subset]
+            if all(y for y, _ in pairs):
+                pairs = pairs + pool
+            y, p = zip(*pairs)
             if 0 < sum(y) < len(y):
                 im = image_metrics(y, p, d.threshold)
                 row.update({"image_ap": im["ap"], "image_roc_auc": im["roc_auc"], "image_acc": im["acc"]})

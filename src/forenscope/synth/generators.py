@@ -28,9 +28,9 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from forenscope.data.splits import real_photos, split_of
-from forenscope.data.wild import fit_long_side, random_crop, wild_rescale
-from forenscope.imageio import ImageError, read_image
+from forenscope.data.wild import random_crop, wild_rescale
 from forenscope.nets.decoders import Autoencoder, PatchDiscriminator
+from forenscope.synth.common import load_photos, sample_seed
 
 
 @dataclass(frozen=True)
@@ -90,10 +90,6 @@ def run_decoder(model: torch.nn.Module, rgb: np.ndarray) -> np.ndarray:
     return (y.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
 
 
-def _sample_seed(*parts) -> int:
-    return int.from_bytes(hashlib.sha256("|".join(map(str, parts)).encode()).digest()[:4], "big")
-
-
 def _batch(photos: list[np.ndarray], rng: np.random.Generator, n: int, crop: int) -> torch.Tensor:
     crops = []
     for _ in range(n):
@@ -137,18 +133,6 @@ def train_decoder(spec: GeneratorSpec, photos: list[np.ndarray], cfg: SynthConfi
     return model.eval()
 
 
-def _load_photos(items: list[tuple[str, Path]], long_side: int, log) -> dict[str, np.ndarray]:
-    photos = {}
-    for key, path in items:
-        try:
-            rgb, _ = read_image(path)
-        except ImageError as exc:
-            log(f"  skipped {exc}")
-            continue
-        photos[key] = fit_long_side(rgb, long_side)
-    return photos
-
-
 def synthesize_generators(data: Path, out: Path, names: list[str] | None = None,
                           cfg: SynthConfig | None = None, log: Callable[[str], None] = print,
                           provenance: dict | None = None) -> dict:
@@ -163,7 +147,7 @@ def synthesize_generators(data: Path, out: Path, names: list[str] | None = None,
     items = real_photos(data)
     splits = {key: split_of(key) for key, _ in items}
     log(f"loading {len(items)} real photos (long side <= {cfg.long_side})")
-    photos = _load_photos(items, cfg.long_side, log)
+    photos = load_photos(items, cfg.long_side, log)
     train = [im for k, im in photos.items() if splits[k] == "train" and min(im.shape[:2]) >= cfg.crop]
     val_keys = [k for k in photos if splits[k] == "val"]
     summary = {}
@@ -204,7 +188,7 @@ def _write_pairs(model, name: str, photos: dict, splits: dict, out: Path, cfg: S
     for key, photo in photos.items():
         split = splits[key]
         for k in range(cfg.samples_per_photo.get(split, 0)):
-            seed = _sample_seed(cfg.seed, key, name, k)
+            seed = sample_seed(cfg.seed, key, name, k)
             rng = np.random.default_rng(seed)
             scaled, recipe = wild_rescale(photo, rng, min_side=min(cfg.sample_size, 128))
             crop = random_crop(scaled, cfg.sample_size, rng)

@@ -1,0 +1,341 @@
+"""Synthetic forgeries with exact masks, made from real photos: splicing, copy-move and
+inpainting, each optionally resized and JPEG-compressed (once or twice, aligned or not) the
+way real tampered images are, and authentic photos processed the same way, so format and
+compression cannot tell the classes apart.
+
+Layout written under ``out``::
+
+    <split>/images/<id>.png|jpg     tampered and authentic images (JPEG when the recipe ends in one)
+    <split>/masks/<id>.png          0/255, white = manipulated (none for authentic images)
+    <split>.csv                     image,mask,subset (the pixel-level evaluation manifest)
+    manifest.jsonl                  one row per image: recipe, seed, source photos, mask area
+    forgeries.json                  config, counts, commit, data manifest hash
+
+A sample is a pure function of (seed, photo, kind, index): a rerun makes identical files, and an
+interrupted run resumes by skipping ids already in the manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from forenscope.data.splits import SPLITS, real_photos, split_of
+from forenscope.data.wild import RESIZE_KERNELS
+from forenscope.synth.common import load_photos, sample_seed
+from forenscope.synth.inpaint import inpaint
+from forenscope.synth.regions import bounding_box, region_mask
+
+KINDS = ("splice", "copymove", "inpaint-telea", "inpaint-ns", "inpaint-patch")
+AUTHENTIC = "authentic"
+
+
+@dataclass
+class ForgeryConfig:
+    kinds: tuple = KINDS
+    per_photo: dict = field(default_factory=lambda: {"train": 2, "val": 1, "test": 1})  # per kind
+    authentic_per_photo: int = 1
+    long_side: int = 512
+    area: tuple = (0.02, 0.12)          # manipulated fraction of the image, before copy-move doubling
+    copymove_mask: str = "both"         # "both": source and target (benchmark convention), or "target"
+    resize_prob: float = 0.25           # after tampering: rescale by 0.5-0.9 with a random kernel
+    jpeg: dict = field(default_factory=lambda: {"none": 0.3, "single": 0.4, "double": 0.3})
+    jpeg_quality: tuple = (60, 95)
+    min_side: int = 128
+    seed: int = 0
+
+    def __post_init__(self):
+        unknown = [k for k in self.kinds if k not in KINDS]
+        if unknown:
+            raise ValueError(f"unknown forgery kind(s) {unknown}; choose from {', '.join(KINDS)}")
+        if self.copymove_mask not in ("both", "target"):
+            raise ValueError(f"copymove_mask must be 'both' or 'target', got {self.copymove_mask!r}")
+
+
+@dataclass
+class Forgery:
+    image: np.ndarray               # RGB uint8, before post-processing
+    mask: np.ndarray                # bool, same size
+    recipe: dict
+
+
+# ------------------------------------------------------------------ manipulations
+
+def splice(target: np.ndarray, donor: np.ndarray, rng: np.random.Generator, area=(0.02, 0.12)) -> Forgery:
+    """Paste a region of ``donor`` into ``target``: natural shape, optional scale/rotation,
+    colour matching and feathered edges. The mask is where the pasted alpha is >= 0.5; with
+    hard edges (``feather`` 0) that is exactly the set of pixels taken from the donor."""
+    h, w = target.shape[:2]
+    shape = str(rng.choice(["segment", "segment", "ellipse", "strokes"]))
+    frac = float(rng.uniform(*area))
+    # drawn on the donor at the size it will have in the target
+    region = region_mask(shape, donor, min(0.5, frac * h * w / (donor.shape[0] * donor.shape[1])), rng)
+    patch, alpha, geo = _lift(donor, region, rng, rotate=0.3, scale=0.5, limit=(h, w))
+    colour = bool(rng.random() < 0.5)
+    if colour:
+        patch = _match_colour(patch, alpha > 0.5, target)
+    feather = float(rng.uniform(0.8, 2.5)) if rng.random() < 0.5 else 0.0
+    y, x = int(rng.integers(0, h - patch.shape[0] + 1)), int(rng.integers(0, w - patch.shape[1] + 1))
+    out, mask = _paste(target, patch, alpha, y, x, feather)
+    return Forgery(out, mask, {"kind": "splice", "shape": shape, "area_target": round(frac, 4),
+                               **geo, "colour_matched": colour, "feather_sigma": round(feather, 3),
+                               "at": [y, x]})
+
+
+def copy_move(image: np.ndarray, rng: np.random.Generator, area=(0.02, 0.12), mark: str = "both") -> Forgery:
+    """Copy a region to another place of the same photo (with rotation and scale). The mask
+    marks source and target (``mark="both"``, the benchmarks' convention) or the target only."""
+    h, w = image.shape[:2]
+    shape = str(rng.choice(["segment", "ellipse"]))
+    frac = float(rng.uniform(*area))
+    source = region_mask(shape, image, frac, rng)
+    patch, alpha, geo = _lift(image, source, rng, rotate=0.5, scale=0.5, limit=(h // 2, w // 2))
+    ph, pw = patch.shape[:2]
+    best = None
+    for _ in range(60):  # a place where the copy does not cover its own source
+        y, x = int(rng.integers(0, h - ph + 1)), int(rng.integers(0, w - pw + 1))
+        overlap = int((source[y:y + ph, x:x + pw] & (alpha > 0.5)).sum())
+        if best is None or overlap < best[0]:
+            best = (overlap, y, x)
+        if overlap == 0:
+            break
+    _, y, x = best
+    out, target = _paste(image, patch, alpha, y, x, feather=0.0)
+    mask = target | (source & ~target) if mark == "both" else target
+    return Forgery(out, mask, {"kind": "copymove", "shape": shape, "area_target": round(frac, 4), **geo,
+                               "at": [y, x], "mask_marks": mark,
+                               "source_visible_px": int((source & ~target).sum())})
+
+
+def inpainted(image: np.ndarray, method: str, rng: np.random.Generator, area=(0.02, 0.12)) -> Forgery:
+    """Remove a region (free-form strokes, an object-like segment or an ellipse) and fill it."""
+    shape = str(rng.choice(["strokes", "strokes", "segment", "ellipse"]))
+    frac = float(rng.uniform(*area))
+    mask = region_mask(shape, image, frac, rng)
+    radius = int(rng.integers(3, 8))
+    out = inpaint(image, mask, method, rng, radius=radius)
+    return Forgery(out, mask, {"kind": f"inpaint-{method}", "shape": shape, "area_target": round(frac, 4),
+                               "radius": radius if method != "patch" else None})
+
+
+def _lift(photo: np.ndarray, region: np.ndarray, rng: np.random.Generator, rotate: float, scale: float,
+          limit: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Cut the region's bounding box out of ``photo`` and transform it: (patch, alpha in {0,1}, recipe).
+    The patch is shrunk, if needed, to fit within ``limit``."""
+    y0, y1, x0, x1 = bounding_box(region)
+    patch, alpha = photo[y0:y1, x0:x1], region[y0:y1, x0:x1].astype(np.float32)
+    angle = float(rng.uniform(-30, 30)) if rng.random() < rotate else 0.0
+    factor = float(rng.uniform(0.7, 1.3)) if rng.random() < scale else 1.0
+    ph, pw = patch.shape[:2]
+    # rotated bounding box, then fit within the limit
+    c, s = abs(np.cos(np.radians(angle))), abs(np.sin(np.radians(angle)))
+    bw, bh = pw * c + ph * s, pw * s + ph * c
+    factor = min(factor, 0.95 * limit[0] / bh, 0.95 * limit[1] / bw)
+    if angle or factor != 1.0:
+        out_w, out_h = max(1, int(np.ceil(bw * factor))), max(1, int(np.ceil(bh * factor)))
+        m = cv2.getRotationMatrix2D((pw / 2, ph / 2), angle, factor)
+        m[:, 2] += (out_w / 2 - pw / 2, out_h / 2 - ph / 2)
+        patch = cv2.warpAffine(patch, m, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        alpha = cv2.warpAffine(alpha, m, (out_w, out_h), flags=cv2.INTER_LINEAR, borderValue=0)
+    alpha = (alpha >= 0.5).astype(np.float32)
+    if not alpha.any():
+        raise ValueError("region vanished after the transform")
+    return patch, alpha, {"rotation_deg": round(angle, 2), "scale": round(factor, 4),
+                          "source_box": [y0, y1, x0, x1]}
+
+
+def _paste(target: np.ndarray, patch: np.ndarray, alpha: np.ndarray, y: int, x: int,
+           feather: float) -> tuple[np.ndarray, np.ndarray]:
+    """Alpha-composite ``patch`` at (y, x). Returns the image and the mask (alpha >= 0.5)."""
+    h, w = target.shape[:2]
+    full = np.zeros((h, w), np.float32)
+    full[y:y + alpha.shape[0], x:x + alpha.shape[1]] = alpha
+    mask = full >= 0.5
+    if feather > 0:
+        full = cv2.GaussianBlur(full, (0, 0), feather)
+    layer = target.astype(np.float32).copy()
+    layer[y:y + patch.shape[0], x:x + patch.shape[1]] = patch
+    a = full[..., None]
+    out = np.where(a > 0, layer * a + target * (1 - a), target)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8) if feather > 0 else out.astype(np.uint8), mask
+
+
+def _match_colour(patch: np.ndarray, inside: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Shift the patch's Lab mean and spread towards the target photo's (Reinhard transfer)."""
+    src = cv2.cvtColor(patch, cv2.COLOR_RGB2LAB).astype(np.float32)
+    ref = cv2.cvtColor(target, cv2.COLOR_RGB2LAB).astype(np.float32).reshape(-1, 3)
+    m_s, s_s = src[inside].mean(0), src[inside].std(0) + 1e-3
+    m_r, s_r = ref.mean(0), ref.std(0) + 1e-3
+    scale = np.clip(s_r / s_s, 0.5, 2.0)
+    out = (src - m_s) * scale + m_s + 0.5 * (m_r - m_s)  # half-way: a plausible, not perfect, match
+    return cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+
+
+# ------------------------------------------------------------------ post-processing
+
+def post_process(image: np.ndarray, mask: np.ndarray | None, rng: np.random.Generator,
+                 cfg: ForgeryConfig) -> tuple[np.ndarray, np.ndarray | None, bytes | None, dict]:
+    """Resize, then JPEG none / single / double (the second on a grid shifted by 1-7 pixels when
+    not aligned). Returns (pixels, mask, final JPEG bytes or None, recipe); the mask follows
+    every geometric step (area-resampled and thresholded at 0.5 on resize, cropped on shift)."""
+    recipe: dict = {}
+    if rng.random() < cfg.resize_prob:
+        factor = float(rng.uniform(0.5, 0.9))
+        kernel = str(rng.choice(list(RESIZE_KERNELS)))
+        h, w = image.shape[:2]
+        size = (max(cfg.min_side, round(w * factor)), max(cfg.min_side, round(h * factor)))
+        image = cv2.resize(image, size, interpolation=RESIZE_KERNELS[kernel])
+        if mask is not None:
+            mask = cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA) >= 0.5
+        recipe["resize"] = {"factor": round(factor, 4), "kernel": kernel}
+    names, probs = zip(*cfg.jpeg.items())
+    mode = str(rng.choice(names, p=np.asarray(probs) / sum(probs)))
+    recipe["jpeg"] = mode
+    data = None
+    lo, hi = cfg.jpeg_quality
+    if mode == "double":
+        q1 = int(rng.integers(lo, hi + 1))
+        image = _decode(_encode_jpeg(image, q1))
+        aligned = bool(rng.random() < 0.5)
+        shift = (0, 0) if aligned else (int(rng.integers(1, 8)), int(rng.integers(1, 8)))
+        image = image[shift[0]:, shift[1]:]
+        if mask is not None:
+            mask = mask[shift[0]:, shift[1]:]
+        recipe.update({"quality_first": q1, "aligned": aligned, "grid_shift": list(shift)})
+    if mode in ("single", "double"):
+        q = int(rng.integers(lo, hi + 1))
+        data = _encode_jpeg(image, q)
+        image = _decode(data)
+        recipe["quality"] = q
+    return image, mask, data, recipe
+
+
+def _encode_jpeg(rgb: np.ndarray, quality: int) -> bytes:
+    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(rgb[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return buf.tobytes()
+
+
+def _decode(data: bytes) -> np.ndarray:
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)[..., ::-1].copy()
+
+
+# ------------------------------------------------------------------ the data set
+
+def make_sample(kind: str, photo: np.ndarray, donors: list[tuple[str, np.ndarray]],
+                rng: np.random.Generator, cfg: ForgeryConfig) -> Forgery:
+    """One sample of ``kind``; splices draw their donor from ``donors`` (key, pixels)."""
+    if kind == "splice":
+        donor_key, donor = donors[int(rng.integers(len(donors)))]
+        sample = splice(photo, donor, rng, cfg.area)
+        sample.recipe["donor"] = donor_key
+        return sample
+    if kind == "copymove":
+        return copy_move(photo, rng, cfg.area, cfg.copymove_mask)
+    if kind.startswith("inpaint-"):
+        return inpainted(photo, kind.split("-", 1)[1], rng, cfg.area)
+    if kind == AUTHENTIC:
+        return Forgery(photo, None, {"kind": AUTHENTIC})
+    raise ValueError(f"unknown kind {kind!r}")
+
+
+def synthesize_forgeries(data: Path, out: Path, cfg: ForgeryConfig | None = None,
+                         log: Callable[[str], None] = print, provenance: dict | None = None,
+                         progress: Callable = lambda it, total, desc: it) -> dict:
+    cfg = cfg or ForgeryConfig()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    items = real_photos(data)
+    splits = {key: split_of(key) for key, _ in items}
+    log(f"loading {len(items)} real photos (long side <= {cfg.long_side})")
+    photos = {k: v for k, v in load_photos(items, cfg.long_side, log).items() if min(v.shape[:2]) >= cfg.min_side}
+    by_split = {s: sorted(k for k in photos if splits[k] == s) for s in SPLITS}
+    manifest_path = out / "manifest.jsonl"
+    kept = _read_manifest(manifest_path)  # rewritten whole: drops a line a kill cut short
+    manifest_path.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
+    done = {r["id"] for r in kept}
+    jobs = [(split, key, kind, i) for split in SPLITS for key in by_split[split]
+            for kind in (*cfg.kinds, AUTHENTIC)
+            for i in range(cfg.authentic_per_photo if kind == AUTHENTIC else cfg.per_photo.get(split, 0))]
+    todo = [j for j in jobs if _sample_id(*j[1:]) not in done]
+    log(f"{len(jobs)} samples ({len(jobs) - len(todo)} already made)")
+    failures = []
+    with open(manifest_path, "a", encoding="utf-8") as manifest:
+        for split, key, kind, i in progress(todo, len(todo), "forgeries"):
+            seed = sample_seed(cfg.seed, key, kind, i)
+            rng = np.random.default_rng(seed)
+            donors = [(k, photos[k]) for k in by_split[split] if k != key]
+            try:
+                row = _write_sample(out, split, key, kind, i, seed, photos[key], donors, rng, cfg)
+            except ValueError as exc:  # a recipe that cannot be realised on this photo
+                failures.append({"photo": key, "kind": kind, "index": i, "error": str(exc)})
+                continue
+            manifest.write(json.dumps(row) + "\n")
+            manifest.flush()
+    rows = _read_manifest(manifest_path)
+    _write_csvs(out, rows)
+    counts = {s: {} for s in SPLITS}
+    for r in rows:
+        counts[r["split"]][r["kind"]] = counts[r["split"]].get(r["kind"], 0) + 1
+    report = {"config": asdict(cfg), "counts": counts, "failures": failures,
+              "source_photos": {s: len(by_split[s]) for s in SPLITS}, **(provenance or {})}
+    (out / "forgeries.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return report
+
+
+def _sample_id(key: str, kind: str, index: int) -> str:
+    return f"{Path(key).stem}_{hashlib.sha256(key.encode()).hexdigest()[:6]}_{kind}_{index}"
+
+
+def _write_sample(out: Path, split: str, key: str, kind: str, index: int, seed: int, photo: np.ndarray,
+                  donors: list[tuple[str, np.ndarray]], rng: np.random.Generator, cfg: ForgeryConfig) -> dict:
+    sample = make_sample(kind, photo, donors, rng, cfg)
+    if sample.mask is not None and not sample.mask.any():
+        raise ValueError("empty mask")
+    image, mask, jpeg_bytes, post = post_process(sample.image, sample.mask, rng, cfg)
+    sid = _sample_id(key, kind, index)
+    (out / split / "images").mkdir(parents=True, exist_ok=True)
+    image_rel = f"{split}/images/{sid}.{'jpg' if jpeg_bytes else 'png'}"
+    if jpeg_bytes:
+        (out / image_rel).write_bytes(jpeg_bytes)
+    else:
+        cv2.imwrite(str(out / image_rel), image[..., ::-1])
+    mask_rel = None
+    if mask is not None:
+        (out / split / "masks").mkdir(parents=True, exist_ok=True)
+        mask_rel = f"{split}/masks/{sid}.png"
+        cv2.imwrite(str(out / mask_rel), mask.astype(np.uint8) * 255)
+    row = {"id": sid, "split": split, "kind": kind, "photo": key, "seed": seed, "index": index,
+           "image": image_rel, "mask": mask_rel, "size": list(image.shape[:2]),
+           "mask_fraction": round(float(mask.mean()), 5) if mask is not None else 0.0,
+           "recipe": {**sample.recipe, "post": post}}
+    return row
+
+
+def _read_manifest(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:  # a line cut short by a kill: that sample is made again
+            continue
+    return rows
+
+
+def _write_csvs(out: Path, rows: list[dict]) -> None:
+    """``<split>.csv`` per split: image,mask,subset (authentic images have an empty mask)."""
+    for split in SPLITS:
+        chosen = sorted((r for r in rows if r["split"] == split), key=lambda r: r["id"])
+        if not chosen:
+            continue
+        lines = ["image,mask,subset"] + [f"{r['image']},{r['mask'] or ''},{r['kind']}" for r in chosen]
+        (out / f"{split}.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
