@@ -15,6 +15,7 @@ _BUILTIN_MODULES = {
     "jpeg-ghost": "forenscope.detectors.jpeg_ghost",
     "npr": "forenscope.detectors.generated",
     "pelee-hpf": "forenscope.detectors.generated",
+    "copymove-sift": "forenscope.detectors.copymove",
 }
 _ENTRY_POINT_GROUP = "forenscope.detectors"  # third-party packages can add detectors here
 _REGISTRY: dict[str, type[Detector]] = {}
