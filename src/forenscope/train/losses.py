@@ -1,0 +1,34 @@
+"""Losses of the localisers, outside the networks (forward returns logits)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def iid_focal_bce(logits: torch.Tensor, target: torch.Tensor, alpha: float = 0.25, gamma: float = 2.0,
+                  double_sigmoid: bool = False) -> torch.Tensor:
+    """IID-Net's loss: focal + BCE on the pixel probabilities. ``double_sigmoid`` reproduces the
+    published code, whose focal weight uses sigmoid(sigmoid(logits))."""
+    bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    p = torch.sigmoid(logits)
+    if double_sigmoid:
+        p = torch.sigmoid(p)
+    p_t = p * target + (1 - p) * (1 - target)
+    alpha_t = alpha * target + (1 - alpha) * (1 - target)
+    return (alpha_t * (1 - p_t) ** gamma * bce).mean() + bce.mean()
+
+
+def two_channel_sigmoid_ce(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """H-LSTM's loss: sigmoid cross-entropy on each of the 2 one-hot channels (not softmax)."""
+    onehot = torch.stack([1 - mask, mask], 1).to(logits.dtype)
+    return F.binary_cross_entropy_with_logits(logits, onehot)
+
+
+def jlstm_loss(class_logits: torch.Tensor, seg_logits: torch.Tensor, patch_label: torch.Tensor,
+               mask: torch.Tensor, weights=(1.0, 5.0), seg_weight: float = 10.0) -> torch.Tensor:
+    """J-LSTM: weighted NLL on the patch class plus ``seg_weight`` x weighted pixel NLL."""
+    w = torch.tensor(weights, dtype=class_logits.dtype, device=class_logits.device)
+    cls = F.cross_entropy(class_logits, patch_label.long(), weight=w)
+    seg = F.cross_entropy(seg_logits, mask.long(), weight=w)
+    return cls + seg_weight * seg

@@ -1,0 +1,124 @@
+"""The localisation networks as published: parameter counts, shapes, and the properties
+METHODS.md lists (Bayar constraint, attention, resampling features, Hilbert order)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from forenscope.nets.iidnet import IIDNet, LOCAL_KERNEL, bayar_constrain, global_attention
+from forenscope.nets.lstm_localizers import HLSTM, JLSTM, FixedBilinearUp
+from forenscope.signals.resampling import (LAPLACIAN, hilbert_curve, hilbert_order, image_resampling_features,
+                                           laplacian_symmetric, patch_resampling_features)
+from forenscope.train.losses import iid_focal_bce
+
+
+def n_params(m):
+    return sum(p.numel() for p in m.parameters())
+
+
+def test_parameter_counts_match_the_originals():
+    assert n_params(JLSTM()) == 1_387_014
+    assert n_params(HLSTM()) == 2_210_186
+    assert n_params(IIDNet()) == 5_781_142
+    assert n_params(IIDNet(width=0.25)) == 388_654
+    assert n_params(IIDNet(width=0.25, n_cells=6, dec_ch=32, dec_convs=1)) == 168_014
+
+
+def test_shapes():
+    cls, seg = JLSTM()(torch.rand(2, 3, 64, 64))
+    assert cls.shape == (2, 2) and seg.shape == (2, 2, 64, 64)
+    h = HLSTM(nf=8).eval()
+    assert h(torch.rand(1, 3, 256, 256) * 2, torch.rand(1, 64, 240)).shape == (1, 2, 256, 256)
+    net = IIDNet(width=0.25, n_cells=6, dec_ch=16, dec_convs=1).eval()
+    cells = net.cells(net.enhance(torch.rand(1, 3, 128, 128)))
+    assert cells.shape == (1, 64, 16, 16)
+    y = net(torch.rand(1, 3, 128, 128) * 2 - 1)
+    assert y.shape == (1, 1, 128, 128)
+    p = IIDNet.probabilities(y)
+    assert p.shape == y.shape and 0 < p.min() and p.max() < 1
+
+
+def test_bayar_kernels_are_constrained_and_never_written_back():
+    net = IIDNet(width=0.25, n_cells=2, dec_ch=8, dec_convs=1).eval()
+    before = net.enhance.bayar.detach().clone()
+    net(torch.rand(1, 3, 64, 64))
+    net(torch.rand(1, 3, 64, 64))
+    assert torch.equal(net.enhance.bayar, before)  # regression test for the original's bug 1
+    w = net.enhance.bayar_weight()
+    assert torch.allclose(w[..., 2, 2], torch.full((3, 3), -1.0))
+    off = w.sum(dim=(-2, -1)) - w[..., 2, 2]
+    assert torch.allclose(off, torch.ones(3, 3), atol=1e-5)
+
+
+def test_faithful_bayar_reproduces_the_published_scaling():
+    raw = torch.rand(3, 3, 5, 5) + 0.1
+    w = bayar_constrain(raw, faithful=True)
+    assert torch.allclose(w[0].sum(dim=(-2, -1)) - w[0, :, 2, 2], torch.ones(3), atol=1e-5)
+    assert torch.all(w[1:, :, 2, 2] == 0)
+    expected = raw[1:] * 1e4
+    expected[..., 2, 2] = 0
+    assert torch.allclose(w[1:], expected)
+
+
+def test_first_difference_filters_start_as_published():
+    pf = IIDNet(width=0.25, n_cells=2, dec_ch=8).enhance.pf.weight
+    assert pf.shape == (9, 3, 3, 3) and pf.requires_grad
+    assert torch.all(pf[:, :, 1, 1] == -1)
+    assert torch.all(pf[0::3, :, 2, 1] == 1)  # vertical: below
+    assert torch.all(pf[1::3, :, 1, 2] == 1)  # horizontal: right
+    assert torch.all(pf[2::3, :, 2, 2] == 1)  # diagonal: bottom-right
+    assert torch.all(pf.sum(dim=(-2, -1)) == 0)
+
+
+def test_attention_properties():
+    assert abs(float(np.sum(LOCAL_KERNEL)) - 1.0) < 2e-3
+    same = torch.rand(2, 8, 1, 1).expand(2, 8, 4, 5).contiguous()
+    assert torch.allclose(global_attention(same), same, atol=1e-6)
+    f = torch.rand(1, 8, 4, 4)
+    g = global_attention(f)
+    assert g.shape == f.shape and not torch.allclose(g, f)
+
+
+def test_focal_double_sigmoid_flag_changes_only_the_focal_term():
+    logits, target = torch.randn(2, 1, 8, 8), (torch.rand(2, 1, 8, 8) > 0.5).float()
+    fixed, faithful = iid_focal_bce(logits, target), iid_focal_bce(logits, target, double_sigmoid=True)
+    assert not torch.isclose(fixed, faithful)
+    confident = torch.where(target > 0, 3.0, -3.0)  # p = 0.95 on the right side
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(confident, target)
+    focal_fixed = iid_focal_bce(confident, target) - bce
+    focal_double = iid_focal_bce(confident, target, double_sigmoid=True) - bce
+    # fixed: (1 - 0.95)^2 down-weights an easy pixel ~400x; the double sigmoid caps p at 0.73
+    assert focal_double > 20 * focal_fixed > 0
+
+
+def test_fixed_bilinear_upsampling_is_exact_inside():
+    ramp = torch.arange(8.0).view(1, 1, 1, 8).expand(1, 1, 8, 8).contiguous()
+    y = FixedBilinearUp(1, 2)(ramp)
+    row = y[0, 0, 8, 2:-2]
+    assert torch.allclose(row[1:] - row[:-1], torch.full_like(row[1:], 0.5))
+
+
+def test_resampling_features():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 255, (32, 32))
+    from scipy.signal import convolve2d
+
+    assert np.allclose(laplacian_symmetric(x), convolve2d(x, LAPLACIAN, mode="same", boundary="symm"))
+    flat = patch_resampling_features(np.full((32, 32, 3), 77, np.uint8))
+    assert flat.shape == (240,) and np.all(flat == -1.0)
+    assert image_resampling_features(rng.integers(0, 255, (256, 256, 3)).astype(np.uint8)).shape == (64, 240)
+    with pytest.raises(ValueError):
+        image_resampling_features(np.zeros((250, 256, 3), np.uint8))
+
+
+def test_hilbert_order():
+    assert hilbert_curve(1).tolist() == [[0, 1], [3, 2]]
+    c = hilbert_curve(3)
+    assert sorted(c.ravel()) == list(range(64))
+    pos = {v: divmod(i, 8) for i, v in enumerate(c.ravel())}
+    assert all(abs(pos[k][0] - pos[k + 1][0]) + abs(pos[k][1] - pos[k + 1][1]) == 1 for k in range(63))
+    ind = hilbert_order(3)
+    assert ind[:8].tolist() == [0, 1, 9, 8, 16, 24, 25, 17]
+    assert np.array_equal(ind[np.argsort(ind)], np.arange(64))
