@@ -337,7 +337,12 @@ def train(
     out = out or Path("work/runs") / config.stem
     log = lambda m: stderr.print(m, highlight=False)  # noqa: E731
     try:
-        card = run_training(cfg, out, data_root(data), Path.cwd(), log=log, restart=restart)
+        if cfg.get("task") == "localize":
+            from forenscope.train.localize import train_localizer
+
+            card = train_localizer(cfg, out, log=log, restart=restart)
+        else:
+            card = run_training(cfg, out, data_root(data), Path.cwd(), log=log, restart=restart)
     except (SourceError, ValueError, FileNotFoundError) as exc:
         stderr.print(f"[red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None

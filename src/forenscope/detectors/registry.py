@@ -16,6 +16,7 @@ _BUILTIN_MODULES = {
     "npr": "forenscope.detectors.generated",
     "pelee-hpf": "forenscope.detectors.generated",
     "copymove-sift": "forenscope.detectors.copymove",
+    "iidnet": "forenscope.detectors.localizers",
 }
 _ENTRY_POINT_GROUP = "forenscope.detectors"  # third-party packages can add detectors here
 _REGISTRY: dict[str, type[Detector]] = {}

@@ -7,7 +7,8 @@ from torch import nn
 from forenscope.nets.npr import NPRNet
 from forenscope.nets.pelee import PeleeHPF
 
-FAMILIES = ("npr", "pelee")
+FAMILIES = ("npr", "pelee", "iidnet", "hlstm", "jlstm")
+LOCALIZER_FAMILIES = ("iidnet", "hlstm", "jlstm")
 
 
 def build_network(family: str, config: dict) -> nn.Module:
@@ -17,4 +18,12 @@ def build_network(family: str, config: dict) -> nn.Module:
         return NPRNet(**kw)
     if family == "pelee":
         return PeleeHPF(**kw)
+    if family == "iidnet":
+        from forenscope.nets.iidnet import IIDNet
+
+        return IIDNet(**kw)
+    if family in ("hlstm", "jlstm"):
+        from forenscope.nets.lstm_localizers import HLSTM, JLSTM
+
+        return (HLSTM if family == "hlstm" else JLSTM)(**kw)
     raise ValueError(f"unknown network family {family!r}; choose from {', '.join(FAMILIES)}")

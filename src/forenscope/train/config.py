@@ -24,6 +24,21 @@ DEFAULTS = {
 }
 
 
+# `task = "localize"`: a pixel localiser trained on `forenscope synth forgeries` output
+LOCALIZE_DEFAULTS = {
+    "name": None,
+    "family": None,          # iidnet (trainable now); hlstm, jlstm (networks only so far)
+    "task": "localize",
+    "network": {},
+    "input": {"tile": 256},  # whole images are analysed in tiles of this size
+    "data": {"forgeries": "work/synth-forgeries", "kinds": [], "val_kinds": [], "authentic": True,
+             "crop": 128, "positive_fraction": 0.7, "max_val_images": 150},
+    "train": {"seed": 0, "steps": 1000, "batch": 16, "lr": 1e-3, "weight_decay": 0.0, "warmup": 50,
+              "val_every": 200, "max_minutes": 60.0, "threads": 0, "double_sigmoid": False},
+    "calibration": {"target_fpr": 0.05},
+}
+
+
 class ConfigError(ValueError):
     pass
 
@@ -50,6 +65,16 @@ def load_config(path: str | Path) -> dict:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+    task = raw.get("task", "generated")
+    if task == "localize":
+        cfg = _merge(LOCALIZE_DEFAULTS, raw, "")
+        for key in ("name", "family"):
+            if not cfg[key]:
+                raise ConfigError(f"{path}: `{key}` is required")
+        return cfg
+    if task != "generated":
+        raise ConfigError(f"{path}: task must be 'generated' or 'localize', got {task!r}")
+    raw = {k: v for k, v in raw.items() if k != "task"}
     cfg = _merge(DEFAULTS, raw, "")
     for key in ("name", "family"):
         if not cfg[key]:

@@ -1,0 +1,252 @@
+"""Training loop for pixel localisers on synthetic forgeries (``forenscope synth forgeries``):
+seeded, resumable, best checkpoint on validation pixel F1, image threshold calibrated on the
+validation authentic images.
+
+Batch ``step`` draws from ``default_rng([seed, step])`` and torch is reseeded per step, so a
+run killed and resumed makes the same batches as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from forenscope.data.datasets import manifest_hash
+from forenscope.detectors.localizers import image_score, network_input, predict_map
+from forenscope.evaluate.metrics import image_metrics, pixel_auc, pixel_f1_at, threshold_at_fpr
+from forenscope.imageio import read_image
+from forenscope.nets.factory import build_network
+from forenscope.train.config import config_hash
+from forenscope.train.loop import _lr, load_optimizer, save_optimizer
+
+Log = Callable[[str], None]
+TRAINABLE = ("iidnet",)
+
+
+# ------------------------------------------------------------------ per family
+
+def loss_fn(family: str, cfg: dict, logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    if family == "iidnet":
+        from forenscope.train.losses import iid_focal_bce
+
+        return iid_focal_bce(logits, mask, double_sigmoid=bool(cfg["train"].get("double_sigmoid", False)))
+    raise ValueError(f"unknown localiser family {family!r}")
+
+
+# ------------------------------------------------------------------ data
+
+def read_rows(forgeries: Path, split: str, kinds: list[str] | None, authentic: bool) -> list[dict]:
+    """Rows of ``<split>.csv``: image path, mask path or None, kind."""
+    path = Path(forgeries) / f"{split}.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: run `forenscope synth forgeries --out {forgeries}` first")
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = [{"image": Path(forgeries) / r["image"], "mask": (Path(forgeries) / r["mask"]) if r["mask"] else None,
+                 "kind": r["subset"]} for r in csv.DictReader(fh)]
+    return [r for r in rows if (r["mask"] is None and authentic) or (r["mask"] is not None and (not kinds or r["kind"] in kinds))]
+
+
+class PairCache:
+    """Decoded (image, mask) pairs, kept in memory (a few thousand small images)."""
+
+    def __init__(self):
+        self._items: dict[Path, tuple[np.ndarray, np.ndarray]] = {}
+
+    def get(self, row: dict) -> tuple[np.ndarray, np.ndarray]:
+        key = row["image"]
+        if key not in self._items:
+            rgb, _ = read_image(row["image"])
+            if row["mask"] is None:
+                mask = np.zeros(rgb.shape[:2], bool)
+            else:
+                m, _ = read_image(row["mask"])
+                mask = m.max(axis=2) > 127
+            self._items[key] = (rgb, mask)
+        return self._items[key]
+
+
+def sample_crop(rgb: np.ndarray, mask: np.ndarray, size: int, rng: np.random.Generator,
+                positive: float) -> tuple[np.ndarray, np.ndarray]:
+    """A ``size`` crop; with probability ``positive`` centred near a manipulated pixel."""
+    h, w = mask.shape
+    if h < size or w < size:  # pad small images by reflection
+        py, px = max(0, size - h), max(0, size - w)
+        rgb = np.pad(rgb, ((0, py), (0, px), (0, 0)), mode="reflect")
+        mask = np.pad(mask, ((0, py), (0, px)), mode="constant")
+        h, w = mask.shape
+    if mask.any() and rng.random() < positive:
+        ys, xs = np.nonzero(mask)
+        i = int(rng.integers(len(ys)))
+        y = int(np.clip(ys[i] - size // 2 + rng.integers(-size // 4, size // 4 + 1), 0, h - size))
+        x = int(np.clip(xs[i] - size // 2 + rng.integers(-size // 4, size // 4 + 1), 0, w - size))
+    else:
+        y, x = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
+    return rgb[y:y + size, x:x + size], mask[y:y + size, x:x + size]
+
+
+def make_batch(rows: list[dict], cache: PairCache, cfg: dict, rng: np.random.Generator):
+    d = cfg["data"]
+    xs, ms = [], []
+    for _ in range(cfg["train"]["batch"]):
+        rgb, mask = cache.get(rows[int(rng.integers(len(rows)))])
+        rgb, mask = sample_crop(rgb, mask, d["crop"], rng, d["positive_fraction"])
+        if rng.random() < 0.5:
+            rgb, mask = rgb[:, ::-1], mask[:, ::-1]
+        if rng.random() < 0.5:
+            rgb, mask = rgb[::-1], mask[::-1]
+        xs.append(network_input(np.ascontiguousarray(rgb), cfg["family"]))
+        ms.append(mask[None].astype(np.float32))
+    return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ms))
+
+
+def validate(net, family: str, rows: list[dict], cache: PairCache, tile: int) -> dict:
+    f1s, aucs, scores, labels = [], [], [], []
+    for r in rows:
+        rgb, mask = cache.get(r)
+        prob = predict_map(net, family, rgb, tile)
+        scores.append(image_score(prob))
+        labels.append(int(mask.any()))
+        if mask.any():
+            f1s.append(pixel_f1_at(mask, prob))
+            auc = pixel_auc(mask, prob)
+            if auc is not None:
+                aucs.append(auc)
+    im = image_metrics(labels, scores, 0.5) if 0 < sum(labels) < len(labels) else {}
+    return {"f1_mean_per_image": float(np.mean(f1s)) if f1s else 0.0,
+            "auc_mean_per_image": float(np.mean(aucs)) if aucs else None,
+            "image_roc_auc": im.get("roc_auc"), "_scores": np.array(scores), "_labels": np.array(labels)}
+
+
+# ------------------------------------------------------------------ the loop
+
+def train_localizer(cfg: dict, out: Path, log: Log = print, restart: bool = False,
+                    stop_after: int | None = None) -> dict | None:
+    t, d = cfg["train"], cfg["data"]
+    if cfg["family"] not in TRAINABLE:
+        raise ValueError(f"family {cfg['family']!r} has no localiser trainer yet; trainable: {', '.join(TRAINABLE)}")
+    torch.set_num_threads(t["threads"] or os.cpu_count() or 1)
+    out.mkdir(parents=True, exist_ok=True)
+    chash = config_hash(cfg)
+    if restart:
+        for f in ("state.json", "last.safetensors", "last-optim.safetensors", "best.safetensors"):
+            (out / f).unlink(missing_ok=True)
+    forgeries = Path(d["forgeries"])
+    train_rows = read_rows(forgeries, "train", d["kinds"], d["authentic"])
+    val_rows = read_rows(forgeries, "val", d["val_kinds"] or d["kinds"], True)
+    rng = np.random.default_rng([t["seed"], 7])
+    if len(val_rows) > d["max_val_images"]:
+        val_rows = [val_rows[i] for i in sorted(rng.choice(len(val_rows), d["max_val_images"], replace=False))]
+    if not train_rows or not val_rows:
+        raise ValueError(f"no training or validation images for kinds {d['kinds']} in {forgeries}")
+    log(f"{len(train_rows)} training images ({', '.join(d['kinds'] or ['all kinds'])}), {len(val_rows)} validation images")
+    cache, val_cache = PairCache(), PairCache()
+
+    torch.manual_seed(t["seed"])
+    net = build_network(cfg["family"], cfg["network"])
+    opt = torch.optim.Adam(net.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
+    state = {"step": 0, "best": None, "history": [], "config_hash": chash, "seconds": 0.0}
+    state_path = out / "state.json"
+    if state_path.is_file() and (out / "last.safetensors").is_file():
+        state = json.loads(state_path.read_text())
+        if state.get("config_hash") != chash:
+            raise ValueError(f"{out} holds a run of a different config; use --restart or another --out")
+        net.load_state_dict(load_file(out / "last.safetensors"))
+        load_optimizer(opt, out / "last-optim.safetensors")
+        log(f"resuming at step {state['step']}")
+    step, t0, seen, budget = state["step"], time.time(), 0, t["max_minutes"] * 60
+    while step < t["steps"]:
+        brng = np.random.default_rng([t["seed"], step])
+        torch.manual_seed(t["seed"] * 1_000_003 + step)
+        x, m = make_batch(train_rows, cache, cfg, brng)
+        for group in opt.param_groups:
+            group["lr"] = _lr(cfg, step)
+        net.train()
+        loss = loss_fn(cfg["family"], cfg, net(x), m)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        seen += len(x)
+        if step % 25 == 0:
+            rate = seen / (time.time() - t0)
+            log(f"step {step}/{t['steps']} loss {loss.item():.4f} {rate:.1f} img/s, "
+                f"ETA {(t['steps'] - step) * t['batch'] / max(rate, 1e-9) / 60:.1f} min")
+        out_of_time = state["seconds"] + time.time() - t0 > budget
+        if step % t["val_every"] == 0 or step == t["steps"] or out_of_time or step == stop_after:
+            state = _checkpoint(net, opt, cfg, out, state, step, time.time() - t0, val_rows, val_cache, log)
+            t0, seen = time.time(), 0
+            if out_of_time:
+                log(f"time budget of {t['max_minutes']} min reached at step {step}")
+                state["stopped_early"] = True
+                break
+            if step == stop_after:
+                return None
+    state_path.write_text(json.dumps(state, indent=1))
+    return _finish(cfg, out, state, train_rows, val_rows, val_cache, log)
+
+
+def _checkpoint(net, opt, cfg, out, state, step, elapsed, val_rows, val_cache, log) -> dict:
+    metrics = validate(net, cfg["family"], val_rows, val_cache, cfg["input"]["tile"])
+    record = {"step": step, **{k: v for k, v in metrics.items() if not k.startswith("_")}}
+    state["history"].append(record)
+    state["seconds"] = state.get("seconds", 0.0) + elapsed
+    save_file(net.state_dict(), str(out / "last.safetensors"))
+    save_optimizer(opt, out / "last-optim.safetensors")
+    best = state["best"]
+    if best is None or record["f1_mean_per_image"] > best["f1_mean_per_image"]:
+        state["best"] = record
+        shutil.copyfile(out / "last.safetensors", out / "best.safetensors")
+    state["step"] = step
+    (out / "state.json").write_text(json.dumps(state, indent=1))
+    with open(out / "log.jsonl", "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record) + "\n")
+    auc = record["auc_mean_per_image"]
+    log(f"validation at step {step}: pixel F1 {record['f1_mean_per_image']:.4f}, pixel AUC "
+        f"{auc if auc is None else round(auc, 4)} (best F1 {state['best']['f1_mean_per_image']:.4f} "
+        f"at step {state['best']['step']})")
+    return state
+
+
+def _finish(cfg, out, state, train_rows, val_rows, val_cache, log) -> dict:
+    from forenscope.evaluate.provenance import environment, git_commit
+
+    net = build_network(cfg["family"], cfg["network"])
+    net.load_state_dict(load_file(out / "best.safetensors"))
+    metrics = validate(net, cfg["family"], val_rows, val_cache, cfg["input"]["tile"])
+    scores, labels = metrics.pop("_scores"), metrics.pop("_labels")
+    target = cfg["calibration"]["target_fpr"]
+    threshold = float(threshold_at_fpr(labels, scores, target)) if 0 < labels.sum() < len(labels) else 0.5
+    save_file(net.state_dict(), str(out / "model.safetensors"))
+    digest = hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest()
+    files = [r["image"] for r in train_rows + val_rows] + [r["mask"] for r in train_rows + val_rows if r["mask"]]
+    card = {
+        "name": cfg["name"], "family": cfg["family"], "task": "localize",
+        "network": cfg["network"], "input": cfg["input"],
+        "threshold": threshold,
+        "threshold_note": f"image score (mean of the top 1% of the map) flagging {target:.0%} of validation authentic images",
+        "parameters": sum(p.numel() for p in net.parameters()),
+        "weights_sha256": digest,
+        "training": {"config": cfg, "config_hash": state["config_hash"], "best_step": state["best"]["step"],
+                     "steps_run": state["step"], "stopped_early": state.get("stopped_early", False),
+                     "train_seconds": round(state.get("seconds", 0.0)),
+                     "train_images": len(train_rows), "val_images": len(val_rows),
+                     "data_manifest_sha256": manifest_hash(files, Path(cfg["data"]["forgeries"]))},
+        "metrics": {"validation": {k: v for k, v in metrics.items()}},
+        "git": git_commit(), "environment": environment(),
+        "licence": "Apache-2.0",
+        "training_data_terms": "synthetic forgeries made from ../shared/data/real (research use with citation; see its README)",
+    }
+    (out / "card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    log(f"best step {state['best']['step']}: validation pixel F1 {metrics['f1_mean_per_image']:.4f}, "
+        f"image threshold {threshold:.4f}")
+    return card
