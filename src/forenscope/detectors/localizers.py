@@ -1,8 +1,9 @@
-"""Trained pixel localisers: ``iidnet`` (Wu & Zhou 2022, compact CPU profile), trained here by
-``forenscope train configs/<name>.toml`` on synthetic forgeries.
+"""Trained pixel localisers, trained here by ``forenscope train configs/<name>.toml`` on
+synthetic forgeries: ``iidnet`` (Wu & Zhou 2022, compact CPU profile) and ``effunet``
+(EfficientNet-Lite0 encoder, ImageNet-initialised, + noise-residual branch, U-Net decoder).
 
 Whole images of any size are analysed in non-overlapping tiles (the card's ``tile``, 256 by
-default) after padding to a multiple of 8, so memory stays bounded and the heatmap is at the
+default) after padding to a multiple of 16, so memory stays bounded and the heatmap is at the
 input's exact size. The image score is the mean of the top 1 % of the map; the card's
 threshold on it is calibrated on validation authentic images.
 """
@@ -29,6 +30,8 @@ def network_input(rgb: np.ndarray, family: str) -> np.ndarray:
     """C x H x W float32 as the family expects it (IID-Net: RGB in [-1, 1])."""
     if family == "iidnet":
         return (rgb.astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)
+    if family == "effunet":
+        return (rgb.astype(np.float32) / 255.0).transpose(2, 0, 1)
     raise ValueError(f"no localiser input defined for family {family!r}")
 
 
@@ -38,6 +41,8 @@ def probabilities(family: str, logits: torch.Tensor) -> torch.Tensor:
         from forenscope.nets.iidnet import IIDNet
 
         return IIDNet.probabilities(logits)
+    if family == "effunet":
+        return torch.sigmoid(logits)
     raise ValueError(f"unknown localiser family {family!r}")
 
 
@@ -49,7 +54,7 @@ def image_score(prob: np.ndarray) -> float:
 
 
 @torch.no_grad()
-def predict_map(net: torch.nn.Module, family: str, rgb: np.ndarray, tile: int = 256, multiple: int = 8) -> np.ndarray:
+def predict_map(net: torch.nn.Module, family: str, rgb: np.ndarray, tile: int = 256, multiple: int = 16) -> np.ndarray:
     """Probability map at the image's size, from non-overlapping ``tile`` tiles of the image
     padded (by reflection) to a multiple of ``multiple``."""
     net.eval()
@@ -105,3 +110,8 @@ class LocalizerNetwork(Detector):
 @register_detector("iidnet", task="localize")
 class IIDNetDetector(LocalizerNetwork):
     """IID-Net: enhancement (Bayar + first differences) -> NAS cells -> global/local attention."""
+
+
+@register_detector("effunet", task="localize")
+class EfficientUNetDetector(LocalizerNetwork):
+    """EfficientNet-Lite0 RGB encoder + SRM/Bayar noise branch, U-Net decoder."""

@@ -17,6 +17,7 @@ _BUILTIN_MODULES = {
     "pelee-hpf": "forenscope.detectors.generated",
     "copymove-sift": "forenscope.detectors.copymove",
     "iidnet": "forenscope.detectors.localizers",
+    "effunet": "forenscope.detectors.localizers",
 }
 _ENTRY_POINT_GROUP = "forenscope.detectors"  # third-party packages can add detectors here
 _REGISTRY: dict[str, type[Detector]] = {}

@@ -7,8 +7,8 @@ from torch import nn
 from forenscope.nets.npr import NPRNet
 from forenscope.nets.pelee import PeleeHPF
 
-FAMILIES = ("npr", "pelee", "iidnet", "hlstm", "jlstm")
-LOCALIZER_FAMILIES = ("iidnet", "hlstm", "jlstm")
+FAMILIES = ("npr", "pelee", "iidnet", "hlstm", "jlstm", "effunet")
+LOCALIZER_FAMILIES = ("iidnet", "hlstm", "jlstm", "effunet")
 
 
 def build_network(family: str, config: dict) -> nn.Module:
@@ -22,6 +22,10 @@ def build_network(family: str, config: dict) -> nn.Module:
         from forenscope.nets.iidnet import IIDNet
 
         return IIDNet(**kw)
+    if family == "effunet":
+        from forenscope.nets.efficient_unet import EfficientUNet
+
+        return EfficientUNet(**kw)
     if family in ("hlstm", "jlstm"):
         from forenscope.nets.lstm_localizers import HLSTM, JLSTM
 

