@@ -123,6 +123,10 @@ def test_accumulator_separates_manipulated_and_authentic(mask_and_heat):
     pooled_true = np.concatenate([mask.ravel(), mask.ravel()])
     pooled_pred = np.concatenate([(heat >= 0.5).ravel(), ((1 - heat) >= 0.5).ravel()])
     assert s["f1_pooled_over_pixels"] == pytest.approx(skm.f1_score(pooled_true, pooled_pred))
+    patch_true = np.concatenate([M.patch_labels(mask).ravel()] * 2)
+    patch_pred = np.concatenate([M.patch_labels(heat >= 0.5).ravel(), M.patch_labels((1 - heat) >= 0.5).ravel()])
+    if patch_true.size:
+        assert s["patch_f1_pooled_over_patches"] == pytest.approx(skm.f1_score(patch_true, patch_pred, zero_division=0.0))
 
 
 def test_patch_labels_and_f1():

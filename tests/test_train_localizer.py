@@ -60,10 +60,11 @@ def test_learns_telea_fills_and_loads_as_detector(forgeries, tmp_path):
 
 
 def test_resume_equals_uninterrupted(forgeries, tmp_path):
-    cfg = tiny_config(forgeries, steps=12)
-    cfg["train"]["val_every"] = 6
+    cfg = tiny_config(forgeries, steps=8)
+    cfg["train"]["val_every"] = 4
+    cfg["data"]["max_val_images"] = 3
     train_localizer(copy.deepcopy(cfg), tmp_path / "a", log=lambda m: None)
-    assert train_localizer(copy.deepcopy(cfg), tmp_path / "b", log=lambda m: None, stop_after=6) is None
+    assert train_localizer(copy.deepcopy(cfg), tmp_path / "b", log=lambda m: None, stop_after=4) is None
     train_localizer(copy.deepcopy(cfg), tmp_path / "b", log=lambda m: None)
     wa, wb = load_file(tmp_path / "a" / "last.safetensors"), load_file(tmp_path / "b" / "last.safetensors")
     assert all(torch.equal(wa[k], wb[k]) for k in wa)

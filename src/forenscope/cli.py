@@ -234,6 +234,7 @@ def eval_(
     detector: list[str] = typer.Option([], "--detector", "-d", help="Registry name(s). Repeatable."),
     out: Path = typer.Option(Path("forenscope-eval"), "--out", "-o", help="Folder for results.json, results.md, per_image.jsonl."),
     kind: str = typer.Option("auto", "--kind", help="auto | image | pixel"),
+    run_dir: list[str] = typer.Option([], "--run", help="NAME=DIR: load detector NAME from a training run folder instead of shipped weights. Repeatable."),
     seed: int = typer.Option(0, "--seed", help="Recorded in results.json; seeds numpy."),
     max_pixels: int = _MAXPIX,
     progress: Optional[bool] = _PROGRESS,
@@ -244,7 +245,13 @@ def eval_(
 
     if not dataset.exists():
         raise typer.BadParameter(f"{dataset}: no such file or folder", param_hint="DATASET")
-    dets = [_load(name, {}) for name in (detector or [DEFAULT_DETECTOR])]
+    runs = {}
+    for spec in run_dir:
+        name, sep, folder = spec.partition("=")
+        if not sep or not Path(folder).is_dir():
+            raise typer.BadParameter(f"expected NAME=DIR with an existing DIR, got {spec!r}", param_hint="--run")
+        runs[name] = folder
+    dets = [_load(name, {"run": runs[name]} if name in runs else {}) for name in (detector or [DEFAULT_DETECTOR])]
     run = EvalRun(dataset=dataset, detectors=dets, seed=seed, max_pixels=max_pixels,
                   progress=_iter_progress(progress))
     try:

@@ -263,6 +263,7 @@ class PixelMetricAccumulator:
     threshold: float = 0.5
     rows: list = field(default_factory=list)
     _pooled: list = field(default_factory=lambda: [0, 0, 0])
+    _patches: list = field(default_factory=lambda: [0, 0, 0])  # Bappy's patch tp, fp, fn
 
     def add(self, mask, heatmap, name: str = "") -> dict:
         m, h = _pair(mask, heatmap)
@@ -277,6 +278,11 @@ class PixelMetricAccumulator:
             self._pooled[0] += tp
             self._pooled[1] += np.count_nonzero(pred) - tp
             self._pooled[2] += np.count_nonzero(m) - tp
+            pt, pp = patch_labels(m), patch_labels(pred)
+            ptp = int(np.count_nonzero(pt & pp))
+            self._patches[0] += ptp
+            self._patches[1] += int(np.count_nonzero(pp)) - ptp
+            self._patches[2] += int(np.count_nonzero(pt)) - ptp
             row = {"image": name, "manipulated": True, "f1": f1, "iou": iou,
                    "f1_best_threshold": best_f1,
                    "f1_map_or_inverse": pixel_f1_map_or_inverse(m, h, self.threshold),
@@ -304,5 +310,9 @@ class PixelMetricAccumulator:
             "auc_mean_per_image": float(np.mean(aucs)) if aucs else math.nan,
             "auc_images_skipped": len(manip) - len(aucs),
             "f1_pooled_over_pixels": (2 * tp / (2 * tp + fp + fn)) if tp + fp + fn else math.nan,
+            # Bappy et al.: 32x32 patches labelled manipulated at >= 12.5 %, F1 over all patches
+            # of the manipulated images (native resolution, not resized to 256x256)
+            "patch_f1_pooled_over_patches": (2 * self._patches[0] / (2 * self._patches[0] + self._patches[1]
+                                             + self._patches[2])) if sum(self._patches) else math.nan,
             "false_positive_area_mean_per_authentic_image": mean("false_positive_area", auth),
         }

@@ -31,7 +31,8 @@ from forenscope.imageio import DEFAULT_MAX_PIXELS, ImageError, read_image
 IMAGE_COLUMNS = ("acc", "real_acc", "fake_acc", "ap", "roc_auc", "tpr_at_fpr_5pct", "oracle_acc")
 PIXEL_COLUMNS = ("f1_mean_per_image", "iou_mean_per_image", "f1_best_threshold_mean_per_image",
                  "f1_map_or_inverse_mean_per_image", "auc_mean_per_image",
-                 "false_positive_area_mean_per_authentic_image", "image_ap", "image_roc_auc")
+                 "false_positive_area_mean_per_authentic_image", "patch_f1_pooled_over_patches",
+                 "image_ap", "image_roc_auc")
 
 Progress = Callable[[Iterable, int, str], Iterable]
 

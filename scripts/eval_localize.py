@@ -1,0 +1,98 @@
+"""Localisation results for docs/RESULTS.md, every number from `forenscope eval`:
+
+    python scripts/eval_localize.py [--data ../shared/data] [--forgeries work/synth-forgeries]
+        [--run effunet=work/runs/effunet --run iidnet=work/runs/iidnet-telea] [--update-cards]
+
+1. The synthetic test split (photos no training step saw), a row per manipulation type, with
+   authentic test images as the negatives of every row: docs/results/localize/synthetic/.
+2. CVIP copy-move (50 forged + masks, 10 originals): docs/results/localize/cvip/.
+3. The inpainting leave-one-method-out table: each trained localiser's rows for the inpainting
+   methods, marked "trained on" / "unseen" from its card: docs/results/localize/inpainting.md.
+
+Detectors: the classical ones (ela, noise, jpeg-ghost, copymove-sift) and each trained
+localiser, shipped or from a run folder (--run NAME=DIR). ``--update-cards`` writes the test
+metrics into the shipped cards of the trained localisers (and copymove-sift's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "docs" / "results" / "localize"
+CARDS = REPO / "src" / "forenscope" / "weights"
+CLASSICAL = ["ela", "noise", "jpeg-ghost", "copymove-sift"]
+KEEP = ("f1_mean_per_image", "iou_mean_per_image", "auc_mean_per_image", "patch_f1_pooled_over_patches",
+        "false_positive_area_mean_per_authentic_image", "image_roc_auc")
+
+
+def run_eval(dataset: Path, detectors: list[str], runs: dict[str, str], out: Path) -> dict:
+    cmd = [str(Path(sys.executable).parent / "forenscope"), "eval", str(dataset), "--kind", "pixel",
+           *sum((["-d", d] for d in detectors), []), *sum((["--run", f"{k}={v}"] for k, v in runs.items()), []),
+           "--out", str(out), "--no-progress"]
+    print(" ".join(cmd), file=sys.stderr)
+    subprocess.run(cmd, check=False, cwd=REPO)
+    return json.loads((out / "results.json").read_text())
+
+
+def trained_on(name: str, runs: dict[str, str]) -> list[str]:
+    path = Path(runs[name]) / "card.json" if name in runs else CARDS / f"{name}.json"
+    card = json.loads(path.read_text())
+    return card.get("training", {}).get("config", {}).get("data", {}).get("kinds") or ["all kinds"]
+
+
+def inpainting_table(result: dict, trained: dict[str, list[str]]) -> str:
+    lines = ["| localiser | trained on | test: inpainting method | pixel F1 | pixel IoU | pixel AUC | image AUC |",
+             "|---|---|---|---|---|---|---|"]
+    for det, kinds in trained.items():
+        for method in ("inpaint-telea", "inpaint-ns", "inpaint-patch"):
+            row = result["metrics"][det].get(method)
+            if row is None:
+                continue
+            seen = "trained on" if method in kinds or kinds == ["all kinds"] else "**unseen**"
+            cells = [row.get(k) for k in ("f1_mean_per_image", "iou_mean_per_image", "auc_mean_per_image", "image_roc_auc")]
+            lines.append(f"| {det} | {', '.join(kinds)} | {method} ({seen}) | "
+                         + " | ".join("–" if c is None else f"{c:.3f}" for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=Path(os.environ.get("FORENSCOPE_DATA", REPO.parent / "shared" / "data")))
+    ap.add_argument("--forgeries", type=Path, default=REPO / "work" / "synth-forgeries")
+    ap.add_argument("--run", action="append", default=[], help="NAME=DIR of a localiser training run")
+    ap.add_argument("--model", action="append", default=[], help="a shipped trained localiser to include")
+    ap.add_argument("--update-cards", action="store_true")
+    args = ap.parse_args()
+    runs = dict(r.split("=", 1) for r in args.run)
+    trained = list(dict.fromkeys([*args.model, *runs]))
+    detectors = CLASSICAL + trained
+
+    synthetic = run_eval(args.forgeries / "test.csv", detectors, runs, OUT / "synthetic")
+    cvip = run_eval(args.data / "copymove_cvip", detectors, runs, OUT / "cvip")
+    table = inpainting_table(synthetic, {d: trained_on(d, runs) for d in trained})
+    (OUT / "inpainting.md").write_text(
+        "Inpainting leave-one-method-out (from docs/results/localize/synthetic/results.json)\n\n" + table)
+    print(table)
+
+    if args.update_cards:
+        for name in [d for d in detectors if (CARDS / f"{d}.json").is_file() and (d in trained or d == "copymove-sift")]:
+            card = json.loads((CARDS / f"{name}.json").read_text())
+            card.setdefault("metrics", {})
+            card["metrics"]["test"] = {
+                "synthetic": {k: {m: v.get(m) for m in KEEP} for k, v in synthetic["metrics"][name].items()},
+                "copymove_cvip": {m: cvip["metrics"][name]["copymove_cvip"].get(m) for m in KEEP},
+                "source": ["docs/results/localize/synthetic/results.json", "docs/results/localize/cvip/results.json"],
+                "git": synthetic["git"],
+            }
+            (CARDS / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
+            print(f"card updated: {name}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
