@@ -8,5 +8,4 @@ mkdir -p work
 [ -f work/synth-generators/generators.json ] || $F synth generators --out work/synth-generators
 $F train configs/npr.toml --ship
 $F train configs/pelee-hpf.toml --ship
-$F train configs/npr-glid3.toml
-$F train configs/npr-cifake.toml
+scripts/train_ablations.sh  # protocol runs (GLID-3 -> LDM, CIFAKE), Pelee ablations, npr reproducibility
