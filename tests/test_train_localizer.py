@@ -4,6 +4,7 @@ remove sensor noise), resumes exactly, and its run loads as a detector with full
 from __future__ import annotations
 
 import copy
+import json
 
 import cv2
 import numpy as np
@@ -57,6 +58,18 @@ def test_learns_telea_fills_and_loads_as_detector(forgeries, tmp_path):
     image = noisy_photo(150, 203, 99)  # odd size: padded inside, map at the exact size
     a = det.analyze(image)
     assert a.heatmap.shape == (150, 203) and a.mask.shape == (150, 203)
+
+    # the run evaluates through the CLI like a shipped detector
+    from typer.testing import CliRunner
+
+    from forenscope.cli import app
+
+    res = CliRunner().invoke(app, ["eval", str(forgeries / "test.csv"), "-d", "iidnet", "--run",
+                                   f"iidnet={tmp_path / 'run'}", "--out", str(tmp_path / "eval"), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    result = json.loads((tmp_path / "eval" / "results.json").read_text())
+    row = result["metrics"]["iidnet"]["inpaint-telea"]
+    assert row["auc_mean_per_image"] > 0.7 and row["image_roc_auc"] is not None  # authentic pool lent
 
 
 def test_resume_equals_uninterrupted(forgeries, tmp_path):
