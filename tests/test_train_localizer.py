@@ -81,3 +81,23 @@ def test_resume_equals_uninterrupted(forgeries, tmp_path):
     train_localizer(copy.deepcopy(cfg), tmp_path / "b", log=lambda m: None)
     wa, wb = load_file(tmp_path / "a" / "last.safetensors"), load_file(tmp_path / "b" / "last.safetensors")
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_default_localizer_is_a_shipped_trained_model(tmp_path):
+    """`forenscope localize` with no --detector uses the shipped default, maps at input size."""
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    import forenscope
+    from forenscope.cli import app
+    from forenscope.detectors.base import load_card
+
+    card = load_card(forenscope.DEFAULT_LOCALIZER)
+    assert card is not None and card["task"] == "localize" and "weights_sha256" in card
+    Image.fromarray(noisy_photo(97, 130, 5)).save(tmp_path / "x.png")
+    res = CliRunner().invoke(app, ["localize", str(tmp_path / "x.png"), "-o", str(tmp_path / "maps"),
+                                   "-f", "jsonl", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    line = json.loads(res.output.strip().splitlines()[-1])
+    assert line["detector"] == forenscope.DEFAULT_LOCALIZER
+    assert Image.open(line["heatmap"]).size == (130, 97) and Image.open(line["mask"]).size == (130, 97)
