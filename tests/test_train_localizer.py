@@ -98,6 +98,6 @@ def test_default_localizer_is_a_shipped_trained_model(tmp_path):
     res = CliRunner().invoke(app, ["localize", str(tmp_path / "x.png"), "-o", str(tmp_path / "maps"),
                                    "-f", "jsonl", "--no-progress"])
     assert res.exit_code == 0, res.output
-    line = json.loads(res.output.strip().splitlines()[-1])
+    line = json.loads(next(x for x in res.output.splitlines() if x.startswith("{")))
     assert line["detector"] == forenscope.DEFAULT_LOCALIZER
     assert Image.open(line["heatmap"]).size == (130, 97) and Image.open(line["mask"]).size == (130, 97)
