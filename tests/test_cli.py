@@ -118,8 +118,13 @@ def test_pixel_limit_option(tmp_path):
 def test_models_lists_every_detector():
     res = run("models", "-f", "json")
     cards = {c["name"]: c for c in json.loads(res.stdout)}
-    assert {"ela", "noise", "jpeg-ghost"} <= set(cards)
+    assert {"ela", "noise", "jpeg-ghost", "copymove-sift", "effunet", "iidnet"} <= set(cards)
     assert all(c["task"] and c["licence"] for c in cards.values())
+    assert run("models").exit_code == 0
+    from forenscope.cli import _card_metrics  # nested test metrics (per subset + mean) -> short text
+
+    short = _card_metrics(cards["effunet"])
+    assert "test synthetic (mean): F1" in short and "git" not in short
 
 
 def test_console_script_runs():

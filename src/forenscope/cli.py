@@ -287,19 +287,28 @@ _SHORT_METRIC_NAMES = {
     "f1_mean_per_image": "F1", "iou_mean_per_image": "IoU", "auc_mean_per_image": "pixel AUC",
     "false_positive_area_mean_per_authentic_image": "FP area", "image_roc_auc": "image AUC",
     "acc": "acc", "ap": "AP", "real_acc": "real acc", "fake_acc": "fake acc",
-    "false_positive_rate": "FPR",
+    "false_positive_rate": "FPR", "patch_f1_pooled_over_patches": "patch F1",
 }
 
 
 def _card_metrics(card: dict) -> str:
     """Short form for the table (`models --format json` has every name in full)."""
     parts = []
+    entries = []
     for dataset, values in (card.get("metrics") or {}).items():
         if not isinstance(values, dict):  # e.g. "source": the JSON the numbers came from
             continue
+        nested = {k: v for k, v in values.items() if isinstance(v, dict)}
+        if not nested:
+            entries.append((dataset, values))
+        for sub, sv in nested.items():  # e.g. test -> synthetic -> per kind + mean
+            entries.append((f"{dataset} {sub}" + (" (mean)" if isinstance(sv.get("mean"), dict) else ""),
+                            sv.get("mean") if isinstance(sv.get("mean"), dict) else sv))
+    for dataset, values in entries:
         shown = ", ".join(f"{_SHORT_METRIC_NAMES[k]} {v:.2f}" for k, v in values.items()
                           if k in _SHORT_METRIC_NAMES and isinstance(v, (int, float)))
-        parts.append(f"{dataset}: {shown}")
+        if shown:
+            parts.append(f"{dataset}: {shown}")
     return "; ".join(parts) or "none yet"
 
 
