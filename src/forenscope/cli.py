@@ -379,6 +379,23 @@ synth_app = typer.Typer(no_args_is_help=True, help="Make training data from real
 app.add_typer(synth_app, name="synth")
 
 
+def _photos_and_provenance(data: Optional[Path]) -> tuple[Path, dict]:
+    """The data root and what every synthesised set records: commit, environment and the
+    content hash of the real photos it was made from. Exits 2 when there are no photos."""
+    from forenscope.data.datasets import manifest_hash
+    from forenscope.data.splits import data_root, real_photos
+    from forenscope.evaluate.provenance import environment, git_commit
+
+    root = data_root(data)
+    try:
+        photos = real_photos(root)
+    except FileNotFoundError as exc:
+        stderr.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    return root, {"git": git_commit(), "environment": environment(),
+                  "data_manifest_sha256": manifest_hash([p for _, p in photos], root)}
+
+
 @synth_app.command("generators")
 def synth_generators(
     out: Path = typer.Option(Path("work/synth-generators"), "--out", "-o", help="Output folder (resumable)."),
@@ -389,19 +406,9 @@ def synth_generators(
 ) -> None:
     """Train decoders (nearest, bilinear, transposed-conv, pixel-shuffle, a GAN) on real photos
     and write paired real/fake crops with a manifest and each decoder's held-out PSNR."""
-    from forenscope.data.datasets import manifest_hash
-    from forenscope.data.splits import data_root, real_photos
-    from forenscope.evaluate.provenance import environment, git_commit
     from forenscope.synth.generators import SynthConfig, synthesize_generators
 
-    root = data_root(data)
-    try:
-        photos = real_photos(root)
-    except FileNotFoundError as exc:
-        stderr.print(f"[red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(2) from None
-    prov = {"git": git_commit(), "environment": environment(),
-            "data_manifest_sha256": manifest_hash([p for _, p in photos], root)}
+    root, prov = _photos_and_provenance(data)
     try:
         report = synthesize_generators(root, out, generator or None, SynthConfig(steps=steps, seed=seed),
                                        log=lambda m: stderr.print(m, highlight=False), provenance=prov)
@@ -426,23 +433,14 @@ def synth_forgeries(
     """Make spliced, copy-moved and inpainted images with exact masks (and authentic images
     processed alike) from the real photos, split by photo; writes <split>.csv manifests that
     `forenscope eval` reads."""
-    from forenscope.data.datasets import manifest_hash
-    from forenscope.data.splits import data_root, real_photos
-    from forenscope.evaluate.provenance import environment, git_commit
     from forenscope.synth.forgeries import KINDS, ForgeryConfig, synthesize_forgeries
 
-    root = data_root(data)
     try:
-        photos = real_photos(root)
         cfg = ForgeryConfig(kinds=tuple(kind) or KINDS, copymove_mask=copymove_mask, seed=seed,
                             per_photo={"train": train_per_photo, "val": 1, "test": 1})
-    except FileNotFoundError as exc:
-        stderr.print(f"[red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(2) from None
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    prov = {"git": git_commit(), "environment": environment(),
-            "data_manifest_sha256": manifest_hash([p for _, p in photos], root)}
+    root, prov = _photos_and_provenance(data)
     report = synthesize_forgeries(root, out, cfg, log=lambda m: stderr.print(m, highlight=False),
                                   provenance=prov, progress=_iter_progress(progress))
     for split, counts in report["counts"].items():

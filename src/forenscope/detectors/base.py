@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 
@@ -11,6 +12,10 @@ from forenscope.analysis import Analysis
 from forenscope.imageio import ImageMeta, as_rgb_uint8
 
 POSITIVE_LABEL = {"generated": "generated", "tampered": "tampered", "localize": "tampered"}
+
+
+class MissingWeightsError(FileNotFoundError):
+    pass
 
 
 def load_card(name: str) -> dict | None:
@@ -33,6 +38,22 @@ class Detector:
     def __init__(self, threshold: float | None = None):
         self.card = load_card(self.name) or {}
         self.threshold = float(threshold if threshold is not None else self.card.get("threshold", 0.5))
+
+    def _trained_weights(self, threshold: float | None, run: str | None) -> Path:
+        """Card and threshold of a trained detector, shipped or from a ``forenscope train`` run
+        folder (``run``: its card.json and model.safetensors); returns the weights' path."""
+        if run is not None:
+            self.card = json.loads((Path(run) / "card.json").read_text(encoding="utf-8"))
+            weights = Path(run) / "model.safetensors"
+            self.threshold = float(threshold if threshold is not None else self.card["threshold"])
+        else:
+            Detector.__init__(self, threshold)
+            weights = Path(str(resources.files("forenscope") / "weights" / f"{self.name}.safetensors"))
+        if not self.card or not weights.is_file():
+            raise MissingWeightsError(
+                f"{self.name}: no trained weights at {weights}; train them with "
+                f"`forenscope train configs/{self.name}.toml --ship`")
+        return weights
 
     def config(self) -> dict:
         """The parameters that change this detector's output (recorded in every result)."""

@@ -11,28 +11,21 @@ eager PyTorch on CPU), else in PyTorch; both give the same scores within 1e-4 (t
 from __future__ import annotations
 
 import io
-import json
 import os
 import warnings
-from importlib import resources
-from pathlib import Path
 
 import numpy as np
 import torch
 from safetensors.torch import load_file
 
 from forenscope.analysis import Analysis
-from forenscope.detectors.base import Detector
+from forenscope.detectors.base import Detector, MissingWeightsError  # noqa: F401 (re-exported)
 from forenscope.detectors.registry import register_detector
 from forenscope.imageio import ImageMeta
 from forenscope.nets.factory import build_network
 from forenscope.signals.preprocess import network_input
 
 BACKENDS = ("auto", "onnx", "torch")
-
-
-class MissingWeightsError(FileNotFoundError):
-    pass
 
 
 def tile_origins(length: int, tile: int, count: int) -> list[int]:
@@ -53,17 +46,7 @@ class NetworkDetector(Detector):
                  threads: int = 0):
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-        if run is not None:
-            self.card = json.loads((Path(run) / "card.json").read_text(encoding="utf-8"))
-            weights = Path(run) / "model.safetensors"
-            self.threshold = float(threshold if threshold is not None else self.card["threshold"])
-        else:
-            super().__init__(threshold)
-            weights = Path(str(resources.files("forenscope") / "weights" / f"{self.name}.safetensors"))
-        if not self.card or not weights.is_file():
-            raise MissingWeightsError(
-                f"{self.name}: no trained weights at {weights}; train them with "
-                f"`forenscope train configs/{self.name}.toml --ship`")
+        weights = self._trained_weights(threshold, run)
         self.run = run
         self.family = self.card["family"]
         self.colour = self.card.get("input", {}).get("colour", "rgb")

@@ -10,9 +10,6 @@ threshold on it is calibrated on validation authentic images.
 
 from __future__ import annotations
 
-import json
-from importlib import resources
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -20,7 +17,6 @@ from safetensors.torch import load_file
 
 from forenscope.analysis import Analysis
 from forenscope.detectors.base import Detector
-from forenscope.detectors.generated import MissingWeightsError
 from forenscope.detectors.registry import register_detector
 from forenscope.imageio import ImageMeta
 from forenscope.nets.factory import build_network
@@ -76,17 +72,7 @@ class LocalizerNetwork(Detector):
     shipped weights."""
 
     def __init__(self, threshold: float | None = None, run: str | None = None):
-        if run is not None:
-            self.card = json.loads((Path(run) / "card.json").read_text(encoding="utf-8"))
-            weights = Path(run) / "model.safetensors"
-            self.threshold = float(threshold if threshold is not None else self.card["threshold"])
-        else:
-            super().__init__(threshold)
-            weights = Path(str(resources.files("forenscope") / "weights" / f"{self.name}.safetensors"))
-        if not self.card or not weights.is_file():
-            raise MissingWeightsError(
-                f"{self.name}: no trained weights at {weights}; train them with "
-                f"`forenscope train configs/{self.name}.toml --ship`")
+        weights = self._trained_weights(threshold, run)
         self.run = run
         self.family = self.card["family"]
         self.tile = int(self.card.get("input", {}).get("tile", 256))

@@ -9,17 +9,15 @@ run killed and resumed makes the same batches as an uninterrupted one.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from forenscope.data.datasets import manifest_hash
 from forenscope.detectors.localizers import image_score, network_input, predict_map
@@ -27,7 +25,7 @@ from forenscope.evaluate.metrics import image_metrics, pixel_auc, pixel_f1_at, t
 from forenscope.imageio import read_image
 from forenscope.nets.factory import build_network
 from forenscope.train.config import config_hash
-from forenscope.train.loop import _lr, load_optimizer, save_optimizer
+from forenscope.train.loop import _lr, load_optimizer, model_card, save_checkpoint
 
 Log = Callable[[str], None]
 TRAINABLE = ("iidnet", "effunet")
@@ -206,18 +204,9 @@ def train_localizer(cfg: dict, out: Path, log: Log = print, restart: bool = Fals
 def _checkpoint(net, opt, cfg, out, state, step, elapsed, val_rows, val_cache, log) -> dict:
     metrics = validate(net, cfg["family"], val_rows, val_cache, cfg["input"]["tile"])
     record = {"step": step, **{k: v for k, v in metrics.items() if not k.startswith("_")}}
-    state["history"].append(record)
-    state["seconds"] = state.get("seconds", 0.0) + elapsed
-    save_file(net.state_dict(), str(out / "last.safetensors"))
-    save_optimizer(opt, out / "last-optim.safetensors")
     best = state["best"]
-    if best is None or record["f1_mean_per_image"] > best["f1_mean_per_image"]:
-        state["best"] = record
-        shutil.copyfile(out / "last.safetensors", out / "best.safetensors")
-    state["step"] = step
-    (out / "state.json").write_text(json.dumps(state, indent=1))
-    with open(out / "log.jsonl", "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(record) + "\n")
+    save_checkpoint(net, opt, out, state, record, elapsed,
+                    best is None or record["f1_mean_per_image"] > best["f1_mean_per_image"])
     auc = record["auc_mean_per_image"]
     log(f"validation at step {step}: pixel F1 {record['f1_mean_per_image']:.4f}, pixel AUC "
         f"{auc if auc is None else round(auc, 4)} (best F1 {state['best']['f1_mean_per_image']:.4f} "
@@ -234,21 +223,13 @@ def _finish(cfg, out, state, train_rows, val_rows, val_cache, log) -> dict:
     scores, labels = metrics.pop("_scores"), metrics.pop("_labels")
     target = cfg["calibration"]["target_fpr"]
     threshold = float(threshold_at_fpr(labels, scores, target)) if 0 < labels.sum() < len(labels) else 0.5
-    save_file(net.state_dict(), str(out / "model.safetensors"))
-    digest = hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest()
     files = [r["image"] for r in train_rows + val_rows] + [r["mask"] for r in train_rows + val_rows if r["mask"]]
-    card = {
-        "name": cfg["name"], "family": cfg["family"], "task": "localize",
-        "network": cfg["network"], "input": cfg["input"],
-        "threshold": threshold,
-        "threshold_note": f"image score (mean of the top 1% of the map) flagging {target:.0%} of validation authentic images",
-        "parameters": sum(p.numel() for p in net.parameters()),
-        "weights_sha256": digest,
-        "training": {"config": cfg, "config_hash": state["config_hash"], "best_step": state["best"]["step"],
-                     "steps_run": state["step"], "stopped_early": state.get("stopped_early", False),
-                     "train_seconds": round(state.get("seconds", 0.0)),
-                     "train_images": len(train_rows), "val_images": len(val_rows),
-                     "data_manifest_sha256": manifest_hash(files, Path(cfg["data"]["forgeries"]))},
+    card = model_card(net, cfg, state, out, task="localize", threshold=threshold,
+                      threshold_note=f"image score (mean of the top 1% of the map) flagging {target:.0%} "
+                                     "of validation authentic images",
+                      counts={"train_images": len(train_rows), "val_images": len(val_rows)},
+                      data_sha256=manifest_hash(files, Path(cfg["data"]["forgeries"])))
+    card |= {
         "metrics": {"validation": {k: v for k, v in metrics.items()}},
         "git": git_commit(), "environment": environment(),
         "licence": "Apache-2.0",

@@ -338,21 +338,44 @@ def _checkpoint(net, opt, val, cfg, out: Path, state: dict, step: int, elapsed: 
     metrics.pop("_scores")
     record = {"step": step, "val_ap": metrics["ap"], "val_acc": metrics["acc"],
               "val_roc_auc": metrics["roc_auc"], "per_group_ap": metrics["per_group_ap"]}
+    best = state["best"]
+    save_checkpoint(net, opt, out, state, record, elapsed,
+                    best is None or (metrics["ap"], metrics["acc"]) > (best["val_ap"], best["val_acc"]))
+    log(f"validation at step {step}: AP {metrics['ap']:.4f} acc@0.5 {metrics['acc']:.4f} "
+        f"(best AP {state['best']['val_ap']:.4f} at step {state['best']['step']})")
+    return state
+
+
+def save_checkpoint(net, opt, out: Path, state: dict, record: dict, elapsed: float, better: bool) -> None:
+    """last (+ optimiser) and, when ``better``, best weights; state.json and log.jsonl."""
     state["history"].append(record)
     state["seconds"] = state.get("seconds", 0.0) + elapsed
     save_file(net.state_dict(), str(out / "last.safetensors"))
     save_optimizer(opt, out / "last-optim.safetensors")
-    best = state["best"]
-    if best is None or (metrics["ap"], metrics["acc"]) > (best["val_ap"], best["val_acc"]):
+    if better:
         state["best"] = record
         shutil.copyfile(out / "last.safetensors", out / "best.safetensors")
-    state["step"] = step
+    state["step"] = record["step"]
     (out / "state.json").write_text(json.dumps(state, indent=1))
     with open(out / "log.jsonl", "a", encoding="utf-8") as fh:
         fh.write(json.dumps(record) + "\n")
-    log(f"validation at step {step}: AP {metrics['ap']:.4f} acc@0.5 {metrics['acc']:.4f} "
-        f"(best AP {state['best']['val_ap']:.4f} at step {state['best']['step']})")
-    return state
+
+
+def model_card(net, cfg: dict, state: dict, out: Path, *, task: str, threshold: float, threshold_note: str,
+               counts: dict, data_sha256: str) -> dict:
+    """Write model.safetensors; the card fields every trained detector shares."""
+    save_file(net.state_dict(), str(out / "model.safetensors"))
+    return {
+        "name": cfg["name"], "family": cfg["family"], "task": task,
+        "network": cfg["network"], "input": cfg["input"],
+        "threshold": threshold, "threshold_note": threshold_note,
+        "parameters": sum(p.numel() for p in net.parameters()),
+        "weights_sha256": hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest(),
+        "training": {"config": cfg, "config_hash": state["config_hash"], "best_step": state["best"]["step"],
+                     "steps_run": state["step"], "stopped_early": state.get("stopped_early", False),
+                     "train_seconds": round(state.get("seconds", 0.0)), **counts,
+                     "data_manifest_sha256": data_sha256},
+    }
 
 
 def finish(cfg: dict, out: Path, val, units: dict, state: dict, log: Log, data: Path, base: Path) -> dict:
@@ -367,20 +390,11 @@ def finish(cfg: dict, out: Path, val, units: dict, state: dict, log: Log, data: 
     target = cfg["calibration"]["target_fpr"]
     threshold = float(threshold_at_fpr(y, scores, target))
     calibrated = image_metrics(y, scores, threshold)
-    save_file(net.state_dict(), str(out / "model.safetensors"))
-    digest = hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest()
-    card = {
-        "name": cfg["name"], "family": cfg["family"], "task": "generated",
-        "network": cfg["network"], "input": cfg["input"],
-        "threshold": threshold,
-        "threshold_note": f"flags {target:.0%} of the validation real images (calibrated, not 0.5)",
-        "parameters": sum(p.numel() for p in net.parameters()),
-        "weights_sha256": digest,
-        "training": {"config": cfg, "config_hash": state["config_hash"], "best_step": state["best"]["step"],
-                     "steps_run": state["step"], "stopped_early": state.get("stopped_early", False),
-                     "train_seconds": round(state.get("seconds", 0.0)),
-                     "train_units": len(units["train"]), "val_units": len(units["val"]),
-                     "data_manifest_sha256": data_manifest(units["train"] + units["val"], data, base)},
+    card = model_card(net, cfg, state, out, task="generated", threshold=threshold,
+                      threshold_note=f"flags {target:.0%} of the validation real images (calibrated, not 0.5)",
+                      counts={"train_units": len(units["train"]), "val_units": len(units["val"])},
+                      data_sha256=data_manifest(units["train"] + units["val"], data, base))
+    card |= {
         "shortcut_check": json.loads((out / "shortcuts.json").read_text()) if (out / "shortcuts.json").is_file() else None,
         "metrics": {"validation": {k: calibrated[k] for k in ("acc", "real_acc", "fake_acc", "ap", "roc_auc")}
                     | {"acc_at_0.5": metrics["acc"]}},
