@@ -10,7 +10,6 @@ threshold on it is calibrated on validation authentic images.
 
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 from safetensors.torch import load_file

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -24,8 +22,7 @@ from forenscope.detectors.localizers import image_score, network_input, predict_
 from forenscope.evaluate.metrics import image_metrics, pixel_auc, pixel_f1_at, threshold_at_fpr
 from forenscope.imageio import read_image
 from forenscope.nets.factory import build_network
-from forenscope.train.config import config_hash
-from forenscope.train.loop import _lr, load_optimizer, model_card, save_checkpoint
+from forenscope.train.loop import model_card, open_run, run_steps, save_checkpoint
 
 Log = Callable[[str], None]
 TRAINABLE = ("iidnet", "effunet")
@@ -136,12 +133,6 @@ def train_localizer(cfg: dict, out: Path, log: Log = print, restart: bool = Fals
     t, d = cfg["train"], cfg["data"]
     if cfg["family"] not in TRAINABLE:
         raise ValueError(f"family {cfg['family']!r} has no localiser trainer yet; trainable: {', '.join(TRAINABLE)}")
-    torch.set_num_threads(t["threads"] or os.cpu_count() or 1)
-    out.mkdir(parents=True, exist_ok=True)
-    chash = config_hash(cfg)
-    if restart:
-        for f in ("state.json", "last.safetensors", "last-optim.safetensors", "best.safetensors"):
-            (out / f).unlink(missing_ok=True)
     forgeries = Path(d["forgeries"])
     train_rows = read_rows(forgeries, "train", d["kinds"], d["authentic"])
     val_rows = read_rows(forgeries, "val", d["val_kinds"] or d["kinds"], True)
@@ -160,45 +151,14 @@ def train_localizer(cfg: dict, out: Path, log: Log = print, restart: bool = Fals
 
         log(initialise(net, t["init"]))
     opt = torch.optim.Adam(net.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
-    state = {"step": 0, "best": None, "history": [], "config_hash": chash, "seconds": 0.0}
-    state_path = out / "state.json"
-    if state_path.is_file() and (out / "last.safetensors").is_file():
-        state = json.loads(state_path.read_text())
-        if state.get("config_hash") != chash:
-            raise ValueError(f"{out} holds a run of a different config; use --restart or another --out")
-        net.load_state_dict(load_file(out / "last.safetensors"))
-        load_optimizer(opt, out / "last-optim.safetensors")
-        log(f"resuming at step {state['step']}")
-    step, t0, seen, budget = state["step"], time.time(), 0, t["max_minutes"] * 60
-    while step < t["steps"]:
-        brng = np.random.default_rng([t["seed"], step])
-        torch.manual_seed(t["seed"] * 1_000_003 + step)
-        x, m = make_batch(train_rows, cache, cfg, brng)
-        for group in opt.param_groups:
-            group["lr"] = _lr(cfg, step)
-        net.train()
-        loss = loss_fn(cfg["family"], cfg, net(x), m)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        step += 1
-        seen += len(x)
-        if step % 25 == 0:
-            rate = seen / (time.time() - t0)
-            log(f"step {step}/{t['steps']} loss {loss.item():.4f} {rate:.1f} img/s, "
-                f"ETA {(t['steps'] - step) * t['batch'] / max(rate, 1e-9) / 60:.1f} min")
-        out_of_time = state["seconds"] + time.time() - t0 > budget
-        if step % t["val_every"] == 0 or step == t["steps"] or out_of_time or step == stop_after:
-            state = _checkpoint(net, opt, cfg, out, state, step, time.time() - t0, val_rows, val_cache, log)
-            t0, seen = time.time(), 0
-            if out_of_time:
-                log(f"time budget of {t['max_minutes']} min reached at step {step}")
-                state["stopped_early"] = True
-                break
-            if step == stop_after:
-                return None
-    state_path.write_text(json.dumps(state, indent=1))
-    return _finish(cfg, out, state, train_rows, val_rows, val_cache, log)
+    state = open_run(cfg, out, net, opt, log, restart)
+    state = run_steps(cfg, out, net, opt, state,
+                      lambda rng: make_batch(train_rows, cache, cfg, rng),
+                      lambda logits, mask: loss_fn(cfg["family"], cfg, logits, mask),
+                      lambda st, step, elapsed: _checkpoint(net, opt, cfg, out, st, step, elapsed,
+                                                            val_rows, val_cache, log),
+                      log, stop_after)
+    return None if state is None else _finish(cfg, out, state, train_rows, val_rows, val_cache, log)
 
 
 def _checkpoint(net, opt, cfg, out, state, step, elapsed, val_rows, val_cache, log) -> dict:

@@ -250,19 +250,74 @@ def data_manifest(units: list[Unit], data: Path, base: Path, splits=("train", "v
     return manifest_hash(sorted(files), base)
 
 
+def open_run(cfg: dict, out: Path, net, opt, log: Log, restart: bool = False) -> dict:
+    """Prepare ``out`` (``restart`` discards a previous run) and return the run's state: fresh,
+    or that of the run already there, whose weights and optimiser are loaded into ``net`` and
+    ``opt`` (it must come from the same config)."""
+    torch.set_num_threads(cfg["train"]["threads"] or os.cpu_count() or 1)
+    out.mkdir(parents=True, exist_ok=True)
+    if restart:
+        for f in ("state.json", "last.safetensors", "last-optim.safetensors", "best.safetensors"):
+            (out / f).unlink(missing_ok=True)
+    chash = config_hash(cfg)
+    state_path = out / "state.json"
+    if not (state_path.is_file() and (out / "last.safetensors").is_file()):
+        return {"step": 0, "best": None, "history": [], "config_hash": chash, "seconds": 0.0}
+    state = json.loads(state_path.read_text())
+    if state.get("config_hash") != chash:
+        raise ValueError(f"{out} holds a run of a different config; use --restart or another --out")
+    net.load_state_dict(load_file(out / "last.safetensors"))
+    load_optimizer(opt, out / "last-optim.safetensors")
+    log(f"resuming at step {state['step']}")
+    return state
+
+
+def run_steps(cfg: dict, out: Path, net, opt, state: dict, make_batch: Callable, loss_fn: Callable,
+              checkpoint: Callable, log: Log, stop_after: int | None = None) -> dict | None:
+    """The seeded step loop both trainers share: batch ``step`` comes from
+    ``make_batch(default_rng([seed, step]))`` with torch reseeded per step (so a resumed run
+    equals an uninterrupted one); ``checkpoint(state, step, elapsed)`` validates and saves every
+    ``val_every`` steps, at the end, when the time budget runs out and at ``stop_after`` (then
+    None is returned: an interruption, for tests). Returns the final state."""
+    t = cfg["train"]
+    t0, seen, budget = time.time(), 0, t["max_minutes"] * 60
+    step = state["step"]
+    while step < t["steps"]:
+        rng = np.random.default_rng([t["seed"], step])
+        torch.manual_seed(t["seed"] * 1_000_003 + step)
+        x, y = make_batch(rng)
+        for group in opt.param_groups:
+            group["lr"] = _lr(cfg, step)
+        net.train()
+        loss = loss_fn(net(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        seen += len(x)
+        if step % 25 == 0:
+            rate = seen / (time.time() - t0)
+            eta = (t["steps"] - step) * t["batch"] / max(rate, 1e-9)
+            log(f"step {step}/{t['steps']} loss {loss.item():.4f} {rate:.1f} img/s, ETA {eta / 60:.1f} min")
+        out_of_time = state["seconds"] + time.time() - t0 > budget
+        if step % t["val_every"] == 0 or step == t["steps"] or out_of_time or step == stop_after:
+            state = checkpoint(state, step, time.time() - t0)
+            t0, seen = time.time(), 0
+            if out_of_time:
+                log(f"time budget of {t['max_minutes']} min reached at step {step}")
+                state["stopped_early"] = True
+                break
+            if step == stop_after:
+                return None
+    (out / "state.json").write_text(json.dumps(state, indent=1))
+    return state
+
+
 def train(cfg: dict, out: Path, data: Path, base: Path, log: Log = print, restart: bool = False,
           stop_after: int | None = None) -> dict | None:
     """Train (or resume) into ``out``; returns the card written to ``out/card.json``.
     ``stop_after``: checkpoint and return None at that step (an interruption, for tests)."""
     t = cfg["train"]
-    torch.set_num_threads(t["threads"] or os.cpu_count() or 1)
-    out.mkdir(parents=True, exist_ok=True)
-    state_path = out / "state.json"
-    chash = config_hash(cfg)
-    if restart:
-        for f in ("state.json", "last.safetensors", "last-optim.safetensors", "best.safetensors"):
-            (out / f).unlink(missing_ok=True)
-
     units = {s: [u for spec in cfg["data"]["sources"] for u in build_units(spec, s, data, base)]
              for s in ("train", "val")}
     for split, us in units.items():
@@ -275,14 +330,7 @@ def train(cfg: dict, out: Path, data: Path, base: Path, log: Log = print, restar
     torch.manual_seed(t["seed"])
     net = build_network(cfg["family"], cfg["network"])
     opt = torch.optim.AdamW(net.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
-    state = {"step": 0, "best": None, "history": [], "config_hash": chash, "seconds": 0.0}
-    if state_path.is_file() and (out / "last.safetensors").is_file():
-        state = json.loads(state_path.read_text())
-        if state.get("config_hash") != chash:
-            raise ValueError(f"{out} holds a run of a different config; use --restart or another --out")
-        net.load_state_dict(load_file(out / "last.safetensors"))
-        load_optimizer(opt, out / "last-optim.safetensors")
-        log(f"resuming at step {state['step']}")
+    state = open_run(cfg, out, net, opt, log, restart)
 
     if state["step"] == 0:
         report = check_shortcuts(sampler, caches["train"], cfg)
@@ -293,44 +341,21 @@ def train(cfg: dict, out: Path, data: Path, base: Path, log: Log = print, restar
             f"{report['single_feature_auc']}")
     log("building the validation set")
     val = _val_set(units["val"], caches["val"], cfg)
-    half = t["batch"] // 2
-    t0, seen, budget = time.time(), 0, t["max_minutes"] * 60
-    step = state["step"]
-    while step < t["steps"]:
-        rng = np.random.default_rng([t["seed"], step])
-        torch.manual_seed(t["seed"] * 1_000_003 + step)
+
+    def make_batch(rng):
         xs, ys = [], []
-        for _ in range(half):
+        for _ in range(t["batch"] // 2):
             real, fake = unit_images(sampler.draw(rng), caches["train"], cfg, rng,
                                      crop=cfg["data"]["train_crop"], train=True)
             xs += [network_input(real, cfg["family"], cfg["input"]["colour"]),
                    network_input(fake, cfg["family"], cfg["input"]["colour"])]
             ys += [0, 1]
-        for group in opt.param_groups:
-            group["lr"] = _lr(cfg, step)
-        net.train()
-        loss = loss_from_logits(net(_tensor(xs)), torch.tensor(ys))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        step += 1
-        seen += len(xs)
-        if step % 25 == 0:
-            rate = seen / (time.time() - t0)
-            eta = (t["steps"] - step) * t["batch"] / max(rate, 1e-9)
-            log(f"step {step}/{t['steps']} loss {loss.item():.4f} {rate:.0f} img/s, ETA {eta / 60:.1f} min")
-        out_of_time = state["seconds"] + time.time() - t0 > budget
-        if step % t["val_every"] == 0 or step == t["steps"] or out_of_time or step == stop_after:
-            state = _checkpoint(net, opt, val, cfg, out, state, step, time.time() - t0, log)
-            t0, seen = time.time(), 0
-            if out_of_time:
-                log(f"time budget of {t['max_minutes']} min reached at step {step}")
-                state["stopped_early"] = True
-                break
-            if step == stop_after:
-                return None
-    state_path.write_text(json.dumps(state, indent=1))
-    return finish(cfg, out, val, units, state, log, data, base)
+        return _tensor(xs), torch.tensor(ys)
+
+    state = run_steps(cfg, out, net, opt, state, make_batch, loss_from_logits,
+                      lambda st, step, elapsed: _checkpoint(net, opt, val, cfg, out, st, step, elapsed, log),
+                      log, stop_after)
+    return None if state is None else finish(cfg, out, val, units, state, log, data, base)
 
 
 def _checkpoint(net, opt, val, cfg, out: Path, state: dict, step: int, elapsed: float, log: Log) -> dict:
