@@ -40,11 +40,21 @@ def gaussian_blur(rgb: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.GaussianBlur(rgb, (0, 0), sigmaX=sigma) if sigma > 0 else rgb
 
 
-def jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
-    ok, buf = cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+def encode_jpeg(rgb: np.ndarray, quality: int) -> bytes:
+    """The JPEG file bytes of an RGB uint8 image (OpenCV's libjpeg, 4:2:0)."""
+    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(rgb[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:
         raise RuntimeError("JPEG encoding failed")
-    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1].copy()
+    return buf.tobytes()
+
+
+def decode_jpeg(data: bytes) -> np.ndarray:
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)[..., ::-1].copy()
+
+
+def jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
+    """One JPEG round trip at ``quality``."""
+    return decode_jpeg(encode_jpeg(rgb, quality))
 
 
 def wild_rescale(rgb: np.ndarray, rng: np.random.Generator, low: float = 0.25, high: float = 1.0,

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from forenscope.data.splits import SPLITS, real_photos, split_of
-from forenscope.data.wild import RESIZE_KERNELS
+from forenscope.data.wild import RESIZE_KERNELS, decode_jpeg, encode_jpeg, jpeg
 from forenscope.synth.common import load_photos, sample_seed
 from forenscope.synth.inpaint import inpaint
 from forenscope.synth.regions import bounding_box, region_mask
@@ -201,7 +201,7 @@ def post_process(image: np.ndarray, mask: np.ndarray | None, rng: np.random.Gene
     lo, hi = cfg.jpeg_quality
     if mode == "double":
         q1 = int(rng.integers(lo, hi + 1))
-        image = _decode(_encode_jpeg(image, q1))
+        image = jpeg(image, q1)
         aligned = bool(rng.random() < 0.5)
         shift = (0, 0) if aligned else (int(rng.integers(1, 8)), int(rng.integers(1, 8)))
         image = image[shift[0]:, shift[1]:]
@@ -210,21 +210,10 @@ def post_process(image: np.ndarray, mask: np.ndarray | None, rng: np.random.Gene
         recipe.update({"quality_first": q1, "aligned": aligned, "grid_shift": list(shift)})
     if mode in ("single", "double"):
         q = int(rng.integers(lo, hi + 1))
-        data = _encode_jpeg(image, q)
-        image = _decode(data)
+        data = encode_jpeg(image, q)
+        image = decode_jpeg(data)
         recipe["quality"] = q
     return image, mask, data, recipe
-
-
-def _encode_jpeg(rgb: np.ndarray, quality: int) -> bytes:
-    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(rgb[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
-    if not ok:
-        raise RuntimeError("JPEG encoding failed")
-    return buf.tobytes()
-
-
-def _decode(data: bytes) -> np.ndarray:
-    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)[..., ::-1].copy()
 
 
 # ------------------------------------------------------------------ the data set
