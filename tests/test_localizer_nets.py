@@ -113,6 +113,34 @@ def test_resampling_features():
         image_resampling_features(np.zeros((250, 256, 3), np.uint8))
 
 
+def _reference_features(patch: np.ndarray) -> np.ndarray:
+    """The original recipe, patch by patch with scipy and skimage.transform.radon."""
+    from scipy.signal import convolve2d
+    from skimage.transform import radon
+
+    lap = np.mean([np.sqrt(np.abs(convolve2d(patch[..., c].astype(float), LAPLACIAN, mode="same", boundary="symm")))
+                   for c in range(3)], axis=0)
+    spec = np.abs(np.fft.rfft(radon(lap, theta=np.linspace(0, 180, 10, endpoint=False), circle=False).T, axis=1))
+    return (np.abs(spec / (spec.mean(axis=0, keepdims=True) + 1e-16)) - 1).ravel()
+
+
+def test_resampling_features_match_the_per_patch_recipe():
+    rgb = np.random.default_rng(1).integers(0, 256, (64, 96, 3)).astype(np.uint8)
+    fast = image_resampling_features(rgb)
+    assert fast.shape == (6, 240)
+    for k, (y, x) in enumerate((y, x) for y in range(0, 64, 32) for x in range(0, 96, 32)):
+        assert np.allclose(fast[k], _reference_features(rgb[y:y + 32, x:x + 32]), atol=1e-4)
+
+
+def test_resampling_features_ignore_brightness_and_contrast():
+    """The Laplacian removes an offset and the per-frequency normalisation over angles removes a
+    gain: only the texture's periodic structure is left."""
+    patch = np.random.default_rng(2).uniform(20, 100, (32, 32, 3))
+    base = patch_resampling_features(patch)
+    assert np.allclose(patch_resampling_features(patch + 60.0), base, atol=1e-4)
+    assert np.allclose(patch_resampling_features(patch * 2.5), base, atol=1e-4)
+
+
 def test_hilbert_order():
     assert hilbert_curve(1).tolist() == [[0, 1], [3, 2]]
     c = hilbert_curve(3)

@@ -101,3 +101,25 @@ def test_default_localizer_is_a_shipped_trained_model(tmp_path):
     line = json.loads(next(x for x in res.output.splitlines() if x.startswith("{")))
     assert line["detector"] == forenscope.DEFAULT_LOCALIZER
     assert Image.open(line["heatmap"]).size == (130, 97) and Image.open(line["mask"]).size == (130, 97)
+
+
+@pytest.mark.parametrize("family,network", [("hlstm", {"nf": 4, "hidden": 8}),
+                                            ("jlstm", {"hidden": 16, "layers": 1})])
+def test_bappy_localisers_train_and_analyse_any_size(forgeries, tmp_path, family, network):
+    """H-LSTM (256 grid, resampling features made on the fly) and J-LSTM (64x64 patches) train
+    through the same loop, load from their run and map odd-sized images at the exact size,
+    tiles batched or not alike."""
+    from forenscope.detectors.localizers import predict_map
+
+    cfg = tiny_config(forgeries, steps=4)
+    cfg.update(name=f"{family}-test", family=family, network=network)
+    cfg["train"].update(val_every=4, batch=4)
+    cfg["data"]["max_val_images"] = 2
+    card = train_localizer(cfg, tmp_path / "run", log=lambda m: None)
+    assert card["family"] == family and np.isfinite(card["metrics"]["validation"]["f1_mean_per_image"])
+    det = load_detector(family, run=str(tmp_path / "run"))
+    image = noisy_photo(150, 203, 7)
+    a = det.analyze(image)
+    assert a.heatmap.shape == (150, 203) and 0.0 <= a.heatmap.min() <= a.heatmap.max() <= 1.0
+    one_by_one = predict_map(det.net, family, image, pixels_per_batch=1)
+    assert np.allclose(one_by_one, a.heatmap, atol=1e-5)

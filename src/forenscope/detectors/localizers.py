@@ -1,10 +1,11 @@
 """Trained pixel localisers, trained here by ``forenscope train configs/<name>.toml`` on
-synthetic forgeries: ``iidnet`` (Wu & Zhou 2022, compact CPU profile) and ``effunet``
-(EfficientNet-Lite0 encoder, ImageNet-initialised, + noise-residual branch, U-Net decoder).
+synthetic forgeries: ``iidnet`` (Wu & Zhou 2022, compact CPU profile), ``hlstm`` and ``jlstm``
+(Bappy et al. 2019 / 2017) and ``effunet`` (EfficientNet-Lite0 encoder, ImageNet-initialised,
++ noise-residual branch, U-Net decoder).
 
 Whole images of any size are analysed in non-overlapping tiles (the card's ``tile``, 256 by
-default) after padding to a multiple of 16, so memory stays bounded and the heatmap is at the
-input's exact size. The image score is the mean of the top 1 % of the map; the card's
+default; 256 / 64 for H-LSTM / J-LSTM, whose grids are fixed) after reflection padding, so
+memory stays bounded and the heatmap is at the input's exact size. The image score is the mean of the top 1 % of the map; the card's
 threshold on it is calibrated on validation authentic images.
 """
 
@@ -21,23 +22,46 @@ from forenscope.imageio import ImageMeta
 from forenscope.nets.factory import build_network
 
 
+# Bappy et al.'s networks work on a fixed grid: H-LSTM on 256x256 images (64 patches of 32x32),
+# J-LSTM on 64x64 patches. Images are padded to whole tiles of that size.
+FIXED_TILE = {"hlstm": 256, "jlstm": 64}
+
+
 def network_input(rgb: np.ndarray, family: str) -> np.ndarray:
-    """C x H x W float32 as the family expects it (IID-Net: RGB in [-1, 1])."""
+    """C x H x W float32 as the family expects it (IID-Net: RGB in [-1, 1]; H-LSTM: RGB / 127,
+    as the original)."""
     if family == "iidnet":
         return (rgb.astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)
-    if family == "effunet":
+    if family in ("effunet", "jlstm"):
         return (rgb.astype(np.float32) / 255.0).transpose(2, 0, 1)
+    if family == "hlstm":
+        return (rgb.astype(np.float32) / 127.0).transpose(2, 0, 1)
     raise ValueError(f"no localiser input defined for family {family!r}")
 
 
-def probabilities(family: str, logits: torch.Tensor) -> torch.Tensor:
+def network_batch(crops: list[np.ndarray], family: str):
+    """The network's input for equal-sized RGB crops: a tensor, or for H-LSTM a tuple (images,
+    Hilbert-curve resampling features of their 32x32 patches)."""
+    x = torch.from_numpy(np.stack([network_input(np.ascontiguousarray(c), family) for c in crops]))
+    if family == "hlstm":
+        from forenscope.signals.resampling import image_resampling_features
+
+        return x, torch.from_numpy(np.stack([image_resampling_features(c) for c in crops]))
+    return x
+
+
+def probabilities(family: str, output) -> torch.Tensor:
     """(B, 1, H, W) probability of manipulation from the network's output."""
     if family == "iidnet":
         from forenscope.nets.iidnet import IIDNet
 
-        return IIDNet.probabilities(logits)
+        return IIDNet.probabilities(output)
     if family == "effunet":
-        return torch.sigmoid(logits)
+        return torch.sigmoid(output)
+    if family == "hlstm":  # two sigmoid channels, prediction = argmax: p = softmax channel 1
+        return torch.softmax(output, 1)[:, 1:2]
+    if family == "jlstm":  # (patch class logits, segmentation logits)
+        return torch.softmax(output[1], 1)[:, 1:2]
     raise ValueError(f"unknown localiser family {family!r}")
 
 
@@ -49,20 +73,32 @@ def image_score(prob: np.ndarray) -> float:
 
 
 @torch.no_grad()
-def predict_map(net: torch.nn.Module, family: str, rgb: np.ndarray, tile: int = 256, multiple: int = 16) -> np.ndarray:
+def predict_map(net: torch.nn.Module, family: str, rgb: np.ndarray, tile: int = 256, multiple: int = 16,
+                pixels_per_batch: int = 1 << 18) -> np.ndarray:
     """Probability map at the image's size, from non-overlapping ``tile`` tiles of the image
-    padded (by reflection) to a multiple of ``multiple``."""
+    padded (by reflection) to a multiple of ``multiple`` (of the tile for fixed-grid networks).
+    Equal-sized tiles go through the network together, up to ``pixels_per_batch`` pixels."""
     net.eval()
+    if family in FIXED_TILE:
+        tile = multiple = FIXED_TILE[family]
     h, w = rgb.shape[:2]
     ph, pw = -h % multiple, -w % multiple
     padded = np.pad(rgb, ((0, ph), (0, pw), (0, 0)), mode="reflect") if ph or pw else rgb
     H, W = padded.shape[:2]
     out = np.zeros((H, W), np.float32)
+    groups: dict[tuple, list] = {}
     for y in range(0, H, tile):
         for x in range(0, W, tile):
             crop = padded[y:y + tile, x:x + tile]
-            t = torch.from_numpy(network_input(np.ascontiguousarray(crop), family))[None]
-            out[y:y + crop.shape[0], x:x + crop.shape[1]] = probabilities(family, net(t))[0, 0].numpy()
+            groups.setdefault(crop.shape, []).append((y, x, crop))
+    for shape, items in groups.items():
+        per_batch = max(1, pixels_per_batch // (shape[0] * shape[1]))
+        for i in range(0, len(items), per_batch):
+            chunk = items[i:i + per_batch]
+            x = network_batch([c for _, _, c in chunk], family)
+            prob = probabilities(family, net(*x) if isinstance(x, tuple) else net(x))[:, 0].numpy()
+            for (y0, x0, c), p in zip(chunk, prob):
+                out[y0:y0 + c.shape[0], x0:x0 + c.shape[1]] = p
     return out[:h, :w]
 
 
@@ -74,7 +110,7 @@ class LocalizerNetwork(Detector):
         weights = self._trained_weights(threshold, run)
         self.run = run
         self.family = self.card["family"]
-        self.tile = int(self.card.get("input", {}).get("tile", 256))
+        self.tile = FIXED_TILE.get(self.family, int(self.card.get("input", {}).get("tile", 256)))
         self.net = build_network(self.family, self.card["network"])
         self.net.load_state_dict(load_file(str(weights)))
         self.net.eval()
@@ -95,6 +131,18 @@ class LocalizerNetwork(Detector):
 @register_detector("iidnet", task="localize")
 class IIDNetDetector(LocalizerNetwork):
     """IID-Net: enhancement (Bayar + first differences) -> NAS cells -> global/local attention."""
+
+
+@register_detector("hlstm", task="localize")
+class HLSTMDetector(LocalizerNetwork):
+    """H-LSTM (Bappy et al., TIP 2019): residual encoder fused with an LSTM over Hilbert-ordered
+    resampling features of 32x32 patches; 256x256 tiles."""
+
+
+@register_detector("jlstm", task="localize")
+class JLSTMDetector(LocalizerNetwork):
+    """J-LSTM (Bappy et al., ICCV 2017): conv + 3-layer LSTM over the 8x8 blocks of each 64x64
+    patch, segmentation head; 64x64 tiles."""
 
 
 @register_detector("effunet", task="localize")

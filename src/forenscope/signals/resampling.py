@@ -4,9 +4,16 @@ Per 32x32 patch: Laplacian of each colour channel, sqrt of its magnitude, averag
 channels; Radon projections at 10 angles; |rfft| of each projection normalised by the mean
 magnitude over angles, minus 1: 10 x 24 = 240 numbers. Resampling (interpolation) leaves
 periodic correlations that show up as peaks in these spectra.
+
+The Radon transform (scikit-image, linear interpolation) is linear in the image, so it is
+applied as one precomputed matrix per patch size: a whole image's patches in one product,
+equal to ``skimage.transform.radon`` to float precision (tested) and about 100x faster, so
+features can be made on the fly during training instead of cached.
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 import numpy as np
 
@@ -20,15 +27,34 @@ def laplacian_symmetric(channel: np.ndarray) -> np.ndarray:
     return (p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:]) - 4 * p[1:-1, 1:-1]
 
 
-def patch_resampling_features(patch: np.ndarray) -> np.ndarray:
-    """(240,) features of one RGB patch (32x32 in the original; any square size works)."""
+@lru_cache(maxsize=4)
+def radon_matrix(size: int) -> np.ndarray:
+    """(size*size, angles*bins): row k is the sinogram (angle-major) of the k-th basis image."""
     from skimage.transform import radon
 
-    lap = np.mean([np.sqrt(np.abs(laplacian_symmetric(patch[..., c]))) for c in range(patch.shape[2])], axis=0)
-    sinogram = radon(lap, theta=ANGLES, circle=False).T  # (angles, projection bins)
-    spectrum = np.abs(np.fft.rfft(sinogram, axis=1))
-    spectrum = spectrum / (spectrum.mean(axis=0, keepdims=True) + 1e-16)
-    return (np.abs(spectrum) - 1.0).ravel().astype(np.float32)
+    basis = np.eye(size * size).reshape(size * size, size, size)
+    return np.stack([radon(b, theta=ANGLES, circle=False).T.ravel() for b in basis])
+
+
+def _laplacian_magnitude(patches: np.ndarray) -> np.ndarray:
+    """(n, s, s, 3) patches -> (n, s, s): sqrt|Laplacian| per channel (symmetric boundary
+    within each patch, as the original convolves patch by patch), averaged over channels."""
+    p = np.pad(patches.astype(np.float64), ((0, 0), (1, 1), (1, 1), (0, 0)), mode="symmetric")
+    lap = p[:, :-2, 1:-1] + p[:, 2:, 1:-1] + p[:, 1:-1, :-2] + p[:, 1:-1, 2:] - 4 * p[:, 1:-1, 1:-1]
+    return np.sqrt(np.abs(lap)).mean(axis=3)
+
+
+def _spectra(lap: np.ndarray) -> np.ndarray:
+    n, s = lap.shape[:2]
+    sinograms = (lap.reshape(n, s * s) @ radon_matrix(s)).reshape(n, len(ANGLES), -1)
+    spectrum = np.abs(np.fft.rfft(sinograms, axis=2))
+    spectrum = spectrum / (spectrum.mean(axis=1, keepdims=True) + 1e-16)
+    return (spectrum - 1.0).reshape(n, -1).astype(np.float32)
+
+
+def patch_resampling_features(patch: np.ndarray) -> np.ndarray:
+    """(240,) features of one RGB patch (32x32 in the original; any square size works)."""
+    return _spectra(_laplacian_magnitude(patch[None]))[0]
 
 
 def image_resampling_features(rgb: np.ndarray, patch: int = 32) -> np.ndarray:
@@ -37,9 +63,9 @@ def image_resampling_features(rgb: np.ndarray, patch: int = 32) -> np.ndarray:
     h, w = rgb.shape[:2]
     if h % patch or w % patch:
         raise ValueError(f"image {w}x{h} is not a whole number of {patch}x{patch} patches")
-    rows = [patch_resampling_features(rgb[y:y + patch, x:x + patch])
-            for y in range(0, h, patch) for x in range(0, w, patch)]
-    return np.stack(rows)
+    gh, gw = h // patch, w // patch
+    patches = rgb.reshape(gh, patch, gw, patch, -1).transpose(0, 2, 1, 3, 4).reshape(gh * gw, patch, patch, -1)
+    return _spectra(_laplacian_magnitude(patches))
 
 
 def hilbert_curve(order: int) -> np.ndarray:

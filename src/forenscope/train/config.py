@@ -27,12 +27,13 @@ DEFAULTS = {
 # `task = "localize"`: a pixel localiser trained on `forenscope synth forgeries` output
 LOCALIZE_DEFAULTS = {
     "name": None,
-    "family": None,          # iidnet (trainable now); hlstm, jlstm (networks only so far)
+    "family": None,          # iidnet | effunet | hlstm | jlstm
     "task": "localize",
     "network": {},
-    "input": {"tile": 256},  # whole images are analysed in tiles of this size
+    "input": {"tile": 256},  # whole images are analysed in tiles of this size (fixed for hlstm / jlstm)
     "data": {"forgeries": "work/synth-forgeries", "kinds": [], "val_kinds": [], "authentic": True,
-             "crop": 128, "positive_fraction": 0.7, "max_val_images": 150},
+             "crop": 128, "positive_fraction": 0.7, "max_val_images": 150,
+             "patch_fraction": 0.125},  # J-LSTM patch label: manipulated when >= this fraction is
     "train": {"seed": 0, "steps": 1000, "batch": 16, "lr": 1e-3, "weight_decay": 0.0, "warmup": 50,
               "val_every": 200, "max_minutes": 60.0, "threads": 0, "double_sigmoid": False,
               "init": ""},  # "efficientnet-lite0": ImageNet weights for effunet's encoder

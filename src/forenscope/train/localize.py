@@ -18,19 +18,20 @@ import torch
 from safetensors.torch import load_file
 
 from forenscope.data.datasets import manifest_hash
-from forenscope.detectors.localizers import image_score, network_input, predict_map
+from forenscope.detectors.localizers import FIXED_TILE, image_score, network_batch, predict_map
 from forenscope.evaluate.metrics import image_metrics, pixel_auc, pixel_f1_at, threshold_at_fpr
 from forenscope.imageio import read_image
 from forenscope.nets.factory import build_network
 from forenscope.train.loop import model_card, open_run, run_steps, save_checkpoint
 
 Log = Callable[[str], None]
-TRAINABLE = ("iidnet", "effunet")
+TRAINABLE = ("iidnet", "effunet", "hlstm", "jlstm")
 
 
 # ------------------------------------------------------------------ per family
 
-def loss_fn(family: str, cfg: dict, logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def loss_fn(family: str, cfg: dict, logits, mask: torch.Tensor) -> torch.Tensor:
+    """``logits``: the network's output; ``mask``: (B, 1, H, W) float 0/1."""
     if family == "iidnet":
         from forenscope.train.losses import iid_focal_bce
 
@@ -39,6 +40,15 @@ def loss_fn(family: str, cfg: dict, logits: torch.Tensor, mask: torch.Tensor) ->
         from forenscope.train.losses import bce_dice
 
         return bce_dice(logits, mask)
+    if family == "hlstm":
+        from forenscope.train.losses import two_channel_sigmoid_ce
+
+        return two_channel_sigmoid_ce(logits, mask[:, 0])
+    if family == "jlstm":
+        from forenscope.train.losses import jlstm_loss
+
+        patch_label = mask.mean(dim=(1, 2, 3)) >= cfg["data"]["patch_fraction"]
+        return jlstm_loss(logits[0], logits[1], patch_label, mask[:, 0])
     raise ValueError(f"unknown localiser family {family!r}")
 
 
@@ -95,17 +105,18 @@ def sample_crop(rgb: np.ndarray, mask: np.ndarray, size: int, rng: np.random.Gen
 
 def make_batch(rows: list[dict], cache: PairCache, cfg: dict, rng: np.random.Generator):
     d = cfg["data"]
-    xs, ms = [], []
+    size = FIXED_TILE.get(cfg["family"], d["crop"])
+    crops, ms = [], []
     for _ in range(cfg["train"]["batch"]):
         rgb, mask = cache.get(rows[int(rng.integers(len(rows)))])
-        rgb, mask = sample_crop(rgb, mask, d["crop"], rng, d["positive_fraction"])
+        rgb, mask = sample_crop(rgb, mask, size, rng, d["positive_fraction"])
         if rng.random() < 0.5:
             rgb, mask = rgb[:, ::-1], mask[:, ::-1]
         if rng.random() < 0.5:
             rgb, mask = rgb[::-1], mask[::-1]
-        xs.append(network_input(np.ascontiguousarray(rgb), cfg["family"]))
+        crops.append(rgb)
         ms.append(mask[None].astype(np.float32))
-    return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ms))
+    return network_batch(crops, cfg["family"]), torch.from_numpy(np.stack(ms))
 
 
 def validate(net, family: str, rows: list[dict], cache: PairCache, tile: int) -> dict:

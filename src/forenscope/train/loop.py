@@ -289,12 +289,12 @@ def run_steps(cfg: dict, out: Path, net, opt, state: dict, make_batch: Callable,
         for group in opt.param_groups:
             group["lr"] = _lr(cfg, step)
         net.train()
-        loss = loss_fn(net(x), y)
+        loss = loss_fn(net(*x) if isinstance(x, tuple) else net(x), y)  # tuple: several inputs
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         step += 1
-        seen += len(x)
+        seen += len(x[0] if isinstance(x, tuple) else x)
         if step % 25 == 0:
             rate = seen / (time.time() - t0)
             eta = (t["steps"] - step) * t["batch"] / max(rate, 1e-9)
