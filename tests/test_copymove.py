@@ -73,3 +73,27 @@ def test_large_image_works_at_working_resolution():
     a = load_detector("copymove-sift", threshold=0.5, max_side=400).analyze(big)
     assert a.heatmap.shape == (1200, 1600) and a.extras["working_scale"] == 0.25
     assert a.score > 0.5
+
+
+def test_fusion_adds_the_clone_regions_to_the_learned_map():
+    """effunet-cm: on a copy-move the fused mask covers source and target (the learned map
+    alone need not); on an image with no copy it is exactly effunet's map."""
+    from forenscope.detectors.fusion import excess_on_scale
+
+    fused = load_detector("effunet-cm")
+    image, truth = copied(0.0)
+    a = fused.analyze(image)
+    learned = fused.learned.analyze(image)
+    assert a.label == "tampered" and a.score >= learned.score
+    assert np.all(a.heatmap >= learned.heatmap)
+    assert a.mask[50:110, 50:110].mean() > 0.6 and a.mask[180:260, 260:340].mean() > 0.6
+    assert pixel_f1_at(truth, a.heatmap) > 0.7
+
+    plain = texture(300, 400, 1)
+    b = fused.analyze(plain)
+    assert np.array_equal(b.heatmap, fused.learned.analyze(plain).heatmap)
+
+    # the matcher's excess over its threshold lands on the learned score's range above its own
+    assert excess_on_scale(0.3, 0.4, 0.9) == 0.0
+    assert excess_on_scale(0.4, 0.4, 0.9) == 0.9 and excess_on_scale(1.0, 0.4, 0.9) == 1.0
+    assert abs(excess_on_scale(0.7, 0.4, 0.9) - 0.95) < 1e-12

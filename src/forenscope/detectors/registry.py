@@ -18,6 +18,9 @@ _BUILTIN_MODULES = {
     "copymove-sift": "forenscope.detectors.copymove",
     "iidnet": "forenscope.detectors.localizers",
     "effunet": "forenscope.detectors.localizers",
+    "hlstm": "forenscope.detectors.localizers",
+    "jlstm": "forenscope.detectors.localizers",
+    "effunet-cm": "forenscope.detectors.fusion",
 }
 _ENTRY_POINT_GROUP = "forenscope.detectors"  # third-party packages can add detectors here
 _REGISTRY: dict[str, type[Detector]] = {}

@@ -1,0 +1,58 @@
+"""``effunet-cm``: the learned localiser OR the copy-move matcher, each at its own calibrated
+threshold.
+
+A network trained on forgeries sees where content was pasted (the target) but cannot tell that
+another region of the same photo is its source, which copy-move benchmarks mark too. Keypoint
+matching finds both, and almost never fires on authentic photos (copymove-sift's card). So the
+map is effunet's, plus copymove-sift's source and target regions when its evidence passes its
+threshold; the image is flagged when either detector flags it.
+
+Score: the learned score, or when the matcher's score exceeds its threshold, that excess mapped
+linearly onto the learned detector's range above its own threshold (whichever is higher). So the
+fused label is exactly "either detector flags the image", and the score still ranks images.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from forenscope.analysis import Analysis
+from forenscope.detectors.base import Detector
+from forenscope.detectors.registry import load_detector, register_detector
+from forenscope.imageio import ImageMeta
+
+
+def excess_on_scale(score: float, threshold: float, target_threshold: float) -> float:
+    """Map ``score`` in [threshold, 1] linearly onto [target_threshold, 1] (0 below threshold)."""
+    if score < threshold:
+        return 0.0
+    span = 1.0 - threshold
+    fraction = 1.0 if span <= 0 else (score - threshold) / span
+    return target_threshold + (1.0 - target_threshold) * fraction
+
+
+@register_detector("effunet-cm", task="localize")
+class LearnedPlusCopyMove(Detector):
+    learned_name, matcher_name = "effunet", "copymove-sift"
+
+    def __init__(self, threshold: float | None = None, run: str | None = None):
+        self.learned = load_detector(self.learned_name, threshold=threshold, run=run)
+        self.matcher = load_detector(self.matcher_name)
+        self.card = {"task": "localize", "components": [self.learned_name, self.matcher_name]}
+        self.threshold = self.learned.threshold
+
+    def config(self) -> dict:
+        return {"threshold": self.threshold, self.learned_name: self.learned.config(),
+                self.matcher_name: self.matcher.config()}
+
+    def _analyze(self, rgb: np.ndarray, meta: ImageMeta | None) -> Analysis:
+        learned = self.learned._analyze(rgb, meta)
+        clone = self.matcher._analyze(rgb, meta)
+        fires = clone.score >= self.matcher.threshold
+        heat = np.maximum(learned.heatmap, clone.heatmap) if fires else learned.heatmap
+        score = max(learned.score, excess_on_scale(clone.score, self.matcher.threshold, self.threshold))
+        return Analysis(self.name, self.task, float(score), self.label_for(score), heatmap=heat,
+                        mask=heat >= 0.5, extras={
+                            "components": {learned.detector: {"score": learned.score, "label": learned.label},
+                                           clone.detector: {"score": clone.score, "label": clone.label,
+                                                            **clone.extras}}})
