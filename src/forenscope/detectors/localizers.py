@@ -32,8 +32,10 @@ def network_input(rgb: np.ndarray, family: str) -> np.ndarray:
     as the original)."""
     if family == "iidnet":
         return (rgb.astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)
-    if family in ("effunet", "jlstm"):
+    if family == "effunet":
         return (rgb.astype(np.float32) / 255.0).transpose(2, 0, 1)
+    if family == "jlstm":  # centred, unit-ish scale: with [0, 1] input the LSTM saw near-constant steps
+        return ((rgb.astype(np.float32) - 127.5) / 64.0).transpose(2, 0, 1)
     if family == "hlstm":
         return (rgb.astype(np.float32) / 127.0).transpose(2, 0, 1)
     raise ValueError(f"no localiser input defined for family {family!r}")
