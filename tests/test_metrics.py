@@ -138,3 +138,28 @@ def test_patch_labels_and_f1():
     pred = np.array([[True, True], [False, False]])
     assert M.patch_f1(labels, pred) == pytest.approx(skm.f1_score(labels.ravel(), pred.ravel()))
     assert M.patch_labels(np.zeros((70, 70), bool)).shape == (2, 2)  # partial tiles dropped
+
+
+def test_multiclass_metrics_against_sklearn():
+    from sklearn.metrics import precision_score, recall_score
+
+    from forenscope.evaluate.metrics import multiclass_metrics
+
+    rng = np.random.default_rng(3)
+    classes = ("authentic", "tampered", "generated")
+    # balanced: the re-weighting changes nothing; macro-F1 = harmonic mean of macro P and R
+    t = np.repeat([0, 1, 2], 50)
+    p = np.where(rng.random(150) < 0.7, t, rng.integers(0, 3, 150))
+    m = multiclass_metrics(t, p, classes)
+    mp, mr = precision_score(t, p, average="macro"), recall_score(t, p, average="macro")
+    assert abs(m["macro_f1"] - 2 * mp * mr / (mp + mr)) < 1e-12
+    assert abs(m["balanced_accuracy"] - mr) < 1e-12 and abs(m["accuracy"] - (t == p).mean()) < 1e-12
+    # unbalanced: precision as a class-balanced set would give it (sample weight 1 / class count)
+    t = np.concatenate([np.zeros(200, int), np.ones(40, int), np.full(10, 2)])
+    p = np.where(rng.random(250) < 0.6, t, rng.integers(0, 3, 250))
+    m = multiclass_metrics(t, p, classes)
+    w = 1.0 / np.bincount(t)[t]
+    ref = precision_score(t, p, average=None, sample_weight=w)
+    assert np.allclose([m["precision_balanced"][c] for c in classes], ref)
+    assert np.allclose([m["recall"][c] for c in classes], recall_score(t, p, average=None))
+    assert np.array(m["confusion"]).sum() == 250

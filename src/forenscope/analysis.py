@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-TASKS = ("generated", "tampered", "localize")
+TASKS = ("generated", "tampered", "localize", "triage")  # triage: authentic / tampered / generated
 LABELS = ("authentic", "generated", "tampered", "uncertain")
 
 

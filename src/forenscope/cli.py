@@ -357,6 +357,10 @@ def train(
             from forenscope.train.localize import train_localizer
 
             card = train_localizer(cfg, out, log=log, restart=restart)
+        elif cfg.get("task") == "triage":
+            from forenscope.train.triage import train_triage
+
+            card = train_triage(cfg, out, data_root(data), log=log, restart=restart)
         else:
             card = run_training(cfg, out, data_root(data), Path.cwd(), log=log, restart=restart)
     except (SourceError, ValueError, FileNotFoundError) as exc:

@@ -11,7 +11,7 @@ import numpy as np
 from forenscope.analysis import Analysis
 from forenscope.imageio import ImageMeta, as_rgb_uint8
 
-POSITIVE_LABEL = {"generated": "generated", "tampered": "tampered", "localize": "tampered"}
+POSITIVE_LABEL = {"generated": "generated", "tampered": "tampered", "localize": "tampered"}  # triage: its class
 
 
 class MissingWeightsError(FileNotFoundError):

@@ -21,6 +21,7 @@ _BUILTIN_MODULES = {
     "hlstm": "forenscope.detectors.localizers",
     "jlstm": "forenscope.detectors.localizers",
     "effunet-cm": "forenscope.detectors.fusion",
+    "cooc3": "forenscope.detectors.triage",
 }
 _ENTRY_POINT_GROUP = "forenscope.detectors"  # third-party packages can add detectors here
 _REGISTRY: dict[str, type[Detector]] = {}

@@ -158,6 +158,41 @@ def image_metrics(y_true, y_score, threshold: float = 0.5) -> dict:
     return out
 
 
+# ---------------------------------------------------------------- several classes (triage)
+
+
+def confusion(y_true, y_pred, n_classes: int) -> np.ndarray:
+    """(n, n) counts, rows = true class, columns = predicted."""
+    t, p = np.asarray(y_true, dtype=int).ravel(), np.asarray(y_pred, dtype=int).ravel()
+    if t.size != p.size:
+        raise ValueError(f"{t.size} true labels but {p.size} predictions")
+    return np.bincount(t * n_classes + p, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def multiclass_metrics(y_true, y_pred, classes: tuple[str, ...]) -> dict:
+    """Per-class recall, precision re-weighted to equal class counts (as "No one can escape"'s
+    ``valid.py``: the precision a class-balanced test set would give), their macro-F1
+    ``2 mean(P) mean(R) / (mean(P) + mean(R))``, balanced and plain accuracy. Classes absent
+    from ``y_true`` are left out of the means."""
+    n = len(classes)
+    cm = confusion(y_true, y_pred, n).astype(np.float64)
+    support = cm.sum(axis=1)
+    present = support > 0
+    rates = np.divide(cm, support[:, None], out=np.zeros_like(cm), where=present[:, None])  # row-normalised
+    recall = np.diag(rates)
+    column = rates[present].sum(axis=0)
+    precision = np.divide(np.diag(rates), column, out=np.zeros(n), where=column > 0)
+    mp, mr = precision[present].mean(), recall[present].mean()
+    return {
+        "macro_f1": float(2 * mp * mr / (mp + mr)) if mp + mr > 0 else 0.0,
+        "balanced_accuracy": float(mr),
+        "accuracy": float(np.trace(cm) / cm.sum()) if cm.sum() else math.nan,
+        "recall": {c: float(recall[i]) for i, c in enumerate(classes) if present[i]},
+        "precision_balanced": {c: float(precision[i]) for i, c in enumerate(classes) if present[i]},
+        "confusion": cm.astype(int).tolist(), "classes": list(classes), "support": support.astype(int).tolist(),
+    }
+
+
 # ---------------------------------------------------------------- pixel level, one image
 
 

@@ -41,6 +41,24 @@ LOCALIZE_DEFAULTS = {
 }
 
 
+# `task = "triage"`: one 3-class model (authentic / tampered / generated), "No one can escape"
+TRIAGE_DEFAULTS = {
+    "name": None,
+    "family": None,          # cooc
+    "task": "triage",
+    "network": {},
+    "input": {"levels": 192, "norm": "sum"},  # co-occurrence levels T; norm: sum | none (faithful) | log1p
+    "data": {"forgeries": "work/synth-forgeries",        # authentic + tampered rows
+             "tampered_kinds": ["splice", "copymove"],
+             "generated": ["latent_diffusion"],            # ../shared/data/generated_train generators
+             "generated_variants": 4,                      # processed copies per generated training image
+             "max_per_class": 0},                          # 0: all
+    "train": {"seed": 0, "steps": 1500, "batch": 48, "lr": 5e-4, "weight_decay": 1e-4, "warmup": 50,
+              "val_every": 250, "max_minutes": 30.0, "threads": 0},
+}
+TASK_DEFAULTS = {"localize": LOCALIZE_DEFAULTS, "triage": TRIAGE_DEFAULTS}
+
+
 class ConfigError(ValueError):
     pass
 
@@ -68,14 +86,16 @@ def load_config(path: str | Path) -> dict:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     task = raw.get("task", "generated")
-    if task == "localize":
-        cfg = _merge(LOCALIZE_DEFAULTS, raw, "")
+    if task in TASK_DEFAULTS:
+        cfg = _merge(TASK_DEFAULTS[task], raw, "")
         for key in ("name", "family"):
             if not cfg[key]:
                 raise ConfigError(f"{path}: `{key}` is required")
+        if task == "triage" and cfg["train"]["batch"] % 3:
+            raise ConfigError(f"{path}: train.batch must be a multiple of 3 (one third per class)")
         return cfg
     if task != "generated":
-        raise ConfigError(f"{path}: task must be 'generated' or 'localize', got {task!r}")
+        raise ConfigError(f"{path}: task must be one of generated, {', '.join(TASK_DEFAULTS)}; got {task!r}")
     raw = {k: v for k, v in raw.items() if k != "task"}
     cfg = _merge(DEFAULTS, raw, "")
     for key in ("name", "family"):

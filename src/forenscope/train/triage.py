@@ -1,0 +1,199 @@
+"""Training the 3-class triage model (authentic / tampered / generated) of "No one can escape"
+on what can be had here: the authentic and tampered images of ``forenscope synth forgeries``
+(split by source photo) and real generator outputs from ``../shared/data/generated_train``
+(split by prompt).
+
+The forgeries are resized and JPEG-compressed by their recipe; generated images are lossless
+256x256 WebP. Left so, a model learns the format. So every generated image goes through the
+same post-processing as the forgeries (``generated_variants`` seeded copies of each training
+image, one of each validation / test image), and the co-occurrence input is normalised so the
+image size does not leak (``input.norm``).
+
+Inputs are computed once per item (a few thousand co-occurrence tensors) and batches hold one
+third of each class. Seeded and resumable through ``train.loop``; best checkpoint on the
+validation macro-F1 (the original chose it on the test set).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file
+
+from forenscope.data.datasets import manifest_hash
+from forenscope.data.sources import generated_files
+from forenscope.data.splits import split_of
+from forenscope.evaluate.metrics import multiclass_metrics
+from forenscope.imageio import read_image
+from forenscope.nets.factory import build_network
+from forenscope.signals.cooccurrence import cooc_input
+from forenscope.train.loop import model_card, open_run, run_steps, save_checkpoint
+
+Log = Callable[[str], None]
+CLASSES = ("authentic", "tampered", "generated")
+
+
+@dataclass(frozen=True)
+class Item:
+    path: Path
+    label: int
+    group: str          # forgery kind or generator name
+    variant: int = -1   # >= 0: processed copy number of a generated image
+
+
+def forgery_items(forgeries: Path, split: str, tampered_kinds: list[str]) -> list[Item]:
+    from forenscope.train.localize import read_rows
+
+    rows = read_rows(forgeries, split, tampered_kinds, authentic=True)
+    return [Item(r["image"], 0 if r["mask"] is None else 1, r["kind"]) for r in rows]
+
+
+def generated_items(data: Path, split: str, generators: list[str], variants: int) -> list[Item]:
+    """Split by prompt, as the generated-image detectors are."""
+    out = []
+    for gen in generators:
+        for path, prompt in generated_files(data, gen):
+            if split_of(f"{gen}/{prompt}") == split:
+                out += [Item(path, 2, gen, v) for v in range(variants)]
+    return out
+
+
+def _forgery_post_processing(forgeries: Path):
+    from forenscope.synth.forgeries import ForgeryConfig
+
+    meta = json.loads((Path(forgeries) / "forgeries.json").read_text())["config"]
+    keep = {k: (tuple(v) if isinstance(v, list) else v) for k, v in meta.items()
+            if k in ("resize_prob", "jpeg", "jpeg_quality", "min_side")}
+    return ForgeryConfig(**keep)
+
+
+def item_pixels(item: Item, post, seed: int) -> np.ndarray:
+    """RGB of an item; a generated image processed as the forgeries were (seeded by its path
+    and variant, so the same item is always the same pixels)."""
+    from forenscope.synth.common import sample_seed
+    from forenscope.synth.forgeries import post_process
+
+    rgb, _ = read_image(item.path)
+    if item.variant < 0:
+        return rgb
+    rng = np.random.default_rng(sample_seed(seed, item.path.name, "triage", item.variant))
+    return post_process(rgb, None, rng, post)[0]
+
+
+def build_inputs(items: list[Item], cfg: dict, post, log: Log, what: str) -> np.ndarray:
+    inp = cfg["input"]
+    out = np.zeros((len(items), 8, inp["levels"], inp["levels"]), np.float32)
+    for i, item in enumerate(items):
+        out[i] = cooc_input(item_pixels(item, post, cfg["train"]["seed"]), inp["levels"], inp["norm"])
+        if (i + 1) % 500 == 0:
+            log(f"{what}: {i + 1}/{len(items)} co-occurrence inputs")
+    return out
+
+
+def _cap(items: list[Item], cap: int, rng: np.random.Generator) -> list[Item]:
+    by_class = [[it for it in items if it.label == c] for c in range(len(CLASSES))]
+    out = []
+    for group in by_class:
+        if cap and len(group) > cap:
+            group = [group[i] for i in sorted(rng.choice(len(group), cap, replace=False))]
+        out += group
+    return out
+
+
+def triage_sets(cfg: dict, data: Path, log: Log = print) -> dict:
+    """{split: (items, inputs)} for train and val."""
+    d = cfg["data"]
+    post = _forgery_post_processing(d["forgeries"])
+    rng = np.random.default_rng([cfg["train"]["seed"], 11])
+    sets = {}
+    for split in ("train", "val"):
+        items = forgery_items(Path(d["forgeries"]), split, d["tampered_kinds"])
+        items += generated_items(data, split, d["generated"], d["generated_variants"] if split == "train" else 1)
+        items = _cap(items, d["max_per_class"], rng)
+        counts = np.bincount([it.label for it in items], minlength=3)
+        if counts.min() == 0:
+            raise ValueError(f"{split}: no images of class {CLASSES[int(np.argmin(counts))]}")
+        log(f"{split}: " + ", ".join(f"{n} {c}" for c, n in zip(CLASSES, counts)))
+        sets[split] = (items, build_inputs(items, cfg, post, log, split))
+    return sets
+
+
+@torch.no_grad()
+def predict_classes(net, inputs: np.ndarray, batch: int = 64) -> np.ndarray:
+    """(N, 3) class probabilities."""
+    net.eval()
+    out = [torch.softmax(net(torch.from_numpy(inputs[i:i + batch])), 1).numpy() for i in range(0, len(inputs), batch)]
+    return np.concatenate(out) if out else np.zeros((0, len(CLASSES)), np.float32)
+
+
+def evaluate_triage(net, items: list[Item], inputs: np.ndarray) -> dict:
+    probs = predict_classes(net, inputs)
+    y = np.array([it.label for it in items])
+    m = multiclass_metrics(y, probs.argmax(1), CLASSES)
+    groups = sorted({it.group for it in items})
+    m["recall_per_group"] = {g: float(np.mean([p == t for p, t, it in zip(probs.argmax(1), y, items) if it.group == g]))
+                             for g in groups}
+    return m
+
+
+def make_batch(train: tuple, cfg: dict, rng: np.random.Generator):
+    items, inputs = train
+    by_class = [np.flatnonzero([it.label == c for it in items]) for c in range(len(CLASSES))]
+    idx = [int(by_class[k % 3][rng.integers(len(by_class[k % 3]))]) for k in range(cfg["train"]["batch"])]
+    return torch.from_numpy(inputs[idx]), torch.tensor([items[i].label for i in idx])
+
+
+def train_triage(cfg: dict, out: Path, data: Path, log: Log = print, restart: bool = False,
+                 stop_after: int | None = None) -> dict | None:
+    t = cfg["train"]
+    sets = triage_sets(cfg, data, log)
+    torch.manual_seed(t["seed"])
+    net = build_network(cfg["family"], cfg["network"])
+    opt = torch.optim.Adam(net.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
+    state = open_run(cfg, out, net, opt, log, restart)
+
+    def checkpoint(st, step, elapsed):
+        m = evaluate_triage(net, *sets["val"])
+        record = {"step": step, "macro_f1": m["macro_f1"], "recall": m["recall"]}
+        better = st["best"] is None or record["macro_f1"] > st["best"]["macro_f1"]
+        save_checkpoint(net, opt, out, st, record, elapsed, better)
+        log(f"validation at step {step}: macro-F1 {m['macro_f1']:.4f}, recall "
+            + ", ".join(f"{c} {r:.3f}" for c, r in m["recall"].items()))
+        return st
+
+    state = run_steps(cfg, out, net, opt, state, lambda rng: make_batch(sets["train"], cfg, rng), lambda logits, y: F.cross_entropy(logits, y),
+                      checkpoint, log, stop_after)
+    if state is None:
+        return None
+    return _finish(cfg, out, state, sets, log)
+
+
+def _finish(cfg: dict, out: Path, state: dict, sets: dict, log: Log) -> dict:
+    from forenscope.evaluate.provenance import environment, git_commit
+
+    net = build_network(cfg["family"], cfg["network"])
+    net.load_state_dict(load_file(out / "best.safetensors"))
+    m = evaluate_triage(net, *sets["val"])
+    files = [it.path for s in sets.values() for it in s[0]]
+    card = model_card(net, cfg, state, out, task="triage", threshold=0.5,
+                      threshold_note="label = the most probable class; score = 1 - P(authentic)",
+                      counts={f"{s}_{c}": int(sum(it.label == k for it in sets[s][0]))
+                              for s in sets for k, c in enumerate(CLASSES)},
+                      data_sha256=manifest_hash(files, Path(cfg["data"]["forgeries"]).resolve().parent))
+    card |= {
+        "classes": list(CLASSES),
+        "metrics": {"validation": {k: m[k] for k in ("macro_f1", "balanced_accuracy", "accuracy", "recall",
+                                                      "precision_balanced", "recall_per_group", "confusion")}},
+        "git": git_commit(), "environment": environment(), "licence": "Apache-2.0",
+        "training_data_terms": "synthetic forgeries from ../shared/data/real and generated_train images "
+                               "(research use with citation; see ../shared/data/README.md)",
+    }
+    (out / "card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    log(f"best step {state['best']['step']}: validation macro-F1 {m['macro_f1']:.4f}")
+    return card
