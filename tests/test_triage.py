@@ -52,7 +52,7 @@ def tiny(forgeries, steps=40) -> dict:
         "name": "cooc3-test", "family": "cooc",
         "network": {"width": 0.125, "block5": False, "block6_convs": 1},
         "input": {"levels": 32},
-        "data": {"forgeries": str(forgeries), "tampered_kinds": ["splice"], "generated_variants": 2},
+        "data": {"forgeries": str(forgeries), "tampered_kinds": ["splice"], "generated_variants": 2, "authentic_variants": 1},
         "train": {"steps": steps, "batch": 12, "lr": 2e-3, "warmup": 5, "val_every": 20, "threads": 2},
     }, "")
 

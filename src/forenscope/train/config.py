@@ -52,6 +52,7 @@ TRIAGE_DEFAULTS = {
              "tampered_kinds": ["splice", "copymove"],
              "generated": ["latent_diffusion"],            # ../shared/data/generated_train generators
              "generated_variants": 4,                      # processed copies per generated training image
+             "authentic_variants": 0,                      # extra processed copies per real training photo
              "max_per_class": 0},                          # 0: all
     "train": {"seed": 0, "steps": 1500, "batch": 48, "lr": 5e-4, "weight_decay": 1e-4, "warmup": 50,
               "val_every": 250, "max_minutes": 30.0, "threads": 0},

@@ -43,8 +43,9 @@ CLASSES = ("authentic", "tampered", "generated")
 class Item:
     path: Path
     label: int
-    group: str          # forgery kind or generator name
-    variant: int = -1   # >= 0: processed copy number of a generated image
+    group: str          # forgery kind, generator name or "authentic-extra"
+    variant: int = -1   # >= 0: processed copy number (of a generated image or a real photo)
+    long_side: int = 0  # > 0: shrink to this long side first (real photos, as the forgeries were)
 
 
 def forgery_items(forgeries: Path, split: str, tampered_kinds: list[str]) -> list[Item]:
@@ -64,12 +65,23 @@ def generated_items(data: Path, split: str, generators: list[str], variants: int
     return out
 
 
+def extra_authentic_items(data: Path, split: str, variants: int, long_side: int) -> list[Item]:
+    """Processed copies of the split's real photos: the forgeries hold one authentic image per
+    photo but several tampered ones."""
+    from forenscope.data.splits import real_photos
+
+    if variants <= 0:
+        return []
+    return [Item(path, 0, "authentic-extra", v, long_side) for key, path in real_photos(data)
+            if split_of(key) == split for v in range(variants)]
+
+
 def _forgery_post_processing(forgeries: Path):
     from forenscope.synth.forgeries import ForgeryConfig
 
     meta = json.loads((Path(forgeries) / "forgeries.json").read_text())["config"]
     keep = {k: (tuple(v) if isinstance(v, list) else v) for k, v in meta.items()
-            if k in ("resize_prob", "jpeg", "jpeg_quality", "min_side")}
+            if k in ("resize_prob", "jpeg", "jpeg_quality", "min_side", "long_side")}
     return ForgeryConfig(**keep)
 
 
@@ -79,7 +91,11 @@ def item_pixels(item: Item, post, seed: int) -> np.ndarray:
     from forenscope.synth.common import sample_seed
     from forenscope.synth.forgeries import post_process
 
+    from forenscope.data.wild import fit_long_side
+
     rgb, _ = read_image(item.path)
+    if item.long_side:
+        rgb = fit_long_side(rgb, item.long_side)
     if item.variant < 0:
         return rgb
     rng = np.random.default_rng(sample_seed(seed, item.path.name, "triage", item.variant))
@@ -115,6 +131,8 @@ def triage_sets(cfg: dict, data: Path, log: Log = print) -> dict:
     for split in ("train", "val"):
         items = forgery_items(Path(d["forgeries"]), split, d["tampered_kinds"])
         items += generated_items(data, split, d["generated"], d["generated_variants"] if split == "train" else 1)
+        if split == "train":
+            items += extra_authentic_items(data, split, d["authentic_variants"], post.long_side)
         items = _cap(items, d["max_per_class"], rng)
         counts = np.bincount([it.label for it in items], minlength=3)
         if counts.min() == 0:
