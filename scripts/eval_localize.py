@@ -3,6 +3,7 @@
     python scripts/eval_localize.py [--data ../shared/data] [--forgeries work/synth-forgeries]
         [--run effunet=work/runs/effunet --run iidnet=work/runs/iidnet-telea] [--update-cards]
 
+0. The validation split (the choice of the default localiser): docs/results/localize/validation/.
 1. The synthetic test split (photos no training step saw), a row per manipulation type, with
    authentic test images as the negatives of every row: docs/results/localize/synthetic/.
 2. CVIP copy-move (50 forged + masks, 10 originals): docs/results/localize/cvip/.
@@ -10,8 +11,10 @@
    methods, marked "trained on" / "unseen" from its card: docs/results/localize/inpainting.md.
 
 Detectors: the classical ones (ela, noise, jpeg-ghost, copymove-sift; only ela and
-copymove-sift on the 738 synthetic test images) and each trained localiser, shipped or from a run folder (--run NAME=DIR). ``--update-cards`` writes the test
-metrics into the shipped cards of the trained localisers (and copymove-sift's).
+copymove-sift on the 738 synthetic test images), each trained localiser, shipped or from a run
+folder (--run NAME=DIR), and ``effunet-cm`` (effunet OR copymove-sift) when effunet is among
+them. ``--update-cards`` writes the test metrics into the shipped cards of the trained
+localisers and copymove-sift's, and writes effunet-cm's card (its components and their hashes).
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ def run_eval(dataset: Path, detectors: list[str], runs: dict[str, str], out: Pat
 
 def trained_on(name: str, runs: dict[str, str]) -> list[str]:
     path = Path(runs[name]) / "card.json" if name in runs else CARDS / f"{name}.json"
+    if not path.is_file():
+        return ["all kinds"]
     card = json.loads(path.read_text())
     return card.get("training", {}).get("config", {}).get("data", {}).get("kinds") or ["all kinds"]
 
@@ -62,6 +67,19 @@ def inpainting_table(result: dict, trained: dict[str, list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_fusion_card() -> None:
+    """effunet-cm ships no weights of its own: its card names its components and their hashes."""
+    learned = json.loads((CARDS / "effunet.json").read_text())
+    matcher = json.loads((CARDS / "copymove-sift.json").read_text())
+    card = {"name": "effunet-cm", "task": "localize", "family": "fusion",
+            "components": {"effunet": {"weights_sha256": learned["weights_sha256"], "threshold": learned["threshold"]},
+                           "copymove-sift": {"threshold": matcher["threshold"]}},
+            "weights_sha256": learned["weights_sha256"], "threshold": learned["threshold"],
+            "threshold_note": "effunet's; the image is flagged when effunet or copymove-sift flags it",
+            "licence": "Apache-2.0", "training_data_terms": learned.get("training_data_terms"), "metrics": {}}
+    (CARDS / "effunet-cm.json").write_text(json.dumps(card, indent=2) + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=Path(os.environ.get("FORENSCOPE_DATA", REPO.parent / "shared" / "data")))
@@ -72,8 +90,13 @@ def main() -> None:
     args = ap.parse_args()
     runs = dict(r.split("=", 1) for r in args.run)
     trained = list(dict.fromkeys([*args.model, *runs]))
+    if "effunet" in trained:
+        trained.append("effunet-cm")
+        if "effunet" in runs:
+            runs["effunet-cm"] = runs["effunet"]
     detectors = CLASSICAL + trained
 
+    run_eval(args.forgeries / "val.csv", trained + ["copymove-sift"], runs, OUT / "validation")
     synthetic = run_eval(args.forgeries / "test.csv", SYNTHETIC_CLASSICAL + trained, runs, OUT / "synthetic")
     cvip = run_eval(args.data / "copymove_cvip", detectors, runs, OUT / "cvip")
     table = inpainting_table(synthetic, {d: trained_on(d, runs) for d in trained})
@@ -82,6 +105,8 @@ def main() -> None:
     print(table)
 
     if args.update_cards:
+        if "effunet-cm" in trained:
+            write_fusion_card()
         for name in [d for d in SYNTHETIC_CLASSICAL + trained if (CARDS / f"{d}.json").is_file()
                      and (d in trained or d == "copymove-sift")]:
             card = json.loads((CARDS / f"{name}.json").read_text())

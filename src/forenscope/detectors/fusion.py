@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from forenscope.analysis import Analysis
-from forenscope.detectors.base import Detector
+from forenscope.detectors.base import Detector, load_card
 from forenscope.detectors.registry import load_detector, register_detector
 from forenscope.imageio import ImageMeta
 
@@ -38,7 +38,7 @@ class LearnedPlusCopyMove(Detector):
     def __init__(self, threshold: float | None = None, run: str | None = None):
         self.learned = load_detector(self.learned_name, threshold=threshold, run=run)
         self.matcher = load_detector(self.matcher_name)
-        self.card = {"task": "localize", "components": [self.learned_name, self.matcher_name]}
+        self.card = load_card(self.name) or {"task": "localize", "components": [self.learned_name, self.matcher_name]}
         self.threshold = self.learned.threshold
 
     def config(self) -> dict:
