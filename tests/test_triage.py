@@ -79,3 +79,47 @@ def test_resume_equals_uninterrupted(world, tmp_path):
     train_triage(copy.deepcopy(cfg), tmp_path / "b", data, log=lambda m: None)
     wa, wb = load_file(tmp_path / "a" / "last.safetensors"), load_file(tmp_path / "b" / "last.safetensors")
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_benchmark_protocol_is_reproducible(world, tmp_path):
+    """A tiny protocol run twice from scratch gives the same numbers; a rerun reuses its model."""
+    import json
+
+    from forenscope.evaluate.benchmark import ProtocolError, load_protocol, run_benchmark
+
+    data, forgeries = world
+    (tmp_path / "tiny.yaml").write_text("""
+name: tiny
+kind: triage
+seed: 3
+title: tiny
+train:
+  family: cooc
+  network: {width: 0.125, block5: false, block6_convs: 1}
+  input: {levels: 32}
+  data: {tampered_kinds: [splice], generated_variants: 1}
+  train: {steps: 8, batch: 12, val_every: 4, warmup: 2, threads: 2}
+tests:
+  - name: held-in
+    sources:
+      - {source: forgeries, split: test, kinds: [authentic, splice]}
+      - {source: generated, split: test, generators: [latent_diffusion]}
+  - name: authentic only
+    sources:
+      - {source: forgeries, split: val, kinds: [authentic]}
+""")
+    proto = load_protocol(str(tmp_path / "tiny.yaml"))
+    a = run_benchmark(proto, tmp_path / "a", data, forgeries, log=lambda m: None)
+    b = run_benchmark(proto, tmp_path / "b", data, forgeries, log=lambda m: None)
+    assert a["metrics"] == b["metrics"] and a["model"]["weights_sha256"] == b["model"]["weights_sha256"]
+    held = a["metrics"]["held-in"]
+    assert held["support"][1] > 0 and held["support"][2] > 0 and held["images"] == sum(held["support"])
+    assert set(a["metrics"]["authentic only"]["recall"]) == {"authentic"}
+    for f in ("results.json", "results.md", "results.png"):
+        assert (tmp_path / "a" / f).stat().st_size > 0
+    logs = []
+    run_benchmark(proto, tmp_path / "a", data, forgeries, log=logs.append)
+    assert any("reusing" in m for m in logs)
+    assert json.loads((tmp_path / "a" / "results.json").read_text())["metrics"] == a["metrics"]
+    with pytest.raises(ProtocolError, match="did you mean 'case1'"):
+        load_protocol("cas1")

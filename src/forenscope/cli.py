@@ -377,6 +377,31 @@ def train(
         stderr.print(f"shipped {cfg['name']} to {dest}", highlight=False)
 
 
+@app.command()
+def benchmark(
+    protocol: str = typer.Argument(..., help="A shipped protocol (case1, case2) or a protocol YAML file."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default work/benchmarks/<protocol>). A rerun reuses its trained model."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Shared data folder (default $FORENSCOPE_DATA or ../shared/data)."),
+    forgeries: Path = typer.Option(Path("work/synth-forgeries"), "--forgeries", help="Output of `forenscope synth forgeries`."),
+) -> None:
+    """Run a published evaluation protocol rebuilt from the data available here: train, test
+    on every set it lists, write results.json + results.md + results.png."""
+    from forenscope.data.splits import data_root
+    from forenscope.evaluate.benchmark import ProtocolError, load_protocol, run_benchmark
+
+    _reexec_with_tcmalloc()
+    log = lambda m: stderr.print(m, highlight=False)  # noqa: E731
+    try:
+        proto = load_protocol(protocol)
+        out = out or Path("work/benchmarks") / proto["name"]
+        result = run_benchmark(proto, out, data_root(data), forgeries, log=log)
+    except (ProtocolError, ValueError, FileNotFoundError) as exc:
+        stderr.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    sys.stdout.write((out / "results.md").read_text(encoding="utf-8"))
+    log(f"wrote {out / 'results.json'}, results.md, results.png ({len(result['metrics'])} test sets)")
+
+
 # ------------------------------------------------------------------ synthesis
 
 synth_app = typer.Typer(no_args_is_help=True, help="Make training data from real photos.")

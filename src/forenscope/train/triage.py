@@ -135,8 +135,8 @@ def triage_sets(cfg: dict, data: Path, log: Log = print) -> dict:
             items += extra_authentic_items(data, split, d["authentic_variants"], post.long_side)
         items = _cap(items, d["max_per_class"], rng)
         counts = np.bincount([it.label for it in items], minlength=3)
-        if counts.min() == 0:
-            raise ValueError(f"{split}: no images of class {CLASSES[int(np.argmin(counts))]}")
+        if np.count_nonzero(counts) < 2:
+            raise ValueError(f"{split}: images of fewer than two classes ({', '.join(f'{n} {c}' for c, n in zip(CLASSES, counts))})")
         log(f"{split}: " + ", ".join(f"{n} {c}" for c, n in zip(CLASSES, counts)))
         sets[split] = (items, build_inputs(items, cfg, post, log, split))
     return sets
@@ -150,20 +150,29 @@ def predict_classes(net, inputs: np.ndarray, batch: int = 64) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros((0, len(CLASSES)), np.float32)
 
 
-def evaluate_triage(net, items: list[Item], inputs: np.ndarray) -> dict:
+def trained_classes(card: dict) -> np.ndarray:
+    """(3,) bool: the classes a model saw in training (Case 2 trains two); predictions never
+    name the others."""
+    return np.array([card["training"].get(f"train_{c}", 1) > 0 for c in CLASSES])
+
+
+def evaluate_triage(net, items: list[Item], inputs: np.ndarray, allowed: np.ndarray | None = None) -> dict:
     probs = predict_classes(net, inputs)
+    pred = (probs if allowed is None else np.where(allowed, probs, -np.inf)).argmax(1)
     y = np.array([it.label for it in items])
-    m = multiclass_metrics(y, probs.argmax(1), CLASSES)
+    m = multiclass_metrics(y, pred, CLASSES)
     groups = sorted({it.group for it in items})
-    m["recall_per_group"] = {g: float(np.mean([p == t for p, t, it in zip(probs.argmax(1), y, items) if it.group == g]))
+    m["recall_per_group"] = {g: float(np.mean([p == t for p, t, it in zip(pred, y, items) if it.group == g]))
                              for g in groups}
     return m
 
 
 def make_batch(train: tuple, cfg: dict, rng: np.random.Generator):
+    """Equal shares of each class present."""
     items, inputs = train
-    by_class = [np.flatnonzero([it.label == c for it in items]) for c in range(len(CLASSES))]
-    idx = [int(by_class[k % 3][rng.integers(len(by_class[k % 3]))]) for k in range(cfg["train"]["batch"])]
+    by_class = [c for c in (np.flatnonzero([it.label == k for it in items]) for k in range(len(CLASSES))) if len(c)]
+    n = len(by_class)
+    idx = [int(by_class[k % n][rng.integers(len(by_class[k % n]))]) for k in range(cfg["train"]["batch"])]
     return torch.from_numpy(inputs[idx]), torch.tensor([items[i].label for i in idx])
 
 
@@ -176,8 +185,10 @@ def train_triage(cfg: dict, out: Path, data: Path, log: Log = print, restart: bo
     opt = torch.optim.Adam(net.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
     state = open_run(cfg, out, net, opt, log, restart)
 
+    allowed = np.isin(np.arange(len(CLASSES)), [it.label for it in sets["train"][0]])
+
     def checkpoint(st, step, elapsed):
-        m = evaluate_triage(net, *sets["val"])
+        m = evaluate_triage(net, *sets["val"], allowed)
         record = {"step": step, "macro_f1": m["macro_f1"], "recall": m["recall"]}
         better = st["best"] is None or record["macro_f1"] > st["best"]["macro_f1"]
         save_checkpoint(net, opt, out, st, record, elapsed, better)
@@ -189,15 +200,15 @@ def train_triage(cfg: dict, out: Path, data: Path, log: Log = print, restart: bo
                       checkpoint, log, stop_after)
     if state is None:
         return None
-    return _finish(cfg, out, state, sets, log)
+    return _finish(cfg, out, state, sets, allowed, log)
 
 
-def _finish(cfg: dict, out: Path, state: dict, sets: dict, log: Log) -> dict:
+def _finish(cfg: dict, out: Path, state: dict, sets: dict, allowed: np.ndarray, log: Log) -> dict:
     from forenscope.evaluate.provenance import environment, git_commit
 
     net = build_network(cfg["family"], cfg["network"])
     net.load_state_dict(load_file(out / "best.safetensors"))
-    m = evaluate_triage(net, *sets["val"])
+    m = evaluate_triage(net, *sets["val"], allowed)
     files = [it.path for s in sets.values() for it in s[0]]
     card = model_card(net, cfg, state, out, task="triage", threshold=0.5,
                       threshold_note="label = the most probable class; score = 1 - P(authentic)",

@@ -1,0 +1,208 @@
+"""``forenscope benchmark PROTOCOL``: published evaluation protocols rebuilt from the data that
+can be had here, as YAML files in ``forenscope/protocols/`` (or any path).
+
+A protocol names its kind, seed, a training config (the keys of a ``configs/*.toml`` of that
+kind), the test sets (each a list of sources with their class) and the substitutions it makes
+for data that cannot be had. The command trains (resumable: a rerun continues or reuses the
+model), evaluates every test set and writes ``results.json`` (numbers, protocol, commit, data
+hash), ``results.md`` and ``results.png`` into the output folder.
+
+Kind ``triage`` (authentic / tampered / generated, "No one can escape"): Case 1 and Case 2.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from forenscope.evaluate.metrics import multiclass_metrics
+
+Log = Callable[[str], None]
+KINDS = ("triage",)
+SOURCE_TYPES = ("forgeries", "generated", "folder")
+
+
+class ProtocolError(ValueError):
+    pass
+
+
+def protocol_names() -> list[str]:
+    folder = resources.files("forenscope") / "protocols"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_protocol(name_or_path: str) -> dict:
+    """A shipped protocol by name (``case1``) or a YAML file by path, checked."""
+    import yaml
+
+    path = Path(name_or_path)
+    if not path.is_file():
+        shipped = resources.files("forenscope") / "protocols" / f"{name_or_path}.yaml"
+        if not shipped.is_file():
+            import difflib
+
+            close = difflib.get_close_matches(name_or_path, protocol_names(), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ProtocolError(f"no protocol {name_or_path!r} (shipped: {', '.join(protocol_names())}){hint}")
+        path = Path(str(shipped))
+    try:
+        proto = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ProtocolError(f"{path}: {exc}") from None
+    for key in ("name", "kind", "seed", "train", "tests"):
+        if key not in (proto or {}):
+            raise ProtocolError(f"{path}: missing `{key}`")
+    if proto["kind"] not in KINDS:
+        raise ProtocolError(f"{path}: kind must be one of {', '.join(KINDS)}, got {proto['kind']!r}")
+    for test in proto["tests"]:
+        for src in test.get("sources", []):
+            if src.get("source") not in SOURCE_TYPES:
+                raise ProtocolError(f"{path}: test {test.get('name')!r}: source must be one of "
+                                    f"{', '.join(SOURCE_TYPES)}, got {src.get('source')!r}")
+    proto["_path"] = str(path)
+    return proto
+
+
+def training_config(proto: dict, forgeries: Path) -> dict:
+    """The protocol's ``train`` table as a full config of its kind, seed from the protocol."""
+    from forenscope.train.config import TRIAGE_DEFAULTS, ConfigError, _merge
+
+    raw = {"task": "triage", "name": proto["name"], **proto["train"]}
+    raw.setdefault("data", {})["forgeries"] = str(forgeries)
+    raw.setdefault("train", {})["seed"] = int(proto["seed"])
+    try:
+        return _merge(TRIAGE_DEFAULTS, raw, "train.")
+    except ConfigError as exc:
+        raise ProtocolError(f"{proto['_path']}: {exc}") from None
+
+
+# ------------------------------------------------------------------ test sets (triage)
+
+def test_items(test: dict, data: Path, forgeries: Path):
+    """Items of one test set; labels from each source."""
+    from forenscope.data.inputs import iter_image_files
+    from forenscope.train.triage import CLASSES, Item, forgery_items, generated_items
+
+    items = []
+    for src in test["sources"]:
+        kind = src["source"]
+        if kind == "forgeries":  # kinds: "authentic" and / or forgery kinds
+            wanted = src.get("kinds") or ["authentic"]
+            rows = forgery_items(forgeries, src.get("split", "test"), [])
+            items += [r for r in rows if r.group in wanted]
+        elif kind == "generated":
+            split = src.get("split", "test")
+            for gen in src["generators"]:
+                if split == "all":
+                    items += [it for s in ("train", "val", "test") for it in generated_items(data, s, [gen], 1)]
+                else:
+                    items += generated_items(data, split, [gen], 1)
+        elif kind == "folder":
+            label = CLASSES.index(src["label"])
+            folder = data / src["path"]
+            if not folder.is_dir():
+                raise ProtocolError(f"test {test['name']!r}: folder {folder} not found")
+            files = list(iter_image_files(folder))
+            if src.get("limit"):
+                files = files[: int(src["limit"])]
+            items += [Item(p, label, src.get("group", Path(src["path"]).name)) for p in files]
+    if not items:
+        raise ProtocolError(f"test {test['name']!r} has no images")
+    return items
+
+
+def run_benchmark(proto: dict, out: Path, data: Path, forgeries: Path, log: Log = print) -> dict:
+    from forenscope.data.datasets import manifest_hash
+    from forenscope.detectors import load_detector
+    from forenscope.evaluate.provenance import environment, git_commit
+    from forenscope.train.triage import (CLASSES, _forgery_post_processing, build_inputs, predict_classes,
+                                         train_triage, trained_classes)
+
+    out = Path(out)
+    cfg = training_config(proto, forgeries)
+    model_dir = out / "model"
+    if (model_dir / "card.json").is_file() and json.loads((model_dir / "card.json").read_text()).get(
+            "training", {}).get("config") == cfg:
+        log(f"reusing the model trained in {model_dir}")
+    else:
+        train_triage(cfg, model_dir, data, log=log)
+    det = load_detector("cooc3", run=str(model_dir))
+    allowed = trained_classes(det.card)
+    post = _forgery_post_processing(forgeries)
+    rows, all_files = {}, []
+    for test in proto["tests"]:
+        items = test_items(test, data, forgeries)
+        all_files += [it.path for it in items]
+        inputs = build_inputs(items, cfg, post, log, test["name"])
+        pred = np.where(allowed, predict_classes(det.net, inputs), -np.inf).argmax(1)
+        m = multiclass_metrics([it.label for it in items], pred, CLASSES)
+        m["recall_per_group"] = {g: float(np.mean([p == it.label for p, it in zip(pred, items) if it.group == g]))
+                                 for g in sorted({it.group for it in items})}
+        m["images"] = len(items)
+        m["note"] = test.get("note", "")
+        rows[test["name"]] = m
+        log(f"{test['name']}: macro-F1 {m['macro_f1']:.3f} on {len(items)} images")
+    result = {
+        "protocol": {k: v for k, v in proto.items() if not k.startswith("_")},
+        "metrics": rows,
+        "model": {"weights_sha256": det.card.get("weights_sha256"), "best_step": det.card["training"]["best_step"],
+                  "validation": det.card["metrics"]["validation"]},
+        "data_manifest_sha256": manifest_hash(all_files, data.resolve().parent),
+        "git": git_commit(), "environment": environment(),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    (out / "results.md").write_text(markdown(result), encoding="utf-8")
+    plot(result, out / "results.png")
+    return result
+
+
+def markdown(result: dict) -> str:
+    p = result["protocol"]
+    lines = [f"# Benchmark `{p['name']}`: {p.get('title', '')}", "", p.get("description", "").strip(), ""]
+    if p.get("substitutions"):
+        lines += ["Substitutions for data that cannot be had here:", ""]
+        lines += [f"- {s}" for s in p["substitutions"]] + [""]
+    if p.get("counts"):
+        lines += [f"Counts: {p['counts']}", ""]
+    lines += ["| test set | images | macro-F1 | balanced acc. | recall authentic | recall tampered | recall generated |",
+              "|---|---|---|---|---|---|---|"]
+    for name, m in result["metrics"].items():
+        rec = [m["recall"].get(c) for c in ("authentic", "tampered", "generated")]
+        lines.append(f"| {name} | {m['images']} | {m['macro_f1']:.3f} | {m['balanced_accuracy']:.3f} | "
+                     + " | ".join("–" if r is None else f"{r:.3f}" for r in rec) + " |")
+    git = result["git"]
+    lines += ["", f"Model: best step {result['model']['best_step']}, validation macro-F1 "
+              f"{result['model']['validation']['macro_f1']:.3f}; weights sha256 "
+              f"`{str(result['model']['weights_sha256'])[:16]}`; commit `{str(git.get('commit'))[:10]}`"
+              f"{' (dirty)' if git.get('dirty') else ''}; data manifest `{result['data_manifest_sha256'][:16]}`.", ""]
+    return "\n".join(lines)
+
+
+def plot(result: dict, path: Path) -> None:
+    """Grouped bars: per test set, macro-F1 and the recall of each class present."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(result["metrics"])
+    series = ["macro-F1", "authentic", "tampered", "generated"]
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(names) + 2), 3.6), dpi=110)
+    width = 0.8 / len(series)
+    for k, s in enumerate(series):
+        vals = [result["metrics"][n]["macro_f1"] if s == "macro-F1" else result["metrics"][n]["recall"].get(s, np.nan)
+                for n in names]
+        ax.bar(np.arange(len(names)) + (k - 1.5) * width, vals, width, label=s if s == "macro-F1" else f"recall {s}")
+    ax.set_xticks(np.arange(len(names)), names, rotation=15, ha="right")
+    ax.set_ylim(0, 1)
+    ax.axhline(1 / 3, color="grey", lw=0.8, ls=":")
+    ax.set_title(f"{result['protocol']['name']}: {result['protocol'].get('title', '')}", fontsize=9)
+    ax.legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.25))
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
