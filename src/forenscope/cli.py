@@ -288,7 +288,11 @@ _SHORT_METRIC_NAMES = {
     "false_positive_area_mean_per_authentic_image": "FP area", "image_roc_auc": "image AUC",
     "acc": "acc", "ap": "AP", "real_acc": "real acc", "fake_acc": "fake acc",
     "false_positive_rate": "FPR", "patch_f1_pooled_over_patches": "patch F1",
+    "macro_f1": "macro-F1", "balanced_accuracy": "balanced acc",
 }
+
+
+_PER_CLASS = ("recall", "precision_balanced", "recall_per_group")  # triage cards: shown in full by --format json
 
 
 def _card_metrics(card: dict) -> str:
@@ -298,7 +302,7 @@ def _card_metrics(card: dict) -> str:
     for dataset, values in (card.get("metrics") or {}).items():
         if not isinstance(values, dict):  # e.g. "source": the JSON the numbers came from
             continue
-        nested = {k: v for k, v in values.items() if isinstance(v, dict)}
+        nested = {k: v for k, v in values.items() if isinstance(v, dict) and k not in _PER_CLASS}
         if not nested:
             entries.append((dataset, values))
         for sub, sv in nested.items():  # e.g. test -> synthetic -> per kind + mean
