@@ -163,3 +163,12 @@ def test_multiclass_metrics_against_sklearn():
     assert np.allclose([m["precision_balanced"][c] for c in classes], ref)
     assert np.allclose([m["recall"][c] for c in classes], recall_score(t, p, average=None))
     assert np.array(m["confusion"]).sum() == 250
+
+
+def test_threshold_at_fpr_is_finite_when_only_flagging_nothing_qualifies():
+    from forenscope.evaluate.metrics import threshold_at_fpr
+
+    y, s = np.array([0, 0, 0, 1, 1]), np.array([0.7, 0.7, 0.7, 0.7, 0.7])
+    t = threshold_at_fpr(y, s, 0.05)
+    assert np.isfinite(t) and t > 0.7 and not np.any(s >= t)
+    assert threshold_at_fpr(np.array([0, 0, 1]), np.array([0.1, 0.2, 0.9]), 0.05) == 0.9

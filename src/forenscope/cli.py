@@ -387,6 +387,7 @@ def benchmark(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default work/benchmarks/<protocol>). A rerun reuses its trained model."),
     data: Optional[Path] = typer.Option(None, "--data", help="Shared data folder (default $FORENSCOPE_DATA or ../shared/data)."),
     forgeries: Path = typer.Option(Path("work/synth-forgeries"), "--forgeries", help="Output of `forenscope synth forgeries`."),
+    model_dir: Optional[Path] = typer.Option(None, "--model-dir", help="Where the protocol's model is trained (default <out>/model)."),
 ) -> None:
     """Run a published evaluation protocol rebuilt from the data available here: train, test
     on every set it lists, write results.json + results.md + results.png."""
@@ -398,7 +399,7 @@ def benchmark(
     try:
         proto = load_protocol(protocol)
         out = out or Path("work/benchmarks") / proto["name"]
-        result = run_benchmark(proto, out, data_root(data), forgeries, log=log)
+        result = run_benchmark(proto, out, data_root(data), forgeries, log=log, model_dir=model_dir)
     except (ProtocolError, ValueError, FileNotFoundError) as exc:
         stderr.print(f"[red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None

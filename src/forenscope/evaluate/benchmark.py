@@ -115,7 +115,10 @@ def test_items(test: dict, data: Path, forgeries: Path):
     return items
 
 
-def run_benchmark(proto: dict, out: Path, data: Path, forgeries: Path, log: Log = print) -> dict:
+def run_benchmark(proto: dict, out: Path, data: Path, forgeries: Path, log: Log = print,
+                  model_dir: Path | None = None) -> dict:
+    """Train (or reuse) the protocol's model in ``model_dir`` (default ``out/model``), test it on
+    every set, write the results into ``out``."""
     from forenscope.data.datasets import manifest_hash
     from forenscope.detectors import load_detector
     from forenscope.evaluate.provenance import environment, git_commit
@@ -124,7 +127,7 @@ def run_benchmark(proto: dict, out: Path, data: Path, forgeries: Path, log: Log 
 
     out = Path(out)
     cfg = training_config(proto, forgeries)
-    model_dir = out / "model"
+    model_dir = Path(model_dir or out / "model")
     if (model_dir / "card.json").is_file() and json.loads((model_dir / "card.json").read_text()).get(
             "training", {}).get("config") == cfg:
         log(f"reusing the model trained in {model_dir}")

@@ -118,9 +118,12 @@ def tpr_at_fpr(y_true, y_score, max_fpr: float) -> float:
 
 
 def threshold_at_fpr(y_true, y_score, max_fpr: float) -> float:
-    """The lowest threshold whose false-positive rate on these labels is <= ``max_fpr``."""
+    """The lowest threshold whose false-positive rate on these labels is <= ``max_fpr``. When
+    only "flag nothing" qualifies (e.g. every score tied), the next float above the highest
+    score: finite, so cards stay valid JSON."""
     fpr, _, thr = roc_points(y_true, y_score)
-    return float(thr[np.flatnonzero(fpr <= max_fpr + 1e-12).max()])
+    t = float(thr[np.flatnonzero(fpr <= max_fpr + 1e-12).max()])
+    return t if np.isfinite(t) else float(np.nextafter(np.max(y_score), np.inf))
 
 
 def oracle_accuracy(y_true, y_score) -> tuple[float, float]:
