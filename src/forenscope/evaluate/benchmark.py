@@ -201,11 +201,14 @@ def plot(result: dict, path: Path) -> None:
         vals = [result["metrics"][n]["macro_f1"] if s == "macro-F1" else result["metrics"][n]["recall"].get(s, np.nan)
                 for n in names]
         ax.bar(np.arange(len(names)) + (k - 1.5) * width, vals, width, label=s if s == "macro-F1" else f"recall {s}")
-    ax.set_xticks(np.arange(len(names)), names, rotation=15, ha="right")
-    ax.set_ylim(0, 1)
-    ax.axhline(1 / 3, color="grey", lw=0.8, ls=":")
+    import textwrap
+
+    ax.set_xticks(np.arange(len(names)), [textwrap.fill(n, 18) for n in names], fontsize=8)
+    ax.set_ylim(0, 1.18)
+    ax.set_yticks(np.linspace(0, 1, 6))
+    ax.axhline(1 / 3, color="grey", lw=0.8, ls=":")  # chance for three balanced classes
     ax.set_title(f"{result['protocol']['name']}: {result['protocol'].get('title', '')}", fontsize=9)
-    ax.legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.25))
+    ax.legend(fontsize=7, ncol=4, loc="upper center", frameon=False)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
