@@ -6,6 +6,6 @@ set -eu
 cd "$(dirname "$0")/.."
 for p in "${@:-case1 case2}"; do
   for name in $p; do
-    .venv/bin/forenscope benchmark "$name" --out "docs/results/benchmarks/$name" --model-dir "work/benchmarks/$name/model"
+    .venv/bin/forenscope benchmark "$name" --out "docs/results/benchmarks/$name" --model-dir "work/benchmarks/$name/model" --update-cards
   done
 done

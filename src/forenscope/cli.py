@@ -388,11 +388,12 @@ def benchmark(
     data: Optional[Path] = typer.Option(None, "--data", help="Shared data folder (default $FORENSCOPE_DATA or ../shared/data)."),
     forgeries: Path = typer.Option(Path("work/synth-forgeries"), "--forgeries", help="Output of `forenscope synth forgeries`."),
     model_dir: Optional[Path] = typer.Option(None, "--model-dir", help="Where the protocol's model is trained (default <out>/model)."),
+    update_cards: bool = typer.Option(False, "--update-cards", help="Write the test metrics into shipped cards whose weights are this model's."),
 ) -> None:
     """Run a published evaluation protocol rebuilt from the data available here: train, test
     on every set it lists, write results.json + results.md + results.png."""
     from forenscope.data.splits import data_root
-    from forenscope.evaluate.benchmark import ProtocolError, load_protocol, run_benchmark
+    from forenscope.evaluate.benchmark import ProtocolError, load_protocol, run_benchmark, update_matching_cards
 
     _reexec_with_tcmalloc()
     log = lambda m: stderr.print(m, highlight=False)  # noqa: E731
@@ -404,6 +405,9 @@ def benchmark(
         stderr.print(f"[red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
     sys.stdout.write((out / "results.md").read_text(encoding="utf-8"))
+    if update_cards:
+        for name in update_matching_cards(result, (out / "results.json").as_posix()):
+            log(f"card updated: {name}")
     log(f"wrote {out / 'results.json'}, results.md, results.png ({len(result['metrics'])} test sets)")
 
 

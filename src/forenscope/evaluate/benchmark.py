@@ -164,6 +164,26 @@ def run_benchmark(proto: dict, out: Path, data: Path, forgeries: Path, log: Log 
     return result
 
 
+def update_matching_cards(result: dict, results_path: str) -> list[str]:
+    """Write this protocol's test metrics into every shipped card whose weights are the
+    protocol's model (byte for byte, by sha256); returns their names."""
+    weights = resources.files("forenscope") / "weights"
+    updated = []
+    for card_file in weights.iterdir():
+        if not card_file.name.endswith(".json"):
+            continue
+        card = json.loads(card_file.read_text(encoding="utf-8"))
+        if card.get("weights_sha256") != result["model"]["weights_sha256"]:
+            continue
+        keep = ("macro_f1", "balanced_accuracy", "recall", "images")
+        card.setdefault("metrics", {}).setdefault("test", {})[result["protocol"]["name"]] = {
+            **{name: {k: m[k] for k in keep} for name, m in result["metrics"].items()},
+            "source": results_path, "git": result["git"]}
+        Path(str(card_file)).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+        updated.append(card["name"])
+    return updated
+
+
 def markdown(result: dict) -> str:
     p = result["protocol"]
     lines = [f"# Benchmark `{p['name']}`: {p.get('title', '')}", "", p.get("description", "").strip(), ""]
