@@ -151,3 +151,26 @@ def test_a_detector_failing_on_one_image_is_recorded_not_fatal(pixel_folder):
 def test_pixel_level_image_accuracy_uses_the_detector_threshold(pixel_folder):
     lenient = evaluate(EvalRun(dataset=pixel_folder, detectors=[load_detector("noise", threshold=0.0)]))
     assert lenient["metrics"]["noise"]["casia_like"]["image_acc"] == pytest.approx(3 / 5)  # all called tampered
+
+
+def test_git_commit_ignores_result_folders(tmp_path):
+    """A job writing several result folders in a row still records a clean tree; a changed
+    source file does not."""
+    import shutil
+    import subprocess
+
+    from forenscope.evaluate.provenance import git_commit
+
+    if shutil.which("git") is None:
+        pytest.skip("git not installed")
+    run = lambda *a: subprocess.run(["git", "-C", str(tmp_path), *a], check=True, capture_output=True)  # noqa: E731
+    run("init", "-q")
+    (tmp_path / "docs" / "results").mkdir(parents=True)
+    (tmp_path / "docs" / "results" / "r.json").write_text("{}")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    run("add", "-A")
+    run("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    (tmp_path / "docs" / "results" / "r.json").write_text('{"a": 1}')
+    assert git_commit(tmp_path)["dirty"] is False
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert git_commit(tmp_path)["dirty"] is True

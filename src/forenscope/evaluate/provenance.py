@@ -9,13 +9,19 @@ import sys
 from pathlib import Path
 
 
+OUTPUT_FOLDERS = ("docs/results", "bench/results")
+
+
 def git_commit(where: Path | None = None) -> dict:
-    """The commit of the forenscope checkout (and whether it had uncommitted changes)."""
+    """The commit of the forenscope checkout and whether it had uncommitted changes. Result
+    folders (docs/results, bench/results) are outputs, not inputs: a job that writes several
+    of them in a row still records a clean tree."""
     where = where or Path(__file__).resolve().parent
     try:
         commit = subprocess.run(["git", "-C", str(where), "rev-parse", "HEAD"],
                                 capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "-C", str(where), "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "-C", str(where), "status", "--porcelain", "--untracked-files=no", "--",
+                                ":/", *(f":(exclude,top){p}" for p in OUTPUT_FOLDERS)],
                                capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
