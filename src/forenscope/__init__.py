@@ -26,7 +26,7 @@ from forenscope.imageio import ImageError, ImageMeta, read_image
 
 __version__ = "0.1.0"
 DEFAULT_DETECTOR = "npr"  # the shipped generated-image detector (configs/npr.toml, docs/RESULTS.md)
-DEFAULT_LOCALIZER = "effunet"  # best on the validation forgeries (docs/results/localize/validation)
+DEFAULT_LOCALIZER = "effunet-cm"  # best on the validation forgeries (docs/results/localize/validation)
 
 __all__ = [
     "Analysis", "ImageError", "ImageMeta", "UnknownDetectorError", "analyze",
