@@ -18,6 +18,14 @@ def textured(h=128, w=160, seed=0, noise=2.0) -> np.ndarray:
     return np.clip(base + rng.normal(0, noise, base.shape), 0, 255).astype(np.uint8)
 
 
+def noisy_photo(h: int, w: int, seed: int) -> np.ndarray:
+    """Smooth colour gradients plus sensor-like Gaussian noise (a Telea fill removes the noise)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+    base = np.stack([110 + 70 * np.sin(3 * xx + seed), 90 + 60 * yy, 100 + 40 * np.cos(5 * xx * yy)], -1)
+    return np.clip(base + rng.normal(0, 12, (h, w, 3)), 0, 255).astype(np.uint8)
+
+
 def encode(rgb: np.ndarray, fmt: str, **kw) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, fmt, **kw)

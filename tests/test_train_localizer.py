@@ -12,17 +12,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from conftest import noisy_photo
 from forenscope.detectors import load_detector
 from forenscope.synth import forgeries as fg
 from forenscope.train.config import LOCALIZE_DEFAULTS, _merge
 from forenscope.train.localize import train_localizer
-
-
-def noisy_photo(h: int, w: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
-    base = np.stack([110 + 70 * np.sin(3 * xx + seed), 90 + 60 * yy, 100 + 40 * np.cos(5 * xx * yy)], -1)
-    return np.clip(base + rng.normal(0, 12, (h, w, 3)), 0, 255).astype(np.uint8)
 
 
 @pytest.fixture(scope="module")

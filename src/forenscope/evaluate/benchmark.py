@@ -95,12 +95,7 @@ def test_items(test: dict, data: Path, forgeries: Path):
             rows = forgery_items(forgeries, src.get("split", "test"), [])
             items += [r for r in rows if r.group in wanted]
         elif kind == "generated":
-            split = src.get("split", "test")
-            for gen in src["generators"]:
-                if split == "all":
-                    items += [it for s in ("train", "val", "test") for it in generated_items(data, s, [gen], 1)]
-                else:
-                    items += generated_items(data, split, [gen], 1)
+            items += generated_items(data, src.get("split", "test"), src["generators"], 1)
         elif kind == "folder":
             label = CLASSES.index(src["label"])
             folder = data / src["path"]
@@ -122,7 +117,7 @@ def run_benchmark(proto: dict, out: Path, data: Path, forgeries: Path, log: Log 
     from forenscope.data.datasets import manifest_hash
     from forenscope.detectors import load_detector
     from forenscope.evaluate.provenance import environment, git_commit
-    from forenscope.train.triage import (CLASSES, _forgery_post_processing, build_inputs, predict_classes,
+    from forenscope.train.triage import (CLASSES, forgery_post_processing, build_inputs, predict_classes,
                                          train_triage, trained_classes)
 
     out = Path(out)
@@ -135,7 +130,7 @@ def run_benchmark(proto: dict, out: Path, data: Path, forgeries: Path, log: Log 
         train_triage(cfg, model_dir, data, log=log)
     det = load_detector("cooc3", run=str(model_dir))
     allowed = trained_classes(det.card)
-    post = _forgery_post_processing(forgeries)
+    post = forgery_post_processing(forgeries)
     rows, all_files = {}, []
     for test in proto["tests"]:
         items = test_items(test, data, forgeries)

@@ -56,11 +56,11 @@ def forgery_items(forgeries: Path, split: str, tampered_kinds: list[str]) -> lis
 
 
 def generated_items(data: Path, split: str, generators: list[str], variants: int) -> list[Item]:
-    """Split by prompt, as the generated-image detectors are."""
+    """Split by prompt, as the generated-image detectors are (``split="all"``: every prompt)."""
     out = []
     for gen in generators:
         for path, prompt in generated_files(data, gen):
-            if split_of(f"{gen}/{prompt}") == split:
+            if split == "all" or split_of(f"{gen}/{prompt}") == split:
                 out += [Item(path, 2, gen, v) for v in range(variants)]
     return out
 
@@ -76,7 +76,8 @@ def extra_authentic_items(data: Path, split: str, variants: int, long_side: int)
             if split_of(key) == split for v in range(variants)]
 
 
-def _forgery_post_processing(forgeries: Path):
+def forgery_post_processing(forgeries: Path):
+    """The resize / JPEG recipe the forgeries were made with (their forgeries.json)."""
     from forenscope.synth.forgeries import ForgeryConfig
 
     meta = json.loads((Path(forgeries) / "forgeries.json").read_text())["config"]
@@ -125,7 +126,7 @@ def _cap(items: list[Item], cap: int, rng: np.random.Generator) -> list[Item]:
 def triage_sets(cfg: dict, data: Path, log: Log = print) -> dict:
     """{split: (items, inputs)} for train and val."""
     d = cfg["data"]
-    post = _forgery_post_processing(d["forgeries"])
+    post = forgery_post_processing(d["forgeries"])
     rng = np.random.default_rng([cfg["train"]["seed"], 11])
     sets = {}
     for split in ("train", "val"):
