@@ -80,7 +80,10 @@ def forgery_post_processing(forgeries: Path):
     """The resize / JPEG recipe the forgeries were made with (their forgeries.json)."""
     from forenscope.synth.forgeries import ForgeryConfig
 
-    meta = json.loads((Path(forgeries) / "forgeries.json").read_text())["config"]
+    report = Path(forgeries) / "forgeries.json"
+    if not report.is_file():
+        raise FileNotFoundError(f"{report} not found: run `forenscope synth forgeries --out {forgeries}` first")
+    meta = json.loads(report.read_text())["config"]
     keep = {k: (tuple(v) if isinstance(v, list) else v) for k, v in meta.items()
             if k in ("resize_prob", "jpeg", "jpeg_quality", "min_side", "long_side")}
     return ForgeryConfig(**keep)
