@@ -26,6 +26,22 @@ def noisy_photo(h: int, w: int, seed: int) -> np.ndarray:
     return np.clip(base + rng.normal(0, 12, (h, w, 3)), 0, 255).astype(np.uint8)
 
 
+def tiny_forgeries(tmp: Path, kinds: tuple, per_photo: dict) -> tuple[Path, Path]:
+    """24 noisy 144x176 photos in ``tmp/data/real/kodak24`` and forgeries made from them (no
+    resize, no JPEG) in ``tmp/forgeries``; returns (data root, forgeries folder)."""
+    import cv2
+
+    from forenscope.synth import forgeries as fg
+
+    data = tmp / "data"
+    (data / "real" / "kodak24").mkdir(parents=True)
+    for i in range(24):
+        cv2.imwrite(str(data / "real" / "kodak24" / f"k{i}.png"), noisy_photo(144, 176, i)[..., ::-1])
+    cfg = fg.ForgeryConfig(kinds=kinds, per_photo=per_photo, resize_prob=0.0, jpeg={"none": 1.0}, area=(0.08, 0.15))
+    fg.synthesize_forgeries(data, tmp / "forgeries", cfg, log=lambda m: None)
+    return data, tmp / "forgeries"
+
+
 def encode(rgb: np.ndarray, fmt: str, **kw) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, fmt, **kw)

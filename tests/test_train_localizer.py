@@ -6,30 +6,20 @@ from __future__ import annotations
 import copy
 import json
 
-import cv2
 import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import noisy_photo
+from conftest import noisy_photo, tiny_forgeries
 from forenscope.detectors import load_detector
-from forenscope.synth import forgeries as fg
 from forenscope.train.config import LOCALIZE_DEFAULTS, _merge
 from forenscope.train.localize import train_localizer
 
 
 @pytest.fixture(scope="module")
 def forgeries(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("loc")
-    root = tmp / "data"
-    (root / "real" / "kodak24").mkdir(parents=True)
-    for i in range(24):
-        cv2.imwrite(str(root / "real" / "kodak24" / f"k{i}.png"), noisy_photo(144, 176, i)[..., ::-1])
-    cfg = fg.ForgeryConfig(kinds=("inpaint-telea",), per_photo={"train": 3, "val": 1, "test": 1},
-                           resize_prob=0.0, jpeg={"none": 1.0}, area=(0.08, 0.15))
-    fg.synthesize_forgeries(root, tmp / "forgeries", cfg, log=lambda m: None)
-    return tmp / "forgeries"
+    return tiny_forgeries(tmp_path_factory.mktemp("loc"), ("inpaint-telea",), {"train": 3, "val": 1, "test": 1})[1]
 
 
 def tiny_config(forgeries, steps=60) -> dict:

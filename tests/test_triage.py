@@ -12,23 +12,16 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import noisy_photo
+from conftest import noisy_photo, tiny_forgeries
 from forenscope.detectors import load_detector
-from forenscope.synth import forgeries as fg
 from forenscope.train.config import TRIAGE_DEFAULTS, _merge
 from forenscope.train.triage import CLASSES, train_triage
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("triage")
-    data = tmp / "data"
-    (data / "real" / "kodak24").mkdir(parents=True)
-    for i in range(24):
-        cv2.imwrite(str(data / "real" / "kodak24" / f"k{i}.png"), noisy_photo(144, 176, i)[..., ::-1])
-    cfg = fg.ForgeryConfig(kinds=("splice",), per_photo={"train": 1, "val": 1, "test": 1}, resize_prob=0.0,
-                           jpeg={"none": 1.0}, area=(0.08, 0.15))
-    fg.synthesize_forgeries(data, tmp / "forgeries", cfg, log=lambda m: None)
+    data, forgeries = tiny_forgeries(tmp_path_factory.mktemp("triage"), ("splice",),
+                                     {"train": 1, "val": 1, "test": 1})
     gen = data / "generated_train" / "latent_diffusion"
     gen.mkdir(parents=True)
     lines = ["file\tprompt_slug"]
@@ -38,7 +31,7 @@ def world(tmp_path_factory):
         cv2.imwrite(str(gen / f"g{i}.png"), cv2.resize(small, (128, 128), interpolation=cv2.INTER_NEAREST))
         lines.append(f"latent_diffusion/g{i}.png\tprompt-{i}")
     (data / "generated_train" / "manifest.tsv").write_text("\n".join(lines) + "\n")
-    return data, tmp / "forgeries"
+    return data, forgeries
 
 
 def tiny(forgeries, steps=40) -> dict:

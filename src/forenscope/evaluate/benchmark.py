@@ -19,7 +19,6 @@ from typing import Callable
 
 import numpy as np
 
-from forenscope.evaluate.metrics import multiclass_metrics
 
 Log = Callable[[str], None]
 KINDS = ("triage",)
@@ -117,8 +116,8 @@ def run_benchmark(proto: dict, out: Path, data: Path, forgeries: Path, log: Log 
     from forenscope.data.datasets import manifest_hash
     from forenscope.detectors import load_detector
     from forenscope.evaluate.provenance import environment, git_commit
-    from forenscope.train.triage import (CLASSES, forgery_post_processing, build_inputs, predict_classes,
-                                         train_triage, trained_classes)
+    from forenscope.train.triage import (build_inputs, evaluate_triage, forgery_post_processing, train_triage,
+                                         trained_classes)
 
     out = Path(out)
     cfg = training_config(proto, forgeries)
@@ -135,11 +134,7 @@ def run_benchmark(proto: dict, out: Path, data: Path, forgeries: Path, log: Log 
     for test in proto["tests"]:
         items = test_items(test, data, forgeries)
         all_files += [it.path for it in items]
-        inputs = build_inputs(items, cfg, post, log, test["name"])
-        pred = np.where(allowed, predict_classes(det.net, inputs), -np.inf).argmax(1)
-        m = multiclass_metrics([it.label for it in items], pred, CLASSES)
-        m["recall_per_group"] = {g: float(np.mean([p == it.label for p, it in zip(pred, items) if it.group == g]))
-                                 for g in sorted({it.group for it in items})}
+        m = evaluate_triage(det.net, items, build_inputs(items, cfg, post, log, test["name"]), allowed)
         m["images"] = len(items)
         m["note"] = test.get("note", "")
         rows[test["name"]] = m
