@@ -383,7 +383,7 @@ def train(
 
 @app.command()
 def benchmark(
-    protocol: str = typer.Argument(..., help="A shipped protocol (case1, case2) or a protocol YAML file."),
+    protocol: str = typer.Argument(..., help="A shipped protocol (case1, case2, case3, generator-holdout, category-holdout) or a protocol YAML file."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default work/benchmarks/<protocol>). A rerun reuses its trained model."),
     data: Optional[Path] = typer.Option(None, "--data", help="Shared data folder (default $FORENSCOPE_DATA or ../shared/data)."),
     forgeries: Path = typer.Option(Path("work/synth-forgeries"), "--forgeries", help="Output of `forenscope synth forgeries`."),
@@ -408,7 +408,7 @@ def benchmark(
     if update_cards:
         for name in update_matching_cards(result, (out / "results.json").as_posix()):
             log(f"card updated: {name}")
-    log(f"wrote {out / 'results.json'}, results.md, results.png ({len(result['metrics'])} test sets)")
+    log(f"wrote {out / 'results.json'}, results.md, results.png")
 
 
 # ------------------------------------------------------------------ synthesis

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from forenscope.data.splits import real_photos, split_of
@@ -25,6 +27,8 @@ from forenscope.imageio import decode_image, read_image
 SOURCE_KINDS = ("synth", "generated", "cifake")
 GENERATED_FOLDER = "generated_train"
 CIFAKE_ZIP = "cifake_subset.zip"
+# CIFAR-10 classes in label order; a CIFAKE file "0123 (k).jpg" is of class k (no "(k)": class 1)
+CIFAKE_CATEGORIES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,7 @@ def build_units(spec: dict, split: str, data: Path, base: Path) -> list[Unit]:
     if kind == "generated":
         return _generated_units(data, split, spec.get("generators"))
     if kind == "cifake":
-        return _cifake_units(data, split, spec.get("limit"))
+        return _cifake_units(data, split, spec.get("limit"), spec.get("categories"), spec.get("per_category"))
     raise SourceError(f"unknown source {kind!r}; choose from {', '.join(SOURCE_KINDS)}")
 
 
@@ -101,26 +105,47 @@ def _generated_units(data: Path, split: str, generators: list[str] | None) -> li
     return units
 
 
-def _cifake_units(data: Path, split: str, limit: int | None) -> list[Unit]:
+def cifake_category(member: str) -> str:
+    """The CIFAR-10 class of a CIFAKE zip member, from the "(k)" in its file name."""
+    m = re.search(r"\((\d+)\)", member.rsplit("/", 1)[-1])
+    return CIFAKE_CATEGORIES[int(m.group(1)) - 1 if m else 0]
+
+
+def _cifake_units(data: Path, split: str, limit: int | None, categories: list[str] | None = None,
+                  per_category: int | None = None) -> list[Unit]:
+    """(real, fake) pairs of the split; with ``categories``, only those CIFAR-10 classes, at
+    most ``per_category`` pairs of each (the group is then the category)."""
     zpath = data / CIFAKE_ZIP
     if not zpath.is_file():
         raise SourceError(f"{zpath} not found")
+    unknown = sorted(set(categories or []) - set(CIFAKE_CATEGORIES))
+    if unknown:
+        raise SourceError(f"unknown CIFAKE categor{'y' if len(unknown) == 1 else 'ies'} {unknown}; "
+                          f"choose from {', '.join(CIFAKE_CATEGORIES)}")
     with zipfile.ZipFile(zpath) as z:
         names = sorted(n for n in z.namelist() if n.lower().endswith((".jpg", ".jpeg", ".png")))
-    reals = [n for n in names if n.startswith("0_real/") and split_of(n) == split]
-    fakes = [n for n in names if n.startswith("1_fake/") and split_of(n) == split]
-    if limit:
-        reals, fakes = reals[:limit], fakes[:limit]
-    # pair the i-th fake with the i-th real: a fixed, balanced pairing
-    return [Unit("cifake", Ref("zip", f"{zpath}!{r}"), Ref("zip", f"{zpath}!{f}"), False)
-            for r, f in zip(reals, fakes)]
+    units = []
+    for cat in categories or [None]:
+        reals = [n for n in names if n.startswith("0_real/") and split_of(n) == split
+                 and (cat is None or cifake_category(n) == cat)]
+        fakes = [n for n in names if n.startswith("1_fake/") and split_of(n) == split
+                 and (cat is None or cifake_category(n) == cat)]
+        cap = limit if cat is None else per_category
+        if cap:
+            reals, fakes = reals[:cap], fakes[:cap]
+        # pair the i-th fake with the i-th real: a fixed, balanced pairing
+        units += [Unit(cat or "cifake", Ref("zip", f"{zpath}!{r}"), Ref("zip", f"{zpath}!{f}"), False)
+                  for r, f in zip(reals, fakes)]
+    return units
 
 
 class ImageCache:
-    """Decoded images in memory (training data is small); real photos shrunk to ``long_side``."""
+    """Decoded images in memory (training data is small); real photos shrunk to ``long_side``;
+    images whose short side is below ``min_side`` enlarged (bicubic) to it, so a network whose
+    stride needs more pixels can learn from CIFAKE's 32x32 (both classes alike)."""
 
-    def __init__(self, data: Path, split: str, long_side: int = 768):
-        self.data, self.split, self.long_side = data, split, long_side
+    def __init__(self, data: Path, split: str, long_side: int = 768, min_side: int = 0):
+        self.data, self.split, self.long_side, self.min_side = data, split, long_side, min_side
         self._files: dict[str, np.ndarray] = {}
         self._photos: list[np.ndarray] | None = None
 
@@ -133,6 +158,7 @@ class ImageCache:
                 self._files[ref.where] = decode_image(_zip(zpath).read(member), source=ref.where)[0]
             else:
                 self._files[ref.where] = read_image(ref.where)[0]
+            self._files[ref.where] = _at_least(self._files[ref.where], self.min_side)
         return self._files[ref.where]
 
     def photos(self) -> list[np.ndarray]:
@@ -148,6 +174,14 @@ class ImageCache:
         photo = photos[int(rng.integers(len(photos)))]
         scaled, _ = wild_rescale(photo, rng, min_side=min_side)
         return random_crop(scaled, size, rng)
+
+
+def _at_least(img: np.ndarray, min_side: int) -> np.ndarray:
+    h, w = img.shape[:2]
+    if not min_side or min(h, w) >= min_side:
+        return img
+    f = min_side / min(h, w)
+    return cv2.resize(img, (round(w * f), round(h * f)), interpolation=cv2.INTER_CUBIC)
 
 
 @lru_cache(maxsize=4)

@@ -7,7 +7,9 @@ for data that cannot be had. The command trains (resumable: a rerun continues or
 model), evaluates every test set and writes ``results.json`` (numbers, protocol, commit, data
 hash), ``results.md`` and ``results.png`` into the output folder.
 
-Kind ``triage`` (authentic / tampered / generated, "No one can escape"): Case 1 and Case 2.
+Kind ``triage`` (authentic / tampered / generated, "No one can escape"): Case 1, 2 and 3.
+Kind ``generated`` (several real-vs-generated models, each tested on what it never saw):
+``generator-holdout`` and ``category-holdout``, run by :mod:`forenscope.evaluate.holdout`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import numpy as np
 
 
 Log = Callable[[str], None]
-KINDS = ("triage",)
+KINDS = ("triage", "generated")
+REQUIRED = {"triage": ("train", "tests"), "generated": ("base", "runs")}
 SOURCE_TYPES = ("forgeries", "generated", "folder")
 
 
@@ -52,17 +55,29 @@ def load_protocol(name_or_path: str) -> dict:
         proto = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ProtocolError(f"{path}: {exc}") from None
-    for key in ("name", "kind", "seed", "train", "tests"):
+    for key in ("name", "kind", "seed"):
         if key not in (proto or {}):
             raise ProtocolError(f"{path}: missing `{key}`")
     if proto["kind"] not in KINDS:
         raise ProtocolError(f"{path}: kind must be one of {', '.join(KINDS)}, got {proto['kind']!r}")
+    for key in REQUIRED[proto["kind"]]:
+        if key not in proto:
+            raise ProtocolError(f"{path}: missing `{key}` (protocols of kind {proto['kind']} need "
+                                f"{', '.join(REQUIRED[proto['kind']])})")
+    proto["_path"] = str(path)
+    if proto["kind"] == "generated":
+        from forenscope.evaluate.holdout import check_runs
+
+        try:
+            check_runs(proto)
+        except ValueError as exc:
+            raise ProtocolError(str(exc)) from None
+        return proto
     for test in proto["tests"]:
         for src in test.get("sources", []):
             if src.get("source") not in SOURCE_TYPES:
                 raise ProtocolError(f"{path}: test {test.get('name')!r}: source must be one of "
                                     f"{', '.join(SOURCE_TYPES)}, got {src.get('source')!r}")
-    proto["_path"] = str(path)
     return proto
 
 
@@ -110,9 +125,19 @@ def test_items(test: dict, data: Path, forgeries: Path):
 
 
 def run_benchmark(proto: dict, out: Path, data: Path, forgeries: Path, log: Log = print,
-                  model_dir: Path | None = None) -> dict:
-    """Train (or reuse) the protocol's model in ``model_dir`` (default ``out/model``), test it on
-    every set, write the results into ``out``."""
+                  model_dir: Path | None = None, base: Path | None = None) -> dict:
+    """Train (or reuse) the protocol's model(s) in ``model_dir`` (default ``out/model``), test
+    on every set, write the results into ``out``. ``base``: where relative source paths of
+    generated-kind protocols start (default the working directory)."""
+    if proto["kind"] == "generated":
+        from forenscope.evaluate.holdout import run_holdout
+
+        return run_holdout(proto, out, data, Path(base or Path.cwd()), log, model_dir)
+    return run_triage_benchmark(proto, out, data, forgeries, log, model_dir)
+
+
+def run_triage_benchmark(proto: dict, out: Path, data: Path, forgeries: Path, log: Log = print,
+                         model_dir: Path | None = None) -> dict:
     from forenscope.data.datasets import manifest_hash
     from forenscope.detectors import load_detector
     from forenscope.evaluate.provenance import environment, git_commit
@@ -159,6 +184,8 @@ def update_matching_cards(result: dict, results_path: str) -> list[str]:
     protocol's model (byte for byte, by sha256); returns their names."""
     weights = resources.files("forenscope") / "weights"
     updated = []
+    if "model" not in result:  # generated-kind protocols train throw-away models
+        return updated
     for card_file in weights.iterdir():
         if not card_file.name.endswith(".json"):
             continue

@@ -15,7 +15,8 @@ DEFAULTS = {
     "network": {},           # constructor arguments of the network
     "input": {"colour": "rgb", "tile": 256, "max_tiles": 16},
     "data": {"sources": [], "real_size": 256, "train_crop": 64, "val_crop": 256, "photo_long_side": 768,
-             "match_candidates": 8},
+             "match_candidates": 8,
+             "min_side": 0},           # enlarge smaller images to this short side (CIFAKE for Pelee)
     "augment": {"blur_prob": 0.1, "blur_sigma": [0.0, 3.0], "jpeg_prob": 0.5, "jpeg_quality": [30, 100],
                 "hflip": True},
     "train": {"seed": 0, "steps": 2000, "batch": 64, "lr": 2e-4, "weight_decay": 0.0, "warmup": 100,

@@ -325,7 +325,7 @@ def train(cfg: dict, out: Path, data: Path, base: Path, log: Log = print, restar
             raise ValueError(f"no {split} units from the configured sources")
     sampler = UnitSampler(units["train"])
     log(f"train units {len(units['train'])}, val units {len(units['val'])}; groups {', '.join(sampler.names)}")
-    caches = {s: ImageCache(data, s, cfg["data"]["photo_long_side"]) for s in ("train", "val")}
+    caches = {s: ImageCache(data, s, cfg["data"]["photo_long_side"], cfg["data"]["min_side"]) for s in ("train", "val")}
 
     torch.manual_seed(t["seed"])
     net = build_network(cfg["family"], cfg["network"])
