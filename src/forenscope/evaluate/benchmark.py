@@ -24,8 +24,8 @@ import numpy as np
 
 Log = Callable[[str], None]
 KINDS = ("triage", "generated")
-REQUIRED = {"triage": ("train", "tests"), "generated": ("base", "runs")}
-SOURCE_TYPES = ("forgeries", "generated", "folder")
+REQUIRED = {"triage": ("tests",), "generated": ("base", "runs")}
+SOURCE_TYPES = ("forgeries", "generated", "folder", "cvip")
 
 
 class ProtocolError(ValueError):
@@ -65,6 +65,10 @@ def load_protocol(name_or_path: str) -> dict:
             raise ProtocolError(f"{path}: missing `{key}` (protocols of kind {proto['kind']} need "
                                 f"{', '.join(REQUIRED[proto['kind']])})")
     proto["_path"] = str(path)
+    if proto["kind"] == "triage" and "train" not in proto:
+        if "pretrain" not in proto:
+            raise ProtocolError(f"{path}: a triage protocol needs `train` (or `pretrain`: the protocol whose model it starts from)")
+        proto["train"] = load_protocol(proto["pretrain"])["train"]
     if proto["kind"] == "generated":
         from forenscope.evaluate.holdout import check_runs
 
@@ -85,7 +89,8 @@ def training_config(proto: dict, forgeries: Path) -> dict:
     """The protocol's ``train`` table as a full config of its kind, seed from the protocol."""
     from forenscope.train.config import TRIAGE_DEFAULTS, ConfigError, _merge
 
-    raw = {"task": "triage", "name": proto["name"], **proto["train"]}
+    # a protocol that starts from another's model trains exactly that model (same name too)
+    raw = {"task": "triage", "name": proto.get("pretrain", proto["name"]), **proto["train"]}
     raw.setdefault("data", {})["forgeries"] = str(forgeries)
     raw.setdefault("train", {})["seed"] = int(proto["seed"])
     try:
@@ -99,7 +104,7 @@ def training_config(proto: dict, forgeries: Path) -> dict:
 def test_items(test: dict, data: Path, forgeries: Path):
     """Items of one test set; labels from each source."""
     from forenscope.data.inputs import iter_image_files
-    from forenscope.train.triage import CLASSES, Item, forgery_items, generated_items
+    from forenscope.train.triage import CLASSES, Item, cvip_items, forgery_items, generated_items
 
     items = []
     for src in test["sources"]:
@@ -110,6 +115,8 @@ def test_items(test: dict, data: Path, forgeries: Path):
             items += [r for r in rows if r.group in wanted]
         elif kind == "generated":
             items += generated_items(data, src.get("split", "test"), src["generators"], 1)
+        elif kind == "cvip":
+            items += cvip_items(data, src.get("half", "all"))
         elif kind == "folder":
             label = CLASSES.index(src["label"])
             folder = data / src["path"]
@@ -154,16 +161,22 @@ def run_triage_benchmark(proto: dict, out: Path, data: Path, forgeries: Path, lo
         train_triage(cfg, model_dir, data, log=log)
     det = load_detector("cooc3", run=str(model_dir))
     allowed = trained_classes(det.card)
+    nets = {"pretrained": det.net} | finetuned_models(proto, cfg, model_dir, out, data, forgeries, log)
     post = forgery_post_processing(forgeries)
     rows, all_files = {}, []
     for test in proto["tests"]:
         items = test_items(test, data, forgeries)
         all_files += [it.path for it in items]
-        m = evaluate_triage(det.net, items, build_inputs(items, cfg, post, log, test["name"]), allowed)
-        m["images"] = len(items)
-        m["note"] = test.get("note", "")
-        rows[test["name"]] = m
-        log(f"{test['name']}: macro-F1 {m['macro_f1']:.3f} on {len(items)} images")
+        inputs = build_inputs(items, cfg, post, log, test["name"])
+        for model in test.get("models", ["pretrained"]):
+            if model not in nets:
+                raise ProtocolError(f"test {test['name']!r}: no model {model!r} (models: {', '.join(nets)})")
+            name = test["name"] if model == "pretrained" and "models" not in test else f"{test['name']} · {model}"
+            m = evaluate_triage(nets[model], items, inputs, allowed)
+            m["images"] = len(items)
+            m["note"] = test.get("note", "")
+            rows[name] = m
+            log(f"{name}: macro-F1 {m['macro_f1']:.3f} on {len(items)} images")
     result = {
         "protocol": {k: v for k, v in proto.items() if not k.startswith("_")},
         "metrics": rows,
@@ -177,6 +190,34 @@ def run_triage_benchmark(proto: dict, out: Path, data: Path, forgeries: Path, lo
     (out / "results.md").write_text(markdown(result), encoding="utf-8")
     plot(result, out / "results.png")
     return result
+
+
+def finetuned_models(proto: dict, cfg: dict, model_dir: Path, out: Path, data: Path, forgeries: Path,
+                     log: Log) -> dict:
+    """{name: network} of the protocol's ``finetune`` runs, each started from the model in
+    ``model_dir`` and kept in ``model_dir/finetune/<protocol>/<name>`` (reused when unchanged)."""
+    from safetensors.torch import load_file
+
+    from forenscope.evaluate.holdout import slug
+    from forenscope.nets.factory import build_network
+    from forenscope.train.triage import cvip_items, finetune_triage
+
+    spec = proto.get("finetune") or {}
+    settings = {k: v for k, v in spec.items() if k != "runs"}
+    nets = {}
+    for run in spec.get("runs", []):
+        items = []
+        for src in run["sources"]:
+            if src.get("source") != "cvip":
+                raise ProtocolError(f"fine-tune {run['name']!r}: only cvip sources can be fine-tuned on")
+            items += cvip_items(data, src.get("half", "all"), int(settings.get("variants", 1)))
+        ft_dir = model_dir / "finetune" / proto["name"] / slug(run["name"])
+        log(f"fine-tuning on {run['name']}: {len(items)} items")
+        finetune_triage(cfg, model_dir, items, settings, ft_dir, data, log)
+        net = build_network(cfg["family"], cfg["network"])
+        net.load_state_dict(load_file(ft_dir / "model.safetensors"))
+        nets[run["name"]] = net
+    return nets
 
 
 def update_matching_cards(result: dict, results_path: str) -> list[str]:

@@ -46,6 +46,7 @@ class Item:
     group: str          # forgery kind, generator name or "authentic-extra"
     variant: int = -1   # >= 0: processed copy number (of a generated image or a real photo)
     long_side: int = 0  # > 0: shrink to this long side first (real photos, as the forgeries were)
+    dihedral: int = 0   # 0-7: rotate by 90 degrees dihedral % 4 times, mirror when >= 4 (augmentation)
 
 
 def forgery_items(forgeries: Path, split: str, tampered_kinds: list[str]) -> list[Item]:
@@ -76,6 +77,30 @@ def extra_authentic_items(data: Path, split: str, variants: int, long_side: int)
             if split_of(key) == split for v in range(variants)]
 
 
+CVIP_FOLDER = "copymove_cvip"
+
+
+def cvip_items(data: Path, half: str, variants: int = 1) -> list[Item]:
+    """CVIP copy-moves (tampered) and the originals it ships (authentic), in halves by image
+    number (``odd`` / ``even`` / ``all``): forgery imN_t of N <= 10 is made from original imN,
+    so each half holds five originals and 25 forgeries, none shared. ``variants`` > 1: the
+    dihedral transforms of each image (rotations and mirrors; at most 8)."""
+    root = Path(data) / CVIP_FOLDER
+    if not (root / "forged").is_dir():
+        raise FileNotFoundError(f"{root / 'forged'} not found (../shared/data/copymove_cvip)")
+    if half not in ("odd", "even", "all"):
+        raise ValueError(f"CVIP half must be odd, even or all, got {half!r}")
+
+    def number(p: Path) -> int:
+        return int(p.stem.split("_")[0][2:])
+
+    keep = {"odd": lambda n: n % 2 == 1, "even": lambda n: n % 2 == 0, "all": lambda n: True}[half]
+    rows = [(p, 0, "cvip-original") for p in sorted((root / "original").glob("im*.png"))]
+    rows += [(p, 1, "cvip-copymove") for p in sorted((root / "forged").glob("im*_t.png"))]
+    return [Item(p, label, group, dihedral=d) for p, label, group in rows if keep(number(p))
+            for d in range(min(8, max(1, variants)))]
+
+
 def forgery_post_processing(forgeries: Path):
     """The resize / JPEG recipe the forgeries were made with (their forgeries.json)."""
     from forenscope.synth.forgeries import ForgeryConfig
@@ -100,6 +125,9 @@ def item_pixels(item: Item, post, seed: int) -> np.ndarray:
     rgb, _ = read_image(item.path)
     if item.long_side:
         rgb = fit_long_side(rgb, item.long_side)
+    if item.dihedral:
+        rgb = np.rot90(rgb, item.dihedral % 4)
+        rgb = np.ascontiguousarray(rgb[:, ::-1] if item.dihedral >= 4 else rgb)
     if item.variant < 0:
         return rgb
     rng = np.random.default_rng(sample_seed(seed, item.path.name, "triage", item.variant))
@@ -229,4 +257,55 @@ def _finish(cfg: dict, out: Path, state: dict, sets: dict, allowed: np.ndarray, 
     }
     (out / "card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     log(f"best step {state['best']['step']}: validation macro-F1 {m['macro_f1']:.4f}")
+    return card
+
+
+def finetune_triage(cfg: dict, init: Path, items: list[Item], settings: dict, out: Path, data: Path,
+                    log: Log = print) -> dict:
+    """Fine-tune the model in ``init`` (a finished triage run) on ``items`` for
+    ``settings["steps"]`` steps at ``settings["lr"]`` with balanced batches, no model selection
+    (too few images for a validation split): the last weights are the result. Resumable; a
+    finished run with the same config is reused. Returns the fine-tune card."""
+    import copy
+    import hashlib
+
+    from forenscope.evaluate.provenance import git_commit
+
+    init_weights = Path(init) / "model.safetensors"
+    ft = copy.deepcopy(cfg)
+    ft["finetune"] = {"init_sha256": hashlib.sha256(init_weights.read_bytes()).hexdigest(),
+                      "items": manifest_hash([it.path for it in items], Path(data).resolve().parent),
+                      "n_items": len(items), **settings}
+    ft["train"] |= {"steps": settings["steps"], "lr": settings["lr"], "batch": settings.get("batch", cfg["train"]["batch"]),
+                    "warmup": settings.get("warmup", 20), "val_every": settings["steps"], "max_minutes": settings.get("max_minutes", 20)}
+    card_file = Path(out) / "card.json"
+    if card_file.is_file() and json.loads(card_file.read_text()).get("training", {}).get("config") == ft:
+        log(f"reusing the fine-tuned model in {out}")
+        return json.loads(card_file.read_text())
+    post = forgery_post_processing(cfg["data"]["forgeries"])
+    train = (items, build_inputs(items, cfg, post, log, "fine-tune"))
+    torch.manual_seed(ft["train"]["seed"])
+    net = build_network(cfg["family"], cfg["network"])
+    net.load_state_dict(load_file(init_weights))
+    opt = torch.optim.Adam(net.parameters(), lr=ft["train"]["lr"], weight_decay=ft["train"]["weight_decay"])
+    state = open_run(ft, Path(out), net, opt, log)
+
+    def checkpoint(st, step, elapsed):
+        save_checkpoint(net, opt, Path(out), st, {"step": step}, elapsed, better=True)
+        return st
+
+    state = run_steps(ft, Path(out), net, opt, state, lambda rng: make_batch(train, ft, rng),
+                      lambda logits, y: F.cross_entropy(logits, y), checkpoint, log)
+    net.load_state_dict(load_file(Path(out) / "last.safetensors"))
+    card = model_card(net, ft, state, Path(out), task="triage", threshold=0.5,
+                      threshold_note="label = the most probable class; score = 1 - P(authentic)",
+                      counts={f"train_{c}": int(sum(it.label == k for it in items)) for k, c in enumerate(CLASSES)},
+                      data_sha256=ft["finetune"]["items"])
+    # the classes the model can name: those of pretraining (fine-tuning on two keeps the third)
+    init_card = json.loads((Path(init) / "card.json").read_text())
+    for c in CLASSES:
+        card["training"][f"train_{c}"] += init_card["training"].get(f"train_{c}", 0)
+    card |= {"classes": list(CLASSES), "metrics": {}, "git": git_commit()}
+    card_file.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    log(f"fine-tuned {len(items)} items for {state['step']} steps")
     return card
