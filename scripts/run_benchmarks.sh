@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# The benchmark protocols of docs/RESULTS.md ("Triage ..."): results into docs/results/benchmarks/,
-# models into work/benchmarks/ (a rerun reuses them). Needs ../shared/data and
-# `forenscope synth forgeries --out work/synth-forgeries`. About 10 minutes per protocol on one core.
+# The benchmark protocols of docs/RESULTS.md: results into docs/results/benchmarks/<protocol>,
+# models into work/benchmarks/ (a rerun reuses them). Needs ../shared/data;
+# case1-3 need `forenscope synth forgeries --out work/synth-forgeries`, generator-holdout needs
+# `forenscope synth generators --out work/synth-generators`. Minutes on one core, measured
+# here: case1 / case2 ~10, case3 ~6 after case1 (it fine-tunes case1's model), category-holdout
+# ~55, generator-holdout ~75.
+#   scripts/run_benchmarks.sh                     # all five, one after another
+#   scripts/run_benchmarks.sh case3 generator-holdout
 set -eu
 cd "$(dirname "$0")/.."
-for p in "${@:-case1 case2}"; do
-  for name in $p; do
-    .venv/bin/forenscope benchmark "$name" --out "docs/results/benchmarks/$name" --model-dir "work/benchmarks/$name/model" --update-cards
-  done
+for name in ${@:-case1 case2 case3 category-holdout generator-holdout}; do
+  case "$name" in
+    case3) model_dir=work/benchmarks/case1/model ;;    # starts from Case 1's model
+    *-holdout) model_dir=work/benchmarks/$name ;;      # one model per run inside
+    *) model_dir=work/benchmarks/$name/model ;;
+  esac
+  .venv/bin/forenscope benchmark "$name" --out "docs/results/benchmarks/$name" --model-dir "$model_dir" --update-cards
 done

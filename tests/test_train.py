@@ -121,3 +121,86 @@ def test_data_manifest_follows_file_content(tiny_root, tmp_path):
         assert data_manifest(units, tiny_root, tmp_path) != before
     finally:
         target.write_bytes(original)
+
+
+def test_holdout_protocol_is_reproducible_and_resumes(tiny_root, tmp_path):
+    """A tiny protocol of kind generated: two runs (full width, half width), each tested on its
+    own set and on a shared 0_real / 1_fake folder; run twice from scratch, same numbers."""
+    from forenscope.evaluate.benchmark import ProtocolError, load_protocol, run_benchmark
+
+    faces = tiny_root / "faces"
+    for sub, up in (("0_real", False), ("1_fake", True)):
+        (faces / sub).mkdir(parents=True, exist_ok=True)
+        for i in range(6):
+            img = textured(32 if up else 64, 32 if up else 64, seed=500 + i, noise=6.0)
+            Image.fromarray(img.repeat(2, 0).repeat(2, 1) if up else img).save(faces / sub / f"{i}.png")
+    (tmp_path / "p.yaml").write_text("""
+name: tiny-holdout
+kind: generated
+seed: 3
+mean_over_runs: true
+base:
+  family: npr
+  network: {width: 8, blocks: [1, 1]}
+  input: {tile: 64}
+  data: {train_crop: 32, val_crop: 64, real_size: 64, photo_long_side: 128,
+         sources: [{source: generated, generators: [latent_diffusion]}]}
+  augment: {blur_prob: 0.0, jpeg_prob: 0.0}
+  train: {steps: 12, batch: 16, lr: 0.003, warmup: 2, val_every: 6, threads: 1}
+runs:
+  - {name: wide, tests: [{name: own, sources: [{source: generated, generators: [latent_diffusion]}]}]}
+  - {name: narrow, set: {network.width: 4}}
+tests:
+  - {name: folder, sources: [{source: folder, path: faces}]}
+""")
+    proto = load_protocol(str(tmp_path / "p.yaml"))
+    a = run_benchmark(proto, tmp_path / "a", tiny_root, tmp_path, log=lambda m: None)
+    b = run_benchmark(proto, tmp_path / "b", tiny_root, tmp_path, log=lambda m: None)
+    assert a["runs"] == b["runs"] and a["mean"] == b["mean"]
+    assert set(a["runs"]["wide"]["tests"]) == {"own", "folder"} and set(a["runs"]["narrow"]["tests"]) == {"folder"}
+    assert a["runs"]["wide"]["tests"]["folder"]["n_real"] == 6 == a["runs"]["wide"]["tests"]["folder"]["n_fake"]
+    assert a["mean"]["own"]["runs"] == 1 and a["mean"]["folder"]["runs"] == 2
+    assert "mean over runs" in (tmp_path / "a" / "results.md").read_text()
+    assert (tmp_path / "a" / "results.png").stat().st_size > 0
+    logs = []
+    run_benchmark(proto, tmp_path / "a", tiny_root, tmp_path, log=logs.append)
+    assert sum("reusing" in m for m in logs) == 2
+    (tmp_path / "bad.yaml").write_text((tmp_path / "p.yaml").read_text().replace("network.width", "network.widht")
+                                       .replace("name: narrow", "name: wide"))
+    with pytest.raises(ProtocolError, match="distinct"):
+        load_protocol(str(tmp_path / "bad.yaml"))
+
+
+def test_cifake_categories_come_from_the_file_name(tmp_path):
+    import zipfile
+
+    from forenscope.data.sources import SourceError, build_units, cifake_category
+
+    assert cifake_category("0_real/0001.jpg") == "airplane"
+    assert cifake_category("1_fake/0042 (3).jpg") == "bird"
+    assert cifake_category("0_real/0007 (10).jpg") == "truck"
+    buf = __import__("io").BytesIO()
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(buf, "JPEG")
+    with zipfile.ZipFile(tmp_path / "cifake_subset.zip", "w") as z:
+        for label in ("0_real", "1_fake"):
+            for i in range(40):
+                z.writestr(f"{label}/{i:04d}{'' if i % 2 else ' (4)'}.jpg", buf.getvalue())
+    units = [u for s in ("train", "val", "test")
+             for u in build_units({"source": "cifake", "categories": ["cat"]}, s, tmp_path, tmp_path)]
+    assert 10 < len(units) <= 20 and {u.group for u in units} == {"cat"}  # pairs within each split
+    assert all("(4)" in u.real.where and "(4)" in u.fake.where for u in units)
+    capped = build_units({"source": "cifake", "categories": ["cat", "airplane"], "per_category": 2}, "train",
+                         tmp_path, tmp_path)
+    assert [u.group for u in capped] == ["cat", "cat", "airplane", "airplane"]
+    with pytest.raises(SourceError, match="unknown CIFAKE category"):
+        build_units({"source": "cifake", "categories": ["sheep"]}, "train", tmp_path, tmp_path)
+
+
+def test_image_cache_enlarges_small_images_to_min_side(tmp_path):
+    from forenscope.data.sources import ImageCache, Ref
+
+    Image.fromarray(textured(32, 40, seed=1)).save(tmp_path / "small.png")
+    Image.fromarray(textured(100, 90, seed=2)).save(tmp_path / "big.png")
+    cache = ImageCache(tmp_path, "train", min_side=64)
+    assert cache.get(Ref("file", str(tmp_path / "small.png"))).shape == (64, 80, 3)
+    assert cache.get(Ref("file", str(tmp_path / "big.png"))).shape == (100, 90, 3)

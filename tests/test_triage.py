@@ -5,6 +5,7 @@ chroma edges only on a 2-pixel grid), processed like the forgeries."""
 from __future__ import annotations
 
 import copy
+import json
 
 import cv2
 import numpy as np
@@ -110,3 +111,77 @@ tests:
     assert json.loads((tmp_path / "a" / "results.json").read_text())["metrics"] == a["metrics"]
     with pytest.raises(ProtocolError, match="did you mean 'case1'"):
         load_protocol("cas1")
+
+
+def _tiny_cvip(data):
+    """A CVIP-shaped folder: originals im1, im2; forgeries im1_t..im4_t (im1_t from im1)."""
+    root = data / "copymove_cvip"
+    for sub in ("forged", "masks", "original"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    for n in (1, 2):
+        cv2.imwrite(str(root / "original" / f"im{n}.png"), noisy_photo(70, 90, 300 + n))
+    for n in range(1, 5):
+        img = noisy_photo(70, 90, 300 + n)
+        img[10:30, 50:70] = img[35:55, 5:25]  # a plain pasted copy, as CVIP's
+        cv2.imwrite(str(root / "forged" / f"im{n}_t.png"), img)
+    return root
+
+
+def test_cvip_halves_keep_each_original_with_its_forgery(world, tmp_path):
+    from forenscope.train.triage import cvip_items, item_pixels
+
+    data, _ = world
+    _tiny_cvip(data)
+    odd = cvip_items(data, "odd")
+    assert sorted((it.path.name, it.label) for it in odd) == [("im1.png", 0), ("im1_t.png", 1), ("im3_t.png", 1)]
+    assert sorted(it.path.name for it in cvip_items(data, "even")) == ["im2.png", "im2_t.png", "im4_t.png"]
+    variants = [it for it in cvip_items(data, "all", variants=8) if it.path.name == "im1.png"]
+    pixels = [item_pixels(it, None, 0) for it in variants]
+    assert len({p.tobytes() for p in pixels}) == 8  # the 8 rotations / mirrors of a noisy image differ
+    assert {p.shape[:2] for p in pixels} == {(70, 90), (90, 70)}
+    with pytest.raises(ValueError, match="odd, even or all"):
+        cvip_items(data, "left")
+
+
+def test_finetune_protocol_cross_evaluates_and_is_reproducible(world, tmp_path):
+    """Pretrain (tiny), fine-tune on each CVIP half, test each half with the model that did not
+    see it: rows per (test, model), same numbers twice, fine-tunes reused on a rerun."""
+    from forenscope.evaluate.benchmark import load_protocol, run_benchmark
+
+    data, forgeries = world
+    _tiny_cvip(data)
+    (tmp_path / "ft.yaml").write_text("""
+name: tiny-ft
+kind: triage
+seed: 3
+train:
+  family: cooc
+  network: {width: 0.125, block5: false, block6_convs: 1}
+  input: {levels: 32}
+  data: {tampered_kinds: [splice], generated_variants: 1}
+  train: {steps: 6, batch: 12, val_every: 3, warmup: 2, threads: 2}
+finetune:
+  steps: 4
+  lr: 0.001
+  batch: 12
+  variants: 2
+  runs:
+    - {name: on odd, sources: [{source: cvip, half: odd}]}
+    - {name: on even, sources: [{source: cvip, half: even}]}
+tests:
+  - {name: odd, models: [pretrained, on even], sources: [{source: cvip, half: odd}]}
+  - {name: even, models: [on odd], sources: [{source: cvip, half: even}]}
+""")
+    proto = load_protocol(str(tmp_path / "ft.yaml"))
+    a = run_benchmark(proto, tmp_path / "a", data, forgeries, log=lambda m: None)
+    assert list(a["metrics"]) == ["odd · pretrained", "odd · on even", "even · on odd"]
+    assert a["metrics"]["odd · on even"]["support"] == [1, 2, 0]
+    ft = tmp_path / "a" / "model" / "finetune" / "tiny-ft"
+    cards = [json.loads((ft / n / "card.json").read_text()) for n in ("on-odd", "on-even")]
+    assert all(c["training"]["steps_run"] == 4 and c["training"]["train_generated"] > 0 for c in cards)
+    assert cards[0]["weights_sha256"] != cards[1]["weights_sha256"]
+    b = run_benchmark(proto, tmp_path / "b", data, forgeries, log=lambda m: None)
+    assert a["metrics"] == b["metrics"]
+    logs = []
+    run_benchmark(proto, tmp_path / "a", data, forgeries, log=logs.append)
+    assert sum("reusing" in m for m in logs) == 3
