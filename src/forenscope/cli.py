@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -409,6 +409,63 @@ def benchmark(
         for name in update_matching_cards(result, (out / "results.json").as_posix()):
             log(f"card updated: {name}")
     log(f"wrote {out / 'results.json'}, results.md, results.png")
+
+
+@app.command()
+def scan(
+    folder: Path = typer.Argument(..., help="Folder of images (searched recursively)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Report folder: results.jsonl, report.html, summary.png, assets/. A rerun resumes."),
+    detector: list[str] = typer.Option([], "--detector", "-d", help=f"Detectors to run (repeatable; default {DEFAULT_DETECTOR} and {DEFAULT_LOCALIZER})."),
+    band: float = typer.Option(1.0, "--band", help="Margin in logit units around each threshold that counts as uncertain."),
+    views: bool = typer.Option(True, "--views/--no-views", help="ELA and noise pictures per image."),
+    max_pixels: int = _MAXPIX,
+    progress: Optional[bool] = _PROGRESS,
+) -> None:
+    """Scan a folder into a report: one verdict per image (authentic / generated / tampered /
+    uncertain) with the scores behind it, heatmaps, ELA, noise, EXIF and JPEG facts. Resumable:
+    killed and run again, it skips what is done. Exit status 1 if any input failed."""
+    from forenscope.report.scan import ScanConfig, scan as run_scan
+
+    cfg = ScanConfig(detectors=detector or [DEFAULT_DETECTOR, DEFAULT_LOCALIZER], band=band,
+                     max_pixels=max_pixels, views=views)
+    dets = [_load(name, {}) for name in cfg.detectors]  # unknown names fail here, before any work
+    log = lambda m: stderr.print(m, highlight=False)  # noqa: E731
+    with ExitStack() as stack:
+        def bar(total):
+            return stack.enter_context(_progress(total, progress, "scan"))
+        try:
+            counts = run_scan(folder, out, cfg, log=log, progress=bar, detectors=dets)
+        except FileNotFoundError as exc:
+            stderr.print(f"[red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(2) from None
+    stderr.print(f"{counts['analysed']} analysed, {counts['failed']} failed, {counts['duplicates']} duplicates, "
+                 f"{counts['skipped']} done before; report: {out / 'report.html'}", highlight=False)
+    raise typer.Exit(1 if counts["failed"] else 0)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind; 0.0.0.0 exposes the service to your network."),
+    port: int = typer.Option(8000, "--port"),
+    detector: list[str] = typer.Option([], "--detector", "-d", help=f"Default detectors (repeatable; default {DEFAULT_DETECTOR} and {DEFAULT_LOCALIZER}); a request may name others."),
+    workers: int = typer.Option(2, "--workers", help="Analyses running at once."),
+    queue: int = typer.Option(8, "--queue", help="Requests that may wait; beyond, 503."),
+    max_upload_mb: float = typer.Option(25.0, "--max-upload-mb", help="Largest upload accepted (413 beyond)."),
+    max_pixels: int = typer.Option(40_000_000, "--max-pixels", help="Largest image in pixels (413 beyond; decompression bombs)."),
+) -> None:
+    """Serve the detectors over HTTP: POST /v1/analyze, GET /v1/models, /healthz, /openapi.json,
+    and a page at / to drop an image on."""
+    import uvicorn
+
+    from forenscope.serve.app import create_app
+
+    names = detector or [DEFAULT_DETECTOR, DEFAULT_LOCALIZER]
+    for name in names:
+        _load(name, {})  # fail now, with "did you mean", not on the first request
+    app_ = create_app(names, max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_pixels=max_pixels,
+                      workers=workers, queue=queue, preload=True)
+    stderr.print(f"forenscope serving on http://{host}:{port}/ (detectors {', '.join(names)})", highlight=False)
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
 # ------------------------------------------------------------------ synthesis

@@ -53,11 +53,14 @@ SUPPORTED_FORMATS = frozenset(_EXTENSION_FORMATS.values()) | {"MPO"}
 
 
 class ImageError(ValueError):
-    """An input that cannot be analysed. ``str(err)`` is one line: ``<source>: <reason>``."""
+    """An input that cannot be analysed. ``str(err)`` is one line: ``<source>: <reason>``.
+    ``kind``: ``"limit"`` (too many bytes or pixels), ``"format"`` (not an image, or a format
+    forenscope does not read) or ``"invalid"`` (corrupt, truncated, anything else)."""
 
-    def __init__(self, source: str | os.PathLike, reason: str):
+    def __init__(self, source: str | os.PathLike, reason: str, kind: str = "invalid"):
         self.source = str(source)
         self.reason = " ".join(str(reason).split())  # one line, always
+        self.kind = kind
         super().__init__(f"{self.source}: {self.reason}")
 
 
@@ -115,18 +118,18 @@ def decode_image(
     if len(data) == 0:
         raise ImageError(source, "empty file (0 bytes)")
     if len(data) > max_bytes:
-        raise ImageError(source, f"file too large: {len(data):,} bytes > limit {max_bytes:,}")
+        raise ImageError(source, f"file too large: {len(data):,} bytes > limit {max_bytes:,}", "limit")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Pillow warns about odd EXIF/ICC chunks; we report errors
         try:
             im = Image.open(io.BytesIO(data))
         except UnidentifiedImageError:
-            raise ImageError(source, f"not a recognised image ({_describe_bytes(data)})") from None
+            raise ImageError(source, f"not a recognised image ({_describe_bytes(data)})", "format") from None
         except Exception as exc:  # header parse failures of every kind
             raise ImageError(source, f"corrupt image header: {exc}") from None
         fmt = im.format or "unknown"
         if fmt not in SUPPORTED_FORMATS:
-            raise ImageError(source, f"unsupported format {fmt}")
+            raise ImageError(source, f"unsupported format {fmt}", "format")
         width, height = im.size
         if width <= 0 or height <= 0:
             raise ImageError(source, f"invalid size {width}x{height}")
@@ -135,6 +138,7 @@ def decode_image(
                 source,
                 f"too many pixels: {width}x{height} = {width * height:,} > limit {max_pixels:,} "
                 "(possible decompression bomb; raise max_pixels to allow it)",
+                "limit",
             )
         try:
             meta = _metadata(im, data, source)  # PNG: reading EXIF may decode the data
@@ -237,7 +241,7 @@ def _read_file_bytes(path: Path, max_bytes: int) -> bytes:
             raise ImageError(path, "no such file")
         size = path.stat().st_size
         if size > max_bytes:
-            raise ImageError(path, f"file too large: {size:,} bytes > limit {max_bytes:,}")
+            raise ImageError(path, f"file too large: {size:,} bytes > limit {max_bytes:,}", "limit")
         with open(path, "rb") as fh:
             return fh.read(max_bytes + 1)
     except ImageError:

@@ -1,0 +1,197 @@
+"""``forenscope scan DIR --out REPORT``: every image of a folder through a set of detectors, one
+fused verdict each, written as it goes and resumable.
+
+``results.jsonl`` gets one line per input (analysed, failed or duplicate), appended, flushed
+and fsync'd before the next image starts; an image's pictures (thumbnail, overlay, mask, ELA,
+noise) are written *before* its line, so a line always means complete. Killed at any moment
+and run again, the scan drops a torn last line, skips every input that has a line and goes on;
+duplicates (same bytes) get a line pointing at the first copy and are not analysed twice.
+``report.html`` and ``summary.png`` are rewritten from the lines at the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from forenscope.data.inputs import iter_image_files
+from forenscope.imageio import DEFAULT_MAX_PIXELS, ImageError, read_image
+from forenscope.report.verdict import DEFAULT_BAND, evidence, fuse
+
+RESULTS = "results.jsonl"
+ASSETS = "assets"
+VIEW_SIDE = 1024   # long side of the overlay / ELA / noise pictures in the report
+THUMB_SIDE = 192
+
+
+@dataclass
+class ScanConfig:
+    detectors: list[str] = field(default_factory=lambda: ["npr", "effunet-cm"])
+    band: float = DEFAULT_BAND
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    views: bool = True  # ELA and noise pictures
+
+
+def read_done(results: Path) -> list[dict]:
+    """The complete lines of a previous run; a torn last line (killed mid-write) is cut off."""
+    if not results.is_file():
+        return []
+    rows, good_bytes = [], 0
+    with open(results, "rb") as fh:
+        for raw in fh:
+            if not raw.endswith(b"\n"):
+                break
+            try:
+                rows.append(json.loads(raw))
+            except json.JSONDecodeError:
+                break
+            good_bytes += len(raw)
+    if good_bytes != results.stat().st_size:
+        with open(results, "r+b") as fh:
+            fh.truncate(good_bytes)
+    return rows
+
+
+def append_line(fh, row: dict) -> None:
+    fh.write(json.dumps(row) + "\n")
+    fh.flush()
+    os.fsync(fh.fileno())
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def scan(folder: Path, out: Path, cfg: ScanConfig, log: Callable[[str], None] = print,
+         progress: Callable[[int], Callable[[], None]] | None = None, detectors: list | None = None) -> dict:
+    """Scan ``folder`` into ``out``; returns counts. ``progress(total)`` gives a step callback;
+    ``detectors``: already loaded ones (else loaded from ``cfg.detectors``)."""
+    from forenscope.detectors import load_detector
+
+    folder, out = Path(folder), Path(out)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such folder")
+    out.mkdir(parents=True, exist_ok=True)
+    results = out / RESULTS
+    done = read_done(results)
+    done_paths = {r["path"] for r in done}
+    first_of = {r["sha256"]: r["path"] for r in done if r.get("sha256") and not r.get("duplicate_of")}
+    files = iter_image_files(folder)
+    todo = [p for p in files if _key(p, folder) not in done_paths]
+    if done:
+        log(f"resuming: {len(done_paths)} of {len(files)} inputs already done")
+    detectors = detectors or [load_detector(name) for name in cfg.detectors]
+    step = progress(len(todo)) if progress else (lambda: None)
+    counts = {"analysed": 0, "failed": 0, "duplicates": 0, "skipped": len(files) - len(todo)}
+    with open(results, "a", encoding="utf-8") as fh:
+        for path in todo:
+            row = analyse_file(path, folder, out, detectors, cfg, first_of)
+            counts["duplicates" if row.get("duplicate_of") else "failed" if row.get("error") else "analysed"] += 1
+            if row.get("error"):
+                log(f"error: {row['error']}")
+            append_line(fh, row)
+            step()
+    from forenscope.report.html import write_report
+
+    write_report(out, read_done(results), cfg)
+    return counts
+
+
+def _key(path: Path, folder: Path) -> str:
+    return path.relative_to(folder).as_posix()
+
+
+def analyse_file(path: Path, folder: Path, out: Path, detectors: list, cfg: ScanConfig, first_of: dict) -> dict:
+    """One result line; writes the image's pictures first."""
+    t0 = time.time()
+    row = {"path": _key(path, folder), "sha256": None, "verdict": None, "error": None}
+    try:
+        row["sha256"] = file_sha256(path)
+    except OSError as exc:
+        row["error"] = f"{path}: cannot read: {exc}"
+        return row
+    if row["sha256"] in first_of:
+        row |= {"duplicate_of": first_of[row["sha256"]], "verdict": "duplicate"}
+        return row
+    try:
+        rgb, meta = read_image(path, max_pixels=cfg.max_pixels)
+    except ImageError as exc:
+        row["error"] = str(exc)
+        return row
+    from forenscope.report.views import file_facts
+
+    evidences, maps = [], []
+    for det in detectors:
+        try:
+            a = det.analyze(rgb, meta)
+        except Exception as exc:  # one detector failing on one image never stops the scan
+            row["error"] = f"{path}: {det.name} failed: {type(exc).__name__}: {exc}"
+            return row
+        evidences.append(evidence(a, det.threshold) | {"extras": _small(a.extras)})
+        if a.heatmap is not None:
+            maps.append(a)
+    row |= fuse(evidences, cfg.band)
+    row |= {"evidence": evidences, "facts": file_facts(path, meta),
+            "assets": write_assets(rgb, maps, out / ASSETS / row["sha256"][:16], cfg),
+            "seconds": round(time.time() - t0, 3)}
+    first_of[row["sha256"]] = row["path"]
+    return row
+
+
+def write_assets(rgb: np.ndarray, maps: list, folder: Path, cfg: ScanConfig) -> dict:
+    """Pictures for the report, names relative to the report folder."""
+    from forenscope.report.maps import overlay
+    from forenscope.report.views import ela_view, fit, noise_view, save
+
+    rel = f"{ASSETS}/{folder.name}"
+    small = fit(rgb, VIEW_SIDE)
+    assets = {"thumb": f"{rel}/{save(fit(rgb, THUMB_SIDE), folder / 'thumb.jpg')}",
+              "image": f"{rel}/{save(small, folder / 'image.jpg', 90)}"}
+    for a in maps:
+        heat = _resize(a.heatmap, small.shape[:2])
+        mask = _resize(a.mask.astype(np.float32), small.shape[:2]) > 0.5 if a.mask is not None else None
+        assets[f"overlay:{a.detector}"] = f"{rel}/{save(overlay(small, heat, mask), folder / f'overlay-{a.detector}.jpg', 90)}"
+        if mask is not None:
+            assets[f"mask:{a.detector}"] = f"{rel}/{save(np.where(mask, 255, 0).astype(np.uint8), folder / f'mask-{a.detector}.png')}"
+    if cfg.views:
+        assets["ela"] = f"{rel}/{save(ela_view(small), folder / 'ela.png')}"
+        assets["noise"] = f"{rel}/{save(noise_view(small), folder / 'noise.png')}"
+    return assets
+
+
+def _resize(m: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    import cv2
+
+    if m.shape == shape:
+        return m
+    return cv2.resize(m.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+
+
+def _small(extras: dict) -> dict:
+    """Extras fit for a line: numbers, short strings, small dicts."""
+    out = {}
+    for k, v in (extras or {}).items():
+        if isinstance(v, (int, float, bool)) or (isinstance(v, str) and len(v) < 200):
+            out[k] = v
+        elif isinstance(v, dict) and len(json.dumps(v, default=str)) < 500:
+            out[k] = v
+    return out
+
+
+def verdict_counts(rows: Iterable[dict]) -> dict:
+    counts: dict[str, int] = {}
+    for r in rows:
+        key = "error" if r.get("error") else r.get("verdict") or "?"
+        counts[key] = counts.get(key, 0) + 1
+    return counts

@@ -1,0 +1,51 @@
+"""One verdict per image from several detectors: authentic, generated, tampered or uncertain.
+
+Each detector's evidence is its margin over its own threshold in logit units,
+``logit(score) - logit(threshold)``: thresholds differ wildly between detectors (a localiser
+calibrated at 0.9998, a classifier at 0.5), and logits make "how far past the line" comparable.
+A detector fires when its margin is at least ``band``; it is unsure when the margin is within
+``band`` of zero. The verdict is the kind of the strongest firing detector; with none firing,
+"uncertain" if any is unsure, else "authentic". The reasons are kept with the verdict.
+"""
+
+from __future__ import annotations
+
+import math
+
+from forenscope.analysis import Analysis
+
+VERDICTS = ("authentic", "generated", "tampered", "uncertain")
+DEFAULT_BAND = 1.0  # logit units: 0.5 vs 0.73, or 0.9998 vs 0.99993
+
+
+def logit(p: float, eps: float = 1e-7) -> float:
+    p = min(max(float(p), eps), 1.0 - eps)
+    return math.log(p / (1.0 - p))
+
+
+def evidence(analysis: Analysis, threshold: float) -> dict:
+    """What one detector says, for the verdict and for people."""
+    kind = {"generated": "generated", "tampered": "tampered", "localize": "tampered"}.get(analysis.task)
+    if analysis.task == "triage":  # a 3-class model names its kind itself
+        kind = analysis.label if analysis.label in ("generated", "tampered") else None
+    return {"detector": analysis.detector, "task": analysis.task, "kind": kind,
+            "score": round(float(analysis.score), 6), "threshold": float(threshold),
+            "label": analysis.label, "margin": round(logit(analysis.score) - logit(threshold), 4)}
+
+
+def fuse(evidences: list[dict], band: float = DEFAULT_BAND) -> dict:
+    """{"verdict", "confidence", "reasons"}: confidence is the deciding margin (0 when unsure)."""
+    firing = [e for e in evidences if e["kind"] and e["margin"] >= band]
+    if firing:
+        top = max(firing, key=lambda e: e["margin"])
+        return {"verdict": top["kind"], "confidence": top["margin"],
+                "reasons": [f"{e['detector']}: {e['kind']} (score {e['score']:.4g}, threshold {e['threshold']:.4g})"
+                            for e in sorted(firing, key=lambda e: -e["margin"])]}
+    unsure = [e for e in evidences if abs(e["margin"]) < band]
+    if unsure:
+        return {"verdict": "uncertain", "confidence": 0.0,
+                "reasons": [f"{e['detector']}: near its threshold (score {e['score']:.4g}, threshold "
+                            f"{e['threshold']:.4g})" for e in unsure]}
+    margin = min((-e["margin"] for e in evidences), default=0.0)
+    return {"verdict": "authentic", "confidence": margin,
+            "reasons": ["every detector below its threshold"] if evidences else ["no detector ran"]}

@@ -1,0 +1,195 @@
+"""``forenscope serve``: the detectors behind an HTTP API and a one-page UI.
+
+- ``POST /v1/analyze``: multipart form, the image in ``file``; ``detectors`` (comma-separated,
+  form or query) picks the detectors. Returns the fused verdict, each detector's evidence and,
+  for localisers, the heatmap as a base64 PNG (colour, alpha = heat, ready to lay over the image).
+- ``GET /v1/models``, ``GET /healthz``, ``GET /openapi.json``, ``GET /`` (the page).
+
+Safety: the request body is refused beyond ``max_upload_bytes`` (413), before it is read when
+the client declares its length; the image's width x height is checked against ``max_pixels``
+before decoding (413); the content is sniffed, never trusted from the name or the declared type
+(415 when it is not an image, 422 when it is corrupt); no path ever comes from the client.
+Detectors are loaded once and shared; inference runs in worker threads, at most ``workers`` at
+a time with at most ``queue`` requests waiting, beyond which the answer is 503 (memory stays
+bounded by workers x max_pixels).
+"""
+
+import asyncio
+import base64
+import io
+import threading
+import time
+from contextlib import asynccontextmanager
+from importlib import resources
+
+import numpy as np
+from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from forenscope import DEFAULT_DETECTOR, DEFAULT_LOCALIZER
+from forenscope.imageio import DEFAULT_MAX_PIXELS
+
+STATUS_OF_IMAGE_ERROR = {"limit": 413, "format": 415, "invalid": 422}
+HEATMAP_SIDE = 1024
+
+
+class Models:
+    """Detectors by name, each loaded once (under a lock) and shared by all requests."""
+
+    def __init__(self):
+        self._loaded: dict = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str):
+        with self._lock:
+            if name not in self._loaded:
+                from forenscope.detectors import load_detector
+
+                self._loaded[name] = load_detector(name)
+            return self._loaded[name]
+
+    @property
+    def loaded(self) -> list[str]:
+        return sorted(self._loaded)
+
+
+class Gate:
+    """At most ``workers`` requests run and ``queue`` wait; the next one is turned away."""
+
+    def __init__(self, workers: int, queue: int):
+        self.workers, self.queue = workers, queue
+        self.running = asyncio.Semaphore(workers)
+        self.pending = 0
+
+    def full(self) -> bool:
+        return self.pending >= self.workers + self.queue
+
+
+def heatmap_png(heatmap: np.ndarray) -> str:
+    """Base64 PNG: jet colours, alpha = heat (so cold areas stay clear), long side <= 1024."""
+    import cv2
+    from PIL import Image
+
+    h, w = heatmap.shape
+    f = min(1.0, HEATMAP_SIDE / max(h, w))
+    if f < 1:
+        heatmap = cv2.resize(heatmap, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+    heat8 = np.rint(np.clip(heatmap, 0, 1) * 255).astype(np.uint8)
+    rgb = cv2.cvtColor(cv2.applyColorMap(heat8, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
+    rgba = np.dstack([rgb, heat8])
+    buf = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buf, "PNG", compress_level=3)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def create_app(detectors: "list[str] | None" = None, *, max_upload_bytes: int = 25 * 1024 * 1024,
+               max_pixels: int = 40_000_000, workers: int = 2, queue: int = 8, band: float = 1.0,
+               preload: bool = False):
+    from forenscope import __version__
+    from forenscope.detectors import UnknownDetectorError, available_detectors, describe_detector
+    from forenscope.imageio import ImageError, decode_image
+    from forenscope.report.verdict import evidence, fuse
+
+    defaults = list(detectors or [DEFAULT_DETECTOR, DEFAULT_LOCALIZER])
+    models = Models()
+    gate_holder: dict = {}
+    @asynccontextmanager
+    async def lifespan(_app):
+        if preload:  # load the default detectors before the first request, not during it
+            for name in defaults:
+                await run_in_threadpool(models.get, name)
+        yield
+
+    # /docs and /redoc would fetch their scripts from a CDN; the schema is at /openapi.json
+    app = FastAPI(title="forenscope", version=__version__, docs_url=None, redoc_url=None, lifespan=lifespan,
+                  description="Is an image generated, was it tampered with, and where.")
+
+    def gate() -> Gate:  # made inside the running event loop (its semaphore belongs to it)
+        loop = asyncio.get_running_loop()
+        if gate_holder.get("loop") is not loop:
+            gate_holder.update(loop=loop, gate=Gate(workers, queue))
+        return gate_holder["gate"]
+
+    @app.middleware("http")
+    async def refuse_large_bodies(request: Request, call_next):
+        declared = request.headers.get("content-length")
+        if request.method == "POST" and declared and declared.isdigit() and int(declared) > max_upload_bytes + 64 * 1024:
+            return JSONResponse({"detail": f"upload too large: {int(declared):,} bytes > limit {max_upload_bytes:,}"},
+                                status_code=413)
+        return await call_next(request)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page() -> str:
+        return (resources.files("forenscope") / "serve" / "page.html").read_text(encoding="utf-8")
+
+    @app.get("/healthz")
+    def healthz() -> dict:
+        g = gate_holder.get("gate")
+        return {"status": "ok", "version": __version__, "loaded": models.loaded,
+                "pending": g.pending if g else 0, "workers": workers, "queue": queue}
+
+    @app.get("/v1/models")
+    def list_models() -> dict:
+        out = []
+        for name in available_detectors():
+            card = describe_detector(name)
+            out.append({"name": name, "task": card.get("task"), "threshold": card.get("threshold"),
+                        "default": name in defaults})
+        return {"models": out, "defaults": defaults}
+
+    @app.post("/v1/analyze")
+    async def analyze(file: UploadFile = File(..., description="The image; its type is sniffed from the content."),
+                      detectors: str | None = Form(None, description="Comma-separated detector names."),
+                      detectors_q: str | None = Query(None, alias="detectors")) -> dict:
+        names = [n.strip() for n in (detectors or detectors_q or "").split(",") if n.strip()] or defaults
+        unknown = [n for n in names if n not in available_detectors()]
+        if unknown:
+            try:
+                describe_detector(unknown[0])
+            except UnknownDetectorError as exc:
+                raise HTTPException(422, str(exc)) from None
+        data = await file.read(max_upload_bytes + 1)
+        if len(data) > max_upload_bytes:
+            raise HTTPException(413, f"upload too large: more than {max_upload_bytes:,} bytes")
+        g = gate()
+        if g.full():
+            raise HTTPException(503, "busy: too many requests waiting; retry shortly", headers={"Retry-After": "1"})
+        g.pending += 1
+        try:
+            async with g.running:
+                return await run_in_threadpool(work, data, names)
+        finally:
+            g.pending -= 1
+
+    def work(data: bytes, names: list[str]) -> dict:
+        t0 = time.time()
+        try:
+            rgb, meta = decode_image(data, source="upload", max_pixels=max_pixels, max_bytes=max_upload_bytes)
+        except ImageError as exc:
+            raise HTTPException(STATUS_OF_IMAGE_ERROR.get(exc.kind, 422), exc.reason) from None
+        evidences, analyses = [], []
+        for name in names:
+            det = models.get(name)
+            a = det.analyze(rgb, meta)
+            ev = evidence(a, det.threshold)
+            evidences.append(ev)
+            analyses.append(ev | {"extras": _jsonable(a.extras),
+                                  "heatmap_png": heatmap_png(a.heatmap) if a.heatmap is not None else None})
+        return {"image": {"sha256": meta.sha256, "format": meta.format, "width": meta.width, "height": meta.height,
+                          "jpeg_quality": meta.jpeg_quality, "has_exif": meta.has_exif},
+                "verdict": fuse(evidences, band), "analyses": analyses, "seconds": round(time.time() - t0, 3)}
+
+    return app
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (np.floating, np.integer)):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist() if x.size <= 64 else f"array {x.shape}"
+    return x
