@@ -1,0 +1,118 @@
+"""`forenscope scan`: verdicts, a report, duplicates, bad files, and resuming after kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import noisy_photo
+from forenscope.report.scan import ScanConfig, read_done, scan
+from forenscope.report.verdict import evidence, fuse
+from forenscope.analysis import Analysis
+
+
+def _ev(detector, task, score, threshold, label="authentic"):
+    return evidence(Analysis(detector, task, score, label), threshold)
+
+
+def test_fuse_takes_the_strongest_firing_detector():
+    gen = _ev("g", "generated", 0.99, 0.5, "generated")       # margin logit(.99) = 4.6
+    tam = _ev("t", "localize", 0.99999, 0.9998, "tampered")    # margin 11.5 - 8.5 = 3.0
+    assert fuse([gen, tam])["verdict"] == "generated"
+    assert fuse([_ev("g", "generated", 0.6, 0.5), tam])["verdict"] == "tampered"
+    assert fuse([_ev("g", "generated", 0.6, 0.5), _ev("t", "localize", 0.1, 0.9998)])["verdict"] == "uncertain"
+    low = fuse([_ev("g", "generated", 0.05, 0.5), _ev("t", "localize", 0.2, 0.9998)])
+    assert low["verdict"] == "authentic" and low["confidence"] > 1
+    tri = _ev("c", "triage", 0.95, 0.5, "generated")
+    assert tri["kind"] == "generated" and fuse([tri])["verdict"] == "generated"
+    assert fuse([])["verdict"] == "authentic"
+
+
+def _folder(root: Path, n: int, size: int = 96) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        sub = root / ("sub" if i % 3 == 0 else ".")
+        sub.mkdir(exist_ok=True)
+        Image.fromarray(noisy_photo(size, size + 16, seed=i)).save(sub / f"img{i:02d}.png")
+    return root
+
+
+def test_scan_reports_each_image_once_and_goes_past_bad_files(tmp_path):
+    folder = _folder(tmp_path / "in", 4)
+    shutil.copy(folder / "img01.png", folder / "copy-of-01.png")
+    (folder / "broken.jpg").write_text("not an image at all")
+    counts = scan(folder, tmp_path / "rep", ScanConfig(detectors=["noise", "ela"]), log=lambda m: None)
+    assert counts == {"analysed": 4, "failed": 1, "duplicates": 1, "skipped": 0}
+    rows = {r["path"]: r for r in read_done(tmp_path / "rep" / "results.jsonl")}
+    assert len(rows) == 6
+    assert "not a recognised image" in rows["broken.jpg"]["error"]
+    assert rows["img01.png"]["duplicate_of"] == "copy-of-01.png"  # the first in sorted order is analysed
+    assert "duplicate_of" not in rows["copy-of-01.png"]
+    good = rows["sub/img00.png"]
+    assert good["verdict"] in ("authentic", "tampered", "uncertain") and [e["detector"] for e in good["evidence"]] == ["noise", "ela"]
+    for key in ("thumb", "image", "overlay:noise", "mask:noise", "ela", "noise"):
+        assert (tmp_path / "rep" / good["assets"][key]).is_file(), key
+    assert good["facts"]["format"] == "PNG" and good["facts"]["width"] == 112
+    page = (tmp_path / "rep" / "report.html").read_text()
+    assert all(p in page for p in rows) and "<script>" in page and "http" not in page.split("<body>")[1]
+    assert (tmp_path / "rep" / "summary.png").stat().st_size > 0
+
+
+def test_read_done_cuts_a_torn_last_line(tmp_path):
+    f = tmp_path / "results.jsonl"
+    f.write_text('{"path": "a"}\n{"path": "b"}\n{"path": "c", "verd')
+    assert [r["path"] for r in read_done(f)] == ["a", "b"]
+    assert f.read_text() == '{"path": "a"}\n{"path": "b"}\n'
+
+
+def _comparable(rows):
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+
+def test_killed_scan_resumes_to_the_same_result(tmp_path):
+    """kill -9 in the middle, run again: the same lines as one uninterrupted run, none twice."""
+    folder = _folder(tmp_path / "in", 36, size=320)
+    cmd = [sys.executable, "-c", "from forenscope.cli import main; main()", "scan", str(folder),
+           "--out", str(tmp_path / "cut"), "-d", "noise", "-d", "ela", "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results = tmp_path / "cut" / "results.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if results.is_file() and results.read_bytes().count(b"\n") >= 3:
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.005)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the scan ended before it could be killed"
+    lines_at_kill = results.read_bytes().count(b"\n")
+    assert 3 <= lines_at_kill < 36
+    with open(results, "ab") as fh:  # as if killed in the middle of writing a line
+        fh.write(b'{"path": "sub/img')
+    assert subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+    whole = tmp_path / "whole"
+    scan(folder, whole, ScanConfig(detectors=["noise", "ela"]), log=lambda m: None)
+    resumed, uninterrupted = read_done(results), read_done(whole / "results.jsonl")
+    assert len(resumed) == 36 and len({r["path"] for r in resumed}) == 36
+    assert _comparable(resumed) == _comparable(uninterrupted)
+    assert (tmp_path / "cut" / "report.html").is_file()
+
+
+def test_scan_cli_names_unknown_detectors(tmp_path):
+    from typer.testing import CliRunner
+
+    from forenscope.cli import app
+
+    _folder(tmp_path / "in", 1)
+    res = CliRunner().invoke(app, ["scan", str(tmp_path / "in"), "--out", str(tmp_path / "r"), "-d", "nosie"])
+    assert res.exit_code == 2 and "noise" in res.output
+    assert not (tmp_path / "r").exists()
