@@ -174,3 +174,46 @@ def test_git_commit_ignores_result_folders(tmp_path):
     assert git_commit(tmp_path)["dirty"] is False
     (tmp_path / "code.py").write_text("x = 2\n")
     assert git_commit(tmp_path)["dirty"] is True
+
+
+def _labelled_tree(root, fake_format: str, rng_seed: int = 0):
+    from PIL import Image
+
+    rng = np.random.default_rng(rng_seed)
+    for label in ("0_real", "1_fake"):
+        (root / label).mkdir(parents=True)
+        for i in range(30):
+            h, w = (int(v) for v in rng.integers(48, 96, 2))
+            img = Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+            fmt = fake_format if label == "1_fake" else "JPEG"
+            img.save(root / label / f"{i}.{'png' if fmt == 'PNG' else 'jpg'}", fmt, **({"quality": 90} if fmt == "JPEG" else {}))
+    return root
+
+
+def test_audit_warns_when_the_format_gives_the_label_away(tmp_path):
+    from forenscope.evaluate.audit import audit
+
+    leaky = audit(_labelled_tree(tmp_path / "leaky", "PNG"), log=lambda m: None)
+    assert leaky["single_feature_auc"]["is_png"] == 1.0 and leaky["logistic_regression_cv_auc"] > 0.9
+    assert any("is_png alone" in w for w in leaky["warnings"])
+    fair = audit(_labelled_tree(tmp_path / "fair", "JPEG", rng_seed=1), log=lambda m: None)
+    assert fair["counts"] == {"negative": 30, "positive": 30}
+    assert fair["single_feature_auc"]["is_jpeg"] == 0.5 and fair["single_feature_auc"]["jpeg_quality"] == 0.5
+    assert fair["logistic_regression_cv_auc"] < 0.7  # sizes drawn alike for both classes
+
+
+def test_audit_reads_mask_layouts_and_skips_unreadable_files(tmp_path):
+    from PIL import Image
+
+    from forenscope.evaluate.audit import audit
+
+    for sub in ("forged", "masks", "original"):
+        (tmp_path / sub).mkdir()
+    for i in range(4):
+        Image.new("RGB", (40, 30)).save(tmp_path / "forged" / f"im{i}.png")
+        Image.new("L", (40, 30)).save(tmp_path / "masks" / f"im{i}_mask.png")
+        Image.new("RGB", (40, 30)).save(tmp_path / "original" / f"o{i}.png")
+    (tmp_path / "original" / "bad.png").write_text("no")
+    rep = audit(tmp_path, log=lambda m: None)
+    assert rep["counts"] == {"negative": 4, "positive": 4} and len(rep["unreadable"]) == 1
+    assert rep["layout"].startswith("image + mask")

@@ -444,6 +444,29 @@ def scan(
 
 
 @app.command()
+def audit(
+    dataset: Path = typer.Argument(..., help="A 0_real/ + 1_fake/ tree, an image + mask folder, or a CSV manifest image,mask."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write results.json and results.md here."),
+    limit: float = typer.Option(0.6, "--limit", help="AUC above which a file fact counts as a shortcut."),
+) -> None:
+    """Can the labels be predicted from file facts alone (format, JPEG quality, EXIF, size,
+    file size)? Warns when they can: scores on such a set may measure the format."""
+    from forenscope.data.datasets import DatasetError
+    from forenscope.evaluate.audit import audit as run_audit, markdown, write
+
+    try:
+        report = run_audit(dataset, limit)
+    except (DatasetError, FileNotFoundError) as exc:
+        stderr.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    sys.stdout.write(markdown(report))
+    for w in report["warnings"]:
+        stderr.print(f"[yellow]warning:[/] {w}", highlight=False)
+    if out:
+        write(report, out)
+
+
+@app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind; 0.0.0.0 exposes the service to your network."),
     port: int = typer.Option(8000, "--port"),

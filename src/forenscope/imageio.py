@@ -107,6 +107,25 @@ def read_image(
     return pixels, meta
 
 
+def read_header(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ImageMeta:
+    """The metadata of an image file without decoding its pixels (sizes before EXIF
+    orientation). Raises :class:`ImageError`."""
+    path = Path(path)
+    data = _read_file_bytes(path, max_bytes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            im = Image.open(io.BytesIO(data))
+        except UnidentifiedImageError:
+            raise ImageError(path, f"not a recognised image ({_describe_bytes(data)})", "format") from None
+        except Exception as exc:
+            raise ImageError(path, f"corrupt image header: {exc}") from None
+        try:
+            return _metadata(im, data, str(path))
+        except Exception as exc:
+            raise ImageError(path, f"corrupt image metadata: {exc}") from None
+
+
 def decode_image(
     data: bytes,
     *,
