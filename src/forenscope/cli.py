@@ -444,6 +444,30 @@ def scan(
 
 
 @app.command()
+def robustness(
+    config: Path = typer.Argument(..., help="A robustness config (TOML), e.g. configs/robustness.toml."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default work/robustness/<config name>)."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Shared data folder (default $FORENSCOPE_DATA or ../shared/data)."),
+) -> None:
+    """Score detectors on test sets under a seeded suite of real-world processing (JPEG, WebP,
+    resizing, crops, blur, noise, tone, the social-media chain): results.json, results.md,
+    curves.png."""
+    from forenscope.data.splits import data_root
+    from forenscope.evaluate.robustness import load_config as load_suite, run_robustness
+
+    _reexec_with_tcmalloc()
+    try:
+        cfg = load_suite(config)
+        out = out or Path("work/robustness") / config.stem
+        run_robustness(cfg, out, data_root(data), log=lambda m: stderr.print(m, highlight=False),
+                       config_path=config.as_posix())
+    except (ValueError, FileNotFoundError) as exc:
+        stderr.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    sys.stdout.write((out / "results.md").read_text(encoding="utf-8"))
+
+
+@app.command()
 def audit(
     dataset: Path = typer.Argument(..., help="A 0_real/ + 1_fake/ tree, an image + mask folder, or a CSV manifest image,mask."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write results.json and results.md here."),
