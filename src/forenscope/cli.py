@@ -444,6 +444,38 @@ def scan(
 
 
 @app.command()
+def export(
+    model: str = typer.Argument(..., help="A detector with a trained network (see `forenscope models`), or `all`."),
+    onnx: bool = typer.Option(False, "--onnx", help="Export to ONNX (the only format so far)."),
+    out: Path = typer.Option(Path("export"), "--out", "-o", help="Output .onnx file, or a folder (with `all`, or when it is one)."),
+    run: Optional[Path] = typer.Option(None, "--run", help="Export a training run's network instead of the shipped one."),
+    atol: float = typer.Option(1e-4, "--atol", help="Largest |ONNX Runtime - PyTorch| accepted on the check input."),
+) -> None:
+    """Export a network to ONNX, checked against PyTorch (report beside it as <file>.json)."""
+    from forenscope.detectors import available_detectors, describe_detector
+    from forenscope.export import export_detector
+
+    if not onnx:
+        raise typer.BadParameter("choose a format: --onnx", param_hint="--onnx")
+    if model == "all":
+        names = [n for n in available_detectors() if "family" in describe_detector(n) and "network" in describe_detector(n)]
+    else:
+        _load(model, {"run": str(run)} if run else {})  # "did you mean" on typos
+        names = [model]
+    failed = 0
+    for name in names:
+        path = out / f"{name}.onnx" if (model == "all" or out.is_dir() or not out.suffix) else out
+        try:
+            r = export_detector(name, path, str(run) if run else None, atol)
+            stderr.print(f"{name}: {path} ({r['bytes'] / 1e6:.1f} MB), max |ORT - PyTorch| {r['max_abs_diff']:.1e}",
+                         highlight=False)
+        except (ValueError, FileNotFoundError) as exc:
+            failed += 1
+            stderr.print(f"[red]error:[/] {exc}", highlight=False)
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
 def robustness(
     config: Path = typer.Argument(..., help="A robustness config (TOML), e.g. configs/robustness.toml."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default work/robustness/<config name>)."),
