@@ -104,11 +104,40 @@ def predict_map(net: torch.nn.Module, family: str, rgb: np.ndarray, tile: int = 
     return out[:h, :w]
 
 
+class OnnxNetwork:
+    """An ONNX Runtime session called like the torch module it was exported from (tensors in,
+    a tensor or a tuple of tensors out), so ``predict_map`` takes either."""
+
+    def __init__(self, model: bytes, threads: int):
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+        self.inputs = [i.name for i in self.session.get_inputs()]
+
+    def eval(self):
+        return self
+
+    def __call__(self, *xs: torch.Tensor):
+        outs = [torch.from_numpy(o) for o in self.session.run(None, {n: x.numpy() for n, x in zip(self.inputs, xs)})]
+        return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+BACKENDS = ("auto", "onnx", "torch")
+
+
 class LocalizerNetwork(Detector):
     """A trained localiser plus its card; ``run=DIR`` loads a training run instead of the
-    shipped weights."""
+    shipped weights. ``backend="auto"`` runs the network in ONNX Runtime when it is installed
+    (exported in memory at load time and checked against PyTorch; about 2x faster here), else
+    in PyTorch."""
 
-    def __init__(self, threshold: float | None = None, run: str | None = None):
+    def __init__(self, threshold: float | None = None, run: str | None = None, backend: str = "auto",
+                 threads: int = 0):
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         weights = self._trained_weights(threshold, run)
         self.run = run
         self.family = self.card["family"]
@@ -116,18 +145,36 @@ class LocalizerNetwork(Detector):
         self.net = build_network(self.family, self.card["network"])
         self.net.load_state_dict(load_file(str(weights)))
         self.net.eval()
+        self.runner = self._onnx(threads) if backend in ("auto", "onnx") else None
+        if backend == "onnx" and self.runner is None:
+            raise RuntimeError("backend 'onnx' needs the onnxruntime and onnx packages")
+        self.backend = "torch" if self.runner is None else "onnx"
+        self.runner = self.runner or self.net
+
+    def _onnx(self, threads: int) -> OnnxNetwork | None:
+        import os
+
+        try:
+            from forenscope.export import export_onnx
+
+            model, report = export_onnx(self.net, self.family, self.card)
+        except Exception:  # exporter or runtime missing or failing: PyTorch still works
+            return None
+        if not report["passes"]:
+            return None
+        return OnnxNetwork(model, threads or os.cpu_count() or 1)
 
     def config(self) -> dict:
-        return {**super().config(), "run": self.run, "tile": self.tile,
+        return {**super().config(), "run": self.run, "tile": self.tile, "backend": self.backend,
                 "weights_sha256": self.card.get("weights_sha256")}
 
     def _analyze(self, rgb: np.ndarray, meta: ImageMeta | None) -> Analysis:
         if min(rgb.shape[:2]) < 16:
             raise ValueError(f"image too small for {self.name}: {rgb.shape[1]}x{rgb.shape[0]}")
-        heat = predict_map(self.net, self.family, rgb, self.tile)
+        heat = predict_map(self.runner, self.family, rgb, self.tile)
         score = image_score(heat)
         return Analysis(self.name, self.task, score, self.label_for(score), heatmap=heat, mask=heat >= 0.5,
-                        extras={"tile": self.tile})
+                        extras={"tile": self.tile, "backend": self.backend})
 
 
 @register_detector("iidnet", task="localize")

@@ -164,10 +164,15 @@ def global_attention(f: torch.Tensor, top: int = 15, min_cos: float = 0.5) -> to
     k = min(top, n)
     vals, idx = cos.topk(k, dim=2)
     means = vals.mean(dim=(0, 1))
-    ok = torch.nonzero(means >= min_cos).flatten()
-    t_star = max(2, int(ok.max()) if len(ok) else k)
-    neighbours = torch.gather(flat, 1, idx[:, :, 1:t_star].reshape(b, -1, 1).expand(-1, -1, c))
-    summed = flat + neighbours.view(b, n, t_star - 1, c).sum(2)
+    # T* as a tensor, and the neighbours 1..T*-1 chosen by a mask rather than a slice, so the
+    # graph is the same for every input (an ONNX export would otherwise freeze T*)
+    ranks = torch.arange(k, device=f.device)
+    last_ok = torch.where(means >= min_cos, ranks, torch.full_like(ranks, -1)).max()
+    t_star = torch.where(last_ok >= 0, last_ok.clamp(min=2), torch.full_like(last_ok, max(2, k)))
+    keep = ((ranks >= 1) & (ranks < t_star)).to(flat.dtype)
+    neighbours = torch.gather(flat, 1, idx.reshape(b, -1, 1).expand(-1, -1, c)).view(b, n, k, c)
+    summed = flat + (neighbours * keep.view(1, 1, k, 1)).sum(2)
+    t_star = t_star.to(flat.dtype)
     return (summed / t_star).transpose(1, 2).reshape(b, c, h, w)
 
 
