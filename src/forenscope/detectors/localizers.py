@@ -106,22 +106,30 @@ def predict_map(net: torch.nn.Module, family: str, rgb: np.ndarray, tile: int = 
 
 class OnnxNetwork:
     """An ONNX Runtime session called like the torch module it was exported from (tensors in,
-    a tensor or a tuple of tensors out), so ``predict_map`` takes either."""
+    a tensor or a tuple of tensors out), so ``predict_map`` takes either. An input the graph
+    cannot take (IID-Net's top-15 on a tile with fewer than 15 positions) goes to the module."""
 
-    def __init__(self, model: bytes, threads: int):
+    def __init__(self, model: bytes, module: torch.nn.Module, threads: int):
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
+        opts.log_severity_level = 4  # a refused input is handled below, not logged as an error
         self.session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
         self.inputs = [i.name for i in self.session.get_inputs()]
+        self.module = module
 
     def eval(self):
         return self
 
     def __call__(self, *xs: torch.Tensor):
-        outs = [torch.from_numpy(o) for o in self.session.run(None, {n: x.numpy() for n, x in zip(self.inputs, xs)})]
+        try:
+            outs = self.session.run(None, {n: x.numpy() for n, x in zip(self.inputs, xs)})
+        except Exception:  # onnxruntime raises its own Fail / InvalidArgument types
+            with torch.no_grad():
+                return self.module(*xs)
+        outs = [torch.from_numpy(o) for o in outs]
         return outs[0] if len(outs) == 1 else tuple(outs)
 
 
@@ -162,7 +170,7 @@ class LocalizerNetwork(Detector):
             return None
         if not report["passes"]:
             return None
-        return OnnxNetwork(model, threads or os.cpu_count() or 1)
+        return OnnxNetwork(model, self.net, threads or os.cpu_count() or 1)
 
     def config(self) -> dict:
         return {**super().config(), "run": self.run, "tile": self.tile, "backend": self.backend,
