@@ -161,7 +161,8 @@ def run_triage_benchmark(proto: dict, out: Path, data: Path, forgeries: Path, lo
         train_triage(cfg, model_dir, data, log=log)
     det = load_detector("cooc3", run=str(model_dir))
     allowed = trained_classes(det.card)
-    nets = {"pretrained": det.net} | finetuned_models(proto, cfg, model_dir, out, data, forgeries, log)
+    finetuned = finetuned_models(proto, cfg, model_dir, data, log)
+    nets = {"pretrained": det.net} | {name: net for name, (net, _) in finetuned.items()}
     post = forgery_post_processing(forgeries)
     rows, all_files = {}, []
     for test in proto["tests"]:
@@ -175,13 +176,15 @@ def run_triage_benchmark(proto: dict, out: Path, data: Path, forgeries: Path, lo
             m = evaluate_triage(nets[model], items, inputs, allowed)
             m["images"] = len(items)
             m["note"] = test.get("note", "")
+            m["model"] = model
             rows[name] = m
             log(f"{name}: macro-F1 {m['macro_f1']:.3f} on {len(items)} images")
     result = {
         "protocol": {k: v for k, v in proto.items() if not k.startswith("_")},
         "metrics": rows,
         "model": {"weights_sha256": det.card.get("weights_sha256"), "best_step": det.card["training"]["best_step"],
-                  "validation": det.card["metrics"]["validation"]},
+                  "validation": det.card["metrics"]["validation"],
+                  "finetuned_weights_sha256": {name: sha for name, (_, sha) in finetuned.items()}},
         "data_manifest_sha256": manifest_hash(all_files, data.resolve().parent),
         "git": git_commit(), "environment": environment(),
     }
@@ -192,10 +195,10 @@ def run_triage_benchmark(proto: dict, out: Path, data: Path, forgeries: Path, lo
     return result
 
 
-def finetuned_models(proto: dict, cfg: dict, model_dir: Path, out: Path, data: Path, forgeries: Path,
-                     log: Log) -> dict:
-    """{name: network} of the protocol's ``finetune`` runs, each started from the model in
-    ``model_dir`` and kept in ``model_dir/finetune/<protocol>/<name>`` (reused when unchanged)."""
+def finetuned_models(proto: dict, cfg: dict, model_dir: Path, data: Path, log: Log) -> dict:
+    """{name: (network, weights sha256)} of the protocol's ``finetune`` runs, each started from
+    the model in ``model_dir`` and kept in ``model_dir/finetune/<protocol>/<name>`` (reused
+    when unchanged)."""
     from safetensors.torch import load_file
 
     from forenscope.evaluate.holdout import slug
@@ -213,10 +216,10 @@ def finetuned_models(proto: dict, cfg: dict, model_dir: Path, out: Path, data: P
             items += cvip_items(data, src.get("half", "all"), int(settings.get("variants", 1)))
         ft_dir = model_dir / "finetune" / proto["name"] / slug(run["name"])
         log(f"fine-tuning on {run['name']}: {len(items)} items")
-        finetune_triage(cfg, model_dir, items, settings, ft_dir, data, log)
+        card = finetune_triage(cfg, model_dir, items, settings, ft_dir, data, log)
         net = build_network(cfg["family"], cfg["network"])
         net.load_state_dict(load_file(ft_dir / "model.safetensors"))
-        nets[run["name"]] = net
+        nets[run["name"]] = (net, card["weights_sha256"])
     return nets
 
 
@@ -235,7 +238,8 @@ def update_matching_cards(result: dict, results_path: str) -> list[str]:
             continue
         keep = ("macro_f1", "balanced_accuracy", "recall", "images")
         card.setdefault("metrics", {}).setdefault("test", {})[result["protocol"]["name"]] = {
-            **{name: {k: m[k] for k in keep} for name, m in result["metrics"].items()},
+            **{name: {k: m[k] for k in keep} for name, m in result["metrics"].items()
+               if m.get("model", "pretrained") == "pretrained"},  # not the fine-tuned models' rows
             "source": results_path, "git": result["git"]}
         Path(str(card_file)).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
         updated.append(card["name"])
