@@ -138,3 +138,26 @@ def test_forced_progress_bar_goes_to_stderr_only(tmp_path):
     res = run("detect", tmp_path, "-d", "noise", "-f", "jsonl", "--progress")
     assert res.exit_code == 0
     assert [json.loads(l)["error"] for l in res.stdout.splitlines()] == [None] * 3
+
+
+def test_detect_band_marks_scores_near_the_threshold_uncertain(tmp_path):
+    import json as _json
+
+    from PIL import Image as _Image
+    from typer.testing import CliRunner as _Runner
+
+    from conftest import noisy_photo as _photo
+    from forenscope.cli import app as _app
+    from forenscope.detectors import load_detector as _load_detector
+    from forenscope.report.verdict import logit as _logit
+
+    _Image.fromarray(_photo(96, 128, 2)).save(tmp_path / "a.png")
+    det = _load_detector("noise")
+    score = det.analyze(_photo(96, 128, 2)).score
+    margin = abs(_logit(score) - _logit(det.threshold))
+    runner = _Runner()
+    wide = runner.invoke(_app, ["detect", str(tmp_path / "a.png"), "-d", "noise", "-f", "jsonl", "--band", str(margin + 0.5)])
+    narrow = runner.invoke(_app, ["detect", str(tmp_path / "a.png"), "-d", "noise", "-f", "jsonl", "--band", str(margin / 2)])
+    off = runner.invoke(_app, ["detect", str(tmp_path / "a.png"), "-d", "noise", "-f", "jsonl"])
+    assert _json.loads(wide.stdout)["label"] == "uncertain"
+    assert _json.loads(narrow.stdout)["label"] == _json.loads(off.stdout)["label"] != "uncertain"

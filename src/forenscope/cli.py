@@ -129,7 +129,7 @@ def _cell(v) -> str:
 
 
 def _run_images(inputs: list[str], detector: str, params: list[str], fmt: str, out: Optional[Path],
-                overlay: bool, max_pixels: int, progress: Optional[bool], localize: bool) -> int:
+                overlay: bool, max_pixels: int, progress: Optional[bool], localize: bool, band: float = 0.0) -> int:
     if fmt not in FORMATS:
         raise typer.BadParameter(f"must be one of {', '.join(FORMATS)}", param_hint="--format")
     det = _load(detector, _parse_params(params))
@@ -143,7 +143,7 @@ def _run_images(inputs: list[str], detector: str, params: list[str], fmt: str, o
     failed = 0
     with _progress(len(items), progress, det.name) as step:
         for item, stem in zip(items, stems):
-            row = _analyse_one(det, item, stem, out, overlay, max_pixels)
+            row = _analyse_one(det, item, stem, out, overlay, max_pixels, band)
             if row["error"]:
                 failed += 1
                 if fmt == "table":
@@ -158,7 +158,7 @@ def _run_images(inputs: list[str], detector: str, params: list[str], fmt: str, o
 
 
 def _analyse_one(det, item: InputItem, stem: Path, out: Optional[Path], overlay: bool,
-                 max_pixels: int) -> dict:
+                 max_pixels: int, band: float = 0.0) -> dict:
     row = {"path": str(item.path), "detector": det.name, "score": None, "label": None,
            "error": None, "heatmap": None, "mask": None, "overlay": None}
     if item.error:
@@ -174,6 +174,11 @@ def _analyse_one(det, item: InputItem, stem: Path, out: Optional[Path], overlay:
         row["error"] = f"{item.path}: {det.name} failed: {type(exc).__name__}: {exc}"
         return row
     row.update(score=round(float(result.score), 6), label=result.label)
+    if band > 0:
+        from forenscope.report.verdict import logit
+
+        if abs(logit(result.score) - logit(det.threshold)) < band:
+            row["label"] = "uncertain"
     if out is not None and result.heatmap is not None:
         base = out / stem
         row["heatmap"] = str(write_heatmap_png(result.heatmap, base.with_name(base.name + ".heatmap.png")))
@@ -191,6 +196,7 @@ _FORMAT = typer.Option("table", "--format", "-f", help="table | jsonl | csv (jso
 _PARAM = typer.Option([], "--param", "-p", help="Detector option KEY=VALUE, e.g. -p quality=95. Repeatable.")
 _MAXPIX = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", help="Refuse larger images (decompression bombs).")
 _PROGRESS = typer.Option(None, "--progress/--no-progress", help="Progress bar on stderr (default: on a terminal).")
+_BAND = typer.Option(0.0, "--band", help="Label 'uncertain' when logit(score) is within this of logit(threshold) (0: off).")
 
 
 @app.command()
@@ -203,9 +209,10 @@ def detect(
     param: list[str] = _PARAM,
     max_pixels: int = _MAXPIX,
     progress: Optional[bool] = _PROGRESS,
+    band: float = _BAND,
 ) -> None:
     """Score each image: is it generated / tampered? Exit status 1 if any input failed."""
-    raise typer.Exit(_run_images(inputs, detector, param, fmt, out, overlay, max_pixels, progress, False))
+    raise typer.Exit(_run_images(inputs, detector, param, fmt, out, overlay, max_pixels, progress, False, band))
 
 
 @app.command()
