@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -348,9 +349,12 @@ def train(
     data: Optional[Path] = typer.Option(None, "--data", help="Shared data folder (default $FORENSCOPE_DATA or ../shared/data)."),
     restart: bool = typer.Option(False, "--restart", help="Discard a previous run in --out and start again."),
     ship: bool = typer.Option(False, "--ship", help="Copy the result into forenscope's weights/ as <name>.safetensors + <name>.json."),
+    stop_after: Optional[int] = typer.Option(None, "--stop-after", help="Checkpoint and stop at this step, as a crash would (to test resuming)."),
 ) -> None:
     """Train a detector from a config: seeded, resumable, best checkpoint on validation,
-    threshold calibrated for the config's target false-positive rate."""
+    threshold calibrated for the config's target false-positive rate. Under
+    `torchrun --nproc-per-node N -m forenscope train CONFIG`, N processes share each batch
+    (DDP, task generated)."""
     from forenscope.data.sources import SourceError
     from forenscope.data.splits import data_root
     from forenscope.train.config import ConfigError, load_config
@@ -373,10 +377,16 @@ def train(
 
             card = train_triage(cfg, out, data_root(data), log=log, restart=restart)
         else:
-            card = run_training(cfg, out, data_root(data), Path.cwd(), log=log, restart=restart)
+            card = run_training(cfg, out, data_root(data), Path.cwd(), log=log, restart=restart,
+                                stop_after=stop_after)
     except (SourceError, ValueError, FileNotFoundError) as exc:
         stderr.print(f"[red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
+    if card is None:
+        stderr.print(f"stopped at step {stop_after}; run the same command again to resume", highlight=False)
+        return
+    if os.environ.get("RANK", "0") != "0":  # torchrun: rank 0 reports and ships
+        return
     sys.stdout.write(json.dumps(card["metrics"], indent=2) + "\n")
     if ship:
         import shutil

@@ -141,6 +141,10 @@ def validate(net, family: str, rows: list[dict], cache: PairCache, tile: int) ->
 
 def train_localizer(cfg: dict, out: Path, log: Log = print, restart: bool = False,
                     stop_after: int | None = None) -> dict | None:
+    from forenscope.train.distributed import current_world
+
+    if current_world().size > 1:
+        raise ValueError("several processes (torchrun) train only task 'generated' configs so far; run this one in one process")
     t, d = cfg["train"], cfg["data"]
     if cfg["family"] not in TRAINABLE:
         raise ValueError(f"family {cfg['family']!r} has no localiser trainer yet; trainable: {', '.join(TRAINABLE)}")

@@ -31,6 +31,7 @@ from forenscope.evaluate.metrics import image_metrics, threshold_at_fpr
 from forenscope.nets.factory import build_network
 from forenscope.signals.preprocess import network_input
 from forenscope.train.config import config_hash
+from forenscope.train.distributed import current_world
 
 Log = Callable[[str], None]
 
@@ -211,8 +212,11 @@ def predict(net: torch.nn.Module, inputs: list[np.ndarray], batch: int = 32) -> 
 
 
 def _validate(net, val, cfg) -> dict:
+    """Metrics of the validation set; under torchrun each rank scores its share and the
+    scores are gathered back in order, so the metrics are one process's."""
     images, labels, groups = val
-    scores = predict(net, images)
+    world = current_world()
+    scores = world.gather(predict(net, images[world.shard(len(images))]), len(images))
     y = np.array(labels)
     out = image_metrics(y, scores, 0.5)
     out["per_group_ap"] = {}
@@ -254,11 +258,13 @@ def open_run(cfg: dict, out: Path, net, opt, log: Log, restart: bool = False) ->
     """Prepare ``out`` (``restart`` discards a previous run) and return the run's state: fresh,
     or that of the run already there, whose weights and optimiser are loaded into ``net`` and
     ``opt`` (it must come from the same config)."""
-    torch.set_num_threads(cfg["train"]["threads"] or os.cpu_count() or 1)
+    world = current_world()
+    torch.set_num_threads(cfg["train"]["threads"] or max(1, (os.cpu_count() or 1) // world.size))
     out.mkdir(parents=True, exist_ok=True)
-    if restart:
+    if restart and world.main:
         for f in ("state.json", "last.safetensors", "last-optim.safetensors", "best.safetensors"):
             (out / f).unlink(missing_ok=True)
+    world.barrier()
     chash = config_hash(cfg)
     state_path = out / "state.json"
     if not (state_path.is_file() and (out / "last.safetensors").is_file()):
@@ -280,26 +286,34 @@ def run_steps(cfg: dict, out: Path, net, opt, state: dict, make_batch: Callable,
     ``val_every`` steps, at the end, when the time budget runs out and at ``stop_after`` (then
     None is returned: an interruption, for tests). Returns the final state."""
     t = cfg["train"]
+    world = current_world()
+    model = world.wrap(net)  # under torchrun: DDP, each rank on its share of every batch
     t0, seen, budget = time.time(), 0, t["max_minutes"] * 60
     step = state["step"]
     while step < t["steps"]:
         rng = np.random.default_rng([t["seed"], step])
         torch.manual_seed(t["seed"] * 1_000_003 + step)
         x, y = make_batch(rng)
+        if world.size > 1:
+            part = world.shard(len(y))
+            share = len(y[part]) * world.size / len(y)  # DDP averages over ranks: weight by share
+            x, y = (tuple(v[part] for v in x) if isinstance(x, tuple) else x[part]), y[part]
+        else:
+            share = 1.0
         for group in opt.param_groups:
             group["lr"] = _lr(cfg, step)
-        net.train()
-        loss = loss_fn(net(*x) if isinstance(x, tuple) else net(x), y)  # tuple: several inputs
+        model.train()
+        loss = loss_fn(model(*x) if isinstance(x, tuple) else model(x), y) * share  # tuple: several inputs
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         step += 1
-        seen += len(x[0] if isinstance(x, tuple) else x)
-        if step % 25 == 0:
+        seen += len(x[0] if isinstance(x, tuple) else x) * world.size
+        if step % 25 == 0 and world.main:
             rate = seen / (time.time() - t0)
             eta = (t["steps"] - step) * t["batch"] / max(rate, 1e-9)
-            log(f"step {step}/{t['steps']} loss {loss.item():.4f} {rate:.1f} img/s, ETA {eta / 60:.1f} min")
-        out_of_time = state["seconds"] + time.time() - t0 > budget
+            log(f"step {step}/{t['steps']} loss {loss.item() / share:.4f} {rate:.1f} img/s, ETA {eta / 60:.1f} min")
+        out_of_time = world.any(state["seconds"] + time.time() - t0 > budget)
         if step % t["val_every"] == 0 or step == t["steps"] or out_of_time or step == stop_after:
             state = checkpoint(state, step, time.time() - t0)
             t0, seen = time.time(), 0
@@ -309,15 +323,20 @@ def run_steps(cfg: dict, out: Path, net, opt, state: dict, make_batch: Callable,
                 break
             if step == stop_after:
                 return None
-    (out / "state.json").write_text(json.dumps(state, indent=1))
+    if world.main:
+        (out / "state.json").write_text(json.dumps(state, indent=1))
+    world.barrier()
     return state
 
 
 def train(cfg: dict, out: Path, data: Path, base: Path, log: Log = print, restart: bool = False,
           stop_after: int | None = None) -> dict | None:
     """Train (or resume) into ``out``; returns the card written to ``out/card.json``.
-    ``stop_after``: checkpoint and return None at that step (an interruption, for tests)."""
+    ``stop_after``: checkpoint and return None at that step (an interruption, for tests).
+    Under torchrun, every rank calls this; see :mod:`forenscope.train.distributed`."""
     t = cfg["train"]
+    if not current_world().main:
+        log = lambda m: None  # noqa: E731  (rank 0 speaks for all)
     units = {s: [u for spec in cfg["data"]["sources"] for u in build_units(spec, s, data, base)]
              for s in ("train", "val")}
     for split, us in units.items():
@@ -332,7 +351,8 @@ def train(cfg: dict, out: Path, data: Path, base: Path, log: Log = print, restar
     opt = torch.optim.AdamW(net.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
     state = open_run(cfg, out, net, opt, log, restart)
 
-    if state["step"] == 0:
+    world = current_world()
+    if state["step"] == 0 and world.main:
         report = check_shortcuts(sampler, caches["train"], cfg)
         (out / "shortcuts.json").write_text(json.dumps(report, indent=2) + "\n")
         verdict = "passes" if report["passes"] else "FAILS"
@@ -355,7 +375,9 @@ def train(cfg: dict, out: Path, data: Path, base: Path, log: Log = print, restar
     state = run_steps(cfg, out, net, opt, state, make_batch, loss_from_logits,
                       lambda st, step, elapsed: _checkpoint(net, opt, val, cfg, out, st, step, elapsed, log),
                       log, stop_after)
-    return None if state is None else finish(cfg, out, val, units, state, log, data, base)
+    if state is None:
+        return None
+    return finish(cfg, out, val, units, state, log, data, base)
 
 
 def _checkpoint(net, opt, val, cfg, out: Path, state: dict, step: int, elapsed: float, log: Log) -> dict:
@@ -375,15 +397,19 @@ def save_checkpoint(net, opt, out: Path, state: dict, record: dict, elapsed: flo
     """last (+ optimiser) and, when ``better``, best weights; state.json and log.jsonl."""
     state["history"].append(record)
     state["seconds"] = state.get("seconds", 0.0) + elapsed
-    save_file(net.state_dict(), str(out / "last.safetensors"))
-    save_optimizer(opt, out / "last-optim.safetensors")
     if better:
         state["best"] = record
-        shutil.copyfile(out / "last.safetensors", out / "best.safetensors")
     state["step"] = record["step"]
-    (out / "state.json").write_text(json.dumps(state, indent=1))
-    with open(out / "log.jsonl", "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(record) + "\n")
+    world = current_world()
+    if world.main:  # every rank holds the same weights and state; one writes them
+        save_file(net.state_dict(), str(out / "last.safetensors"))
+        save_optimizer(opt, out / "last-optim.safetensors")
+        if better:
+            shutil.copyfile(out / "last.safetensors", out / "best.safetensors")
+        (out / "state.json").write_text(json.dumps(state, indent=1))
+        with open(out / "log.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record) + "\n")
+    world.barrier()
 
 
 def model_card(net, cfg: dict, state: dict, out: Path, *, task: str, threshold: float, threshold_note: str,
@@ -415,6 +441,10 @@ def finish(cfg: dict, out: Path, val, units: dict, state: dict, log: Log, data: 
     target = cfg["calibration"]["target_fpr"]
     threshold = float(threshold_at_fpr(y, scores, target))
     calibrated = image_metrics(y, scores, threshold)
+    world = current_world()
+    if not world.main:  # rank 0 writes the model and the card
+        world.barrier()
+        return json.loads((out / "card.json").read_text())
     card = model_card(net, cfg, state, out, task="generated", threshold=threshold,
                       threshold_note=f"flags {target:.0%} of the validation real images (calibrated, not 0.5)",
                       counts={"train_units": len(units["train"]), "val_units": len(units["val"])},
@@ -428,6 +458,7 @@ def finish(cfg: dict, out: Path, val, units: dict, state: dict, log: Log, data: 
         "training_data_terms": "see the sources in training.config and ../shared/data/README.md (research use with citation)",
     }
     (out / "card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    current_world().barrier()
     log(f"best step {state['best']['step']}: validation AP {calibrated['ap']:.4f}, threshold {threshold:.4f} "
         f"(acc {calibrated['acc']:.4f}, real acc {calibrated['real_acc']:.4f}, fake acc {calibrated['fake_acc']:.4f})")
     return card

@@ -210,6 +210,10 @@ def make_batch(train: tuple, cfg: dict, rng: np.random.Generator):
 
 def train_triage(cfg: dict, out: Path, data: Path, log: Log = print, restart: bool = False,
                  stop_after: int | None = None) -> dict | None:
+    from forenscope.train.distributed import current_world
+
+    if current_world().size > 1:
+        raise ValueError("several processes (torchrun) train only task 'generated' configs so far; run this one in one process")
     t = cfg["train"]
     sets = triage_sets(cfg, data, log)
     torch.manual_seed(t["seed"])

@@ -1,0 +1,79 @@
+"""Training on several processes with PyTorch DDP, launched by ``torchrun``:
+
+    torchrun --nproc-per-node 4 -m forenscope train configs/npr.toml
+
+Each step's batch is drawn exactly as in one process (``default_rng([seed, step])``) and rank
+``r`` of ``W`` trains on its items ``r, r+W, ...``; DDP averages the gradients and the loss is
+scaled by the shard's share, so a step sees the same examples and the same mean gradient as
+one process (batch-norm statistics are per shard, the one difference). This replaces a
+DistributedSampler: batches here are drawn, not iterated. Validation is sharded the same way
+and the scores gathered back in order, so metrics are those of one process whatever the
+world size divides. Rank 0 alone writes checkpoints, logs and the card; every rank resumes
+from the same ``last.safetensors``. Without torchrun (``WORLD_SIZE`` unset or 1) nothing here
+does anything.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+
+class World:
+    def __init__(self, size: int = 1, rank: int = 0):
+        self.size, self.rank = size, rank
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def shard(self, n: int) -> slice:
+        """This rank's items of ``n``: r, r + W, ..."""
+        return slice(self.rank, n, self.size)
+
+    def any(self, flag: bool) -> bool:
+        """True on every rank when it is True on any (collective decisions: stop, time out)."""
+        if self.size == 1:
+            return flag
+        t = torch.tensor([int(flag)])
+        torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+        return bool(t.item())
+
+    def gather(self, local: np.ndarray, n: int) -> np.ndarray:
+        """The full length-``n`` array from each rank's ``local = full[r::W]``."""
+        if self.size == 1:
+            return local
+        parts: list = [None] * self.size
+        torch.distributed.all_gather_object(parts, np.asarray(local))
+        full = np.empty(n, dtype=np.asarray(local).dtype)
+        for r, part in enumerate(parts):
+            full[r::self.size] = part
+        return full
+
+    def barrier(self) -> None:
+        if self.size > 1:
+            torch.distributed.barrier()
+
+    def wrap(self, net: torch.nn.Module) -> torch.nn.Module:
+        """DDP around ``net`` (parameters broadcast from rank 0 now, gradients averaged)."""
+        if self.size == 1:
+            return net
+        from torch.nn.parallel import DistributedDataParallel
+
+        return DistributedDataParallel(net, broadcast_buffers=True)
+
+
+@lru_cache(maxsize=1)
+def current_world() -> World:
+    """The process group torchrun describes in the environment, joined once per process."""
+    size = int(os.environ.get("WORLD_SIZE", "1"))
+    if size <= 1:
+        return World()
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("gloo")  # the loop trains on the CPU; CUDA (nccl, AMP) is not wired yet
+    return World(dist.get_world_size(), dist.get_rank())
