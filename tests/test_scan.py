@@ -116,3 +116,24 @@ def test_scan_cli_names_unknown_detectors(tmp_path):
     res = CliRunner().invoke(app, ["scan", str(tmp_path / "in"), "--out", str(tmp_path / "r"), "-d", "nosie"])
     assert res.exit_code == 2 and "noise" in res.output
     assert not (tmp_path / "r").exists()
+
+
+def test_ray_scan_equals_the_local_scan_and_resumes(tmp_path):
+    """Two Ray actors on a local Ray instance; half the folder done locally first."""
+    pytest.importorskip("ray", reason="Ray is not installed (pip install 'forenscope[distributed]')")
+    import ray
+
+    folder = _folder(tmp_path / "in", 8)
+    shutil.copy(folder / "img02.png", folder / "zz-copy.png")
+    cfg = ScanConfig(detectors=["noise", "ela"])
+    scan(folder, tmp_path / "local", cfg, log=lambda m: None)
+    partial = tmp_path / "ray"
+    partial.mkdir()
+    lines = (tmp_path / "local" / "results.jsonl").read_text().splitlines(keepends=True)
+    (partial / "results.jsonl").write_text("".join(lines[:4]))
+    try:
+        counts = scan(folder, partial, cfg, log=lambda m: None, engine="ray", workers=2)
+    finally:
+        ray.shutdown()
+    assert counts["skipped"] == 4 and counts["duplicates"] == 1 and counts["analysed"] == 4
+    assert _comparable(read_done(partial / "results.jsonl")) == _comparable(read_done(tmp_path / "local" / "results.jsonl"))

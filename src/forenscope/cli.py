@@ -435,6 +435,8 @@ def scan(
     detector: list[str] = typer.Option([], "--detector", "-d", help=f"Detectors to run (repeatable; default {DEFAULT_DETECTOR} and {DEFAULT_LOCALIZER})."),
     band: float = typer.Option(1.0, "--band", help="Margin in logit units around each threshold that counts as uncertain."),
     views: bool = typer.Option(True, "--views/--no-views", help="ELA and noise pictures per image."),
+    engine: str = typer.Option("local", "--engine", help="local | ray (Ray actors; pip install 'forenscope[distributed]')."),
+    workers: int = typer.Option(2, "--workers", help="With --engine ray: actors (one CPU each)."),
     max_pixels: int = _MAXPIX,
     progress: Optional[bool] = _PROGRESS,
 ) -> None:
@@ -446,12 +448,20 @@ def scan(
     cfg = ScanConfig(detectors=detector or [DEFAULT_DETECTOR, DEFAULT_LOCALIZER], band=band,
                      max_pixels=max_pixels, views=views)
     dets = [_load(name, {}) for name in cfg.detectors]  # unknown names fail here, before any work
+    if engine not in ("local", "ray"):
+        raise typer.BadParameter("must be local or ray", param_hint="--engine")
+    if engine == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            stderr.print("[red]error:[/] --engine ray needs Ray: pip install 'forenscope[distributed]'", highlight=False)
+            raise typer.Exit(2) from None
     log = lambda m: stderr.print(m, highlight=False)  # noqa: E731
     with ExitStack() as stack:
         def bar(total):
             return stack.enter_context(_progress(total, progress, "scan"))
         try:
-            counts = run_scan(folder, out, cfg, log=log, progress=bar, detectors=dets)
+            counts = run_scan(folder, out, cfg, log=log, progress=bar, detectors=dets, engine=engine, workers=workers)
         except FileNotFoundError as exc:
             stderr.print(f"[red]error:[/] {exc}", highlight=False)
             raise typer.Exit(2) from None

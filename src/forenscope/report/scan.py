@@ -74,38 +74,67 @@ def file_sha256(path: Path) -> str:
 
 
 def scan(folder: Path, out: Path, cfg: ScanConfig, log: Callable[[str], None] = print,
-         progress: Callable[[int], Callable[[], None]] | None = None, detectors: list | None = None) -> dict:
+         progress: Callable[[int], Callable[[], None]] | None = None, detectors: list | None = None,
+         engine: str = "local", workers: int = 2) -> dict:
     """Scan ``folder`` into ``out``; returns counts. ``progress(total)`` gives a step callback;
-    ``detectors``: already loaded ones (else loaded from ``cfg.detectors``)."""
+    ``detectors``: already loaded ones (else loaded from ``cfg.detectors``). ``engine="ray"``
+    analyses on ``workers`` Ray actors (see scan_ray); lines are written here either way."""
     from forenscope.detectors import load_detector
 
     folder, out = Path(folder), Path(out)
+    files, todo, first_of = plan(folder, out, log)
+    if engine == "ray":
+        from forenscope.report.scan_ray import analysed_rows
+
+        rows = analysed_rows(todo, folder, out, cfg, workers)
+    elif engine == "local":
+        dets = detectors or [load_detector(name) for name in cfg.detectors]
+        rows = (analyse_file(path, folder, out, dets, cfg, first_of) for path in todo)
+    else:
+        raise ValueError(f"engine must be local or ray, got {engine!r}")
+    step = progress(len(todo)) if progress else (lambda: None)
+    counts = {"analysed": 0, "failed": 0, "duplicates": 0, "skipped": len(files) - len(todo)}
+    with open(out / RESULTS, "a", encoding="utf-8") as fh:
+        for row in rows:
+            row = record(fh, row, first_of)
+            counts["duplicates" if row.get("duplicate_of") else "failed" if row.get("error") else "analysed"] += 1
+            if row.get("error"):
+                log(f"error: {row['error']}")
+            step()
+    from forenscope.report.html import write_report
+
+    write_report(out, read_done(out / RESULTS), cfg)
+    return counts
+
+
+def plan(folder: Path, out: Path, log: Callable[[str], None]) -> tuple[list[Path], list[Path], dict]:
+    """(every input, those still to do, {sha256: first path} of what is done): a torn last line
+    of a killed run is cut off first."""
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder")
     out.mkdir(parents=True, exist_ok=True)
-    results = out / RESULTS
-    done = read_done(results)
+    done = read_done(out / RESULTS)
     done_paths = {r["path"] for r in done}
     first_of = {r["sha256"]: r["path"] for r in done if r.get("sha256") and not r.get("duplicate_of")}
     files = iter_image_files(folder)
     todo = [p for p in files if _key(p, folder) not in done_paths]
     if done:
         log(f"resuming: {len(done_paths)} of {len(files)} inputs already done")
-    detectors = detectors or [load_detector(name) for name in cfg.detectors]
-    step = progress(len(todo)) if progress else (lambda: None)
-    counts = {"analysed": 0, "failed": 0, "duplicates": 0, "skipped": len(files) - len(todo)}
-    with open(results, "a", encoding="utf-8") as fh:
-        for path in todo:
-            row = analyse_file(path, folder, out, detectors, cfg, first_of)
-            counts["duplicates" if row.get("duplicate_of") else "failed" if row.get("error") else "analysed"] += 1
-            if row.get("error"):
-                log(f"error: {row['error']}")
-            append_line(fh, row)
-            step()
-    from forenscope.report.html import write_report
+    return files, todo, first_of
 
-    write_report(out, read_done(results), cfg)
-    return counts
+
+def record(fh, row: dict, first_of: dict) -> dict:
+    """Append a result line; a file whose bytes were analysed already (by another worker)
+    becomes a duplicate line."""
+    sha = row.get("sha256")
+    if sha and not row.get("error") and not row.get("duplicate_of"):
+        if sha in first_of and first_of[sha] != row["path"]:
+            row = {"path": row["path"], "sha256": sha, "verdict": "duplicate", "error": None,
+                   "duplicate_of": first_of[sha]}
+        else:
+            first_of[sha] = row["path"]
+    append_line(fh, row)
+    return row
 
 
 def _key(path: Path, folder: Path) -> str:
