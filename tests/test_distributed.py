@@ -4,7 +4,6 @@ validation scores gathered in order when the set does not divide by the world si
 
 from __future__ import annotations
 
-import csv
 import json
 import socket
 import subprocess
@@ -14,60 +13,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 from safetensors.torch import load_file
 
-from conftest import textured
 from forenscope.train.config import load_config
 from forenscope.train.loop import train
 
-CONFIG = """
-name = "npr-ddp"
-family = "npr"
-[network]
-width = 8
-blocks = [1, 1]
-[input]
-tile = 64
-[data]
-train_crop = 32
-val_crop = 64
-real_size = 64
-photo_long_side = 128
-[[data.sources]]
-source = "generated"
-generators = ["latent_diffusion"]
-[augment]
-blur_prob = 0.0
-jpeg_prob = 0.0
-[train]
-seed = 3
-steps = 12
-batch = 16
-lr = 3e-3
-warmup = 2
-val_every = 6
-threads = 1
-"""
+from test_train import CONFIG as TRAIN_CONFIG, tiny_root  # noqa: F401  (fixture reused)
+
+# test_train's tiny NPR config: 12 steps, checkpoints at 6 and 12
+CONFIG = TRAIN_CONFIG.replace("STEPS", "12").replace("val_every = 10", "val_every = 6")
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("ddp")
-    (root / "real" / "bsds500").mkdir(parents=True)
-    gen = root / "generated_train" / "latent_diffusion"
-    gen.mkdir(parents=True)
-    with open(root / "generated_train" / "manifest.tsv", "w", newline="") as fh:
-        w = csv.writer(fh, delimiter="\t")
-        w.writerow(["file", "prompt_slug"])
-        for i in range(40):
-            Image.fromarray(textured(96, 128, seed=i, noise=6.0)).save(root / "real" / "bsds500" / f"{i}.png")
-            small = textured(48, 48, seed=1000 + i, noise=6.0)
-            Image.fromarray(small.repeat(2, 0).repeat(2, 1)).save(gen / f"ld_{i}.png")
-            w.writerow([f"latent_diffusion/ld_{i}.png", f"p{i}"])
-    cfg = root / "npr-ddp.toml"
+def world(tiny_root, tmp_path_factory):
+    cfg = tmp_path_factory.mktemp("ddp") / "npr-ddp.toml"
     cfg.write_text(CONFIG)
-    return root, cfg
+    return tiny_root, cfg
 
 
 def _port() -> int:

@@ -163,11 +163,9 @@ def run_holdout(proto: dict, out: Path, data: Path, base: Path, log: Log = print
         "seconds": round(time.time() - start),
         "git": git_commit(), "environment": environment(),
     }
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    (out / "results.md").write_text(markdown(result), encoding="utf-8")
-    plot(result, out / "results.png")
-    return result
+    from forenscope.evaluate.benchmark import write_results
+
+    return write_results(result, out, markdown, plot)
 
 
 def mean_over_runs(runs: dict) -> dict:
