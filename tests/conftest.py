@@ -42,6 +42,21 @@ def tiny_forgeries(tmp: Path, kinds: tuple, per_photo: dict) -> tuple[Path, Path
     return data, tmp / "forgeries"
 
 
+def tiny_generated_train(data: Path, n: int = 40, seed: int = 900) -> None:
+    """``n`` nearest-upsampled textures as Latent Diffusion outputs in ``data/generated_train``
+    (one prompt each, so the prompts fall into every split)."""
+    import csv
+
+    gen = data / "generated_train" / "latent_diffusion"
+    gen.mkdir(parents=True)
+    with open(data / "generated_train" / "manifest.tsv", "w", newline="") as fh:
+        w = csv.writer(fh, delimiter="\t")
+        w.writerow(["file", "prompt_slug"])
+        for i in range(n):
+            Image.fromarray(textured(48, 48, seed=seed + i).repeat(2, 0).repeat(2, 1)).save(gen / f"g{i}.png")
+            w.writerow([f"latent_diffusion/g{i}.png", f"p{i}"])
+
+
 def encode(rgb: np.ndarray, fmt: str, **kw) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, fmt, **kw)

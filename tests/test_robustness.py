@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image
 
-from conftest import noisy_photo, textured, tiny_forgeries
+from conftest import noisy_photo, textured, tiny_forgeries, tiny_generated_train
 from forenscope.data.perturb import PERTURBATIONS, perturb
 
 
@@ -60,19 +59,10 @@ def test_social_chain_shrinks_large_images_only():
 def test_tiny_suite_is_reproducible(tmp_path):
     """Localisation with the noise detector on tiny forgeries; generated with npr on a tiny
     generated_train; twice from scratch, the same numbers."""
-    import csv
-
     from forenscope.evaluate.robustness import load_config, run_robustness
 
     data, forgeries = tiny_forgeries(tmp_path, ("splice",), {"train": 0, "val": 0, "test": 2})
-    gen = data / "generated_train" / "latent_diffusion"
-    gen.mkdir(parents=True)
-    with open(data / "generated_train" / "manifest.tsv", "w", newline="") as fh:
-        w = csv.writer(fh, delimiter="\t")
-        w.writerow(["file", "prompt_slug"])
-        for i in range(40):
-            Image.fromarray(textured(48, 48, seed=900 + i).repeat(2, 0).repeat(2, 1)).save(gen / f"g{i}.png")
-            w.writerow([f"latent_diffusion/g{i}.png", f"p{i}"])
+    tiny_generated_train(data)
     cfg_file = tmp_path / "suite.toml"
     cfg_file.write_text(f"""
 seed = 5

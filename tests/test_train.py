@@ -204,3 +204,29 @@ def test_image_cache_enlarges_small_images_to_min_side(tmp_path):
     cache = ImageCache(tmp_path, "train", min_side=64)
     assert cache.get(Ref("file", str(tmp_path / "small.png"))).shape == (64, 80, 3)
     assert cache.get(Ref("file", str(tmp_path / "big.png"))).shape == (100, 90, 3)
+
+
+def test_suite_augmentations_are_off_by_default_and_keep_old_runs_recognised(tmp_path):
+    """The rescale / noise steps draw nothing when off (older configs give the same pixels and
+    the same config hash as before they existed); when on, they rescale and add noise."""
+    from forenscope.data.wild import augment
+    from forenscope.train.config import NEUTRAL, config_hash
+
+    img = textured(64, 64, seed=1)
+    a = augment(img, np.random.default_rng(7), blur_prob=0.5, jpeg_prob=0.5)
+    b = augment(img, np.random.default_rng(7), blur_prob=0.5, jpeg_prob=0.5, resize_prob=0.0, noise_prob=0.0)
+    assert np.array_equal(a, b)
+    info: dict = {}
+    c = augment(img, np.random.default_rng(7), blur_prob=0, jpeg_prob=0, resize_prob=1.0, resize_scale=(1.5, 1.5),
+                noise_prob=1.0, noise_sigma=(4.0, 4.0), info=info)
+    assert c.shape == (96, 96, 3) and info["resize_scale"] == 1.5 and info["noise_sigma"] == 4.0
+
+    cfg_file = tmp_path / "c.toml"
+    cfg_file.write_text('name = "x"\nfamily = "npr"\n[[data.sources]]\nsource = "generated"\n')
+    cfg = load_config(cfg_file)
+    older = json.loads(json.dumps(cfg))
+    for table, key in NEUTRAL:
+        del older[table][key]
+    assert config_hash(cfg) == config_hash(older)
+    cfg["augment"]["resize_prob"] = 0.2
+    assert config_hash(cfg) != config_hash(older)

@@ -14,8 +14,9 @@ LABELS = ("authentic", "generated", "tampered", "uncertain")
 class Analysis:
     """One detector's verdict on one image.
 
-    ``score`` is the probability-like evidence that the image is generated / tampered, in
-    [0, 1]; ``label`` is decided at the detector's threshold (stored in its card).
+    ``score`` is the evidence that the image is generated / tampered, in [0, 1]: a calibrated
+    probability when the detector's card has a calibration (``extras["raw_score"]`` then holds
+    the uncalibrated one); ``label`` is decided at the detector's threshold (stored in its card).
     ``heatmap`` (float32, H x W, [0, 1], 1 = surely manipulated) and ``mask`` (bool, H x W) are
     at the input's resolution after EXIF orientation, or None for image-level detectors.
     """

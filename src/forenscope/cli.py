@@ -507,23 +507,58 @@ def robustness(
     config: Path = typer.Argument(..., help="A robustness config (TOML), e.g. configs/robustness.toml."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default work/robustness/<config name>)."),
     data: Optional[Path] = typer.Option(None, "--data", help="Shared data folder (default $FORENSCOPE_DATA or ../shared/data)."),
+    detector: list[str] = typer.Option([], "--detector", "-d", help="Replace the config's detectors: NAME, or NAME@RUN_DIR for a training run (a candidate). Repeatable."),
+    ship: bool = typer.Option(False, "--ship", help="Write each detector's robustness summary into its shipped card."),
 ) -> None:
     """Score detectors on test sets under a seeded suite of real-world processing (JPEG, WebP,
     resizing, crops, blur, noise, tone, the social-media chain): results.json, results.md,
     curves.png."""
     from forenscope.data.splits import data_root
-    from forenscope.evaluate.robustness import load_config as load_suite, run_robustness
+    from forenscope.evaluate.robustness import load_config as load_suite, run_robustness, with_detectors
+    from forenscope.evaluate.robustness import ship as ship_cards
 
     _reexec_with_tcmalloc()
+    log = lambda m: stderr.print(m, highlight=False)  # noqa: E731
     try:
         cfg = load_suite(config)
+        if detector:
+            cfg = with_detectors(cfg, detector)
         out = out or Path("work/robustness") / config.stem
-        run_robustness(cfg, out, data_root(data), log=lambda m: stderr.print(m, highlight=False),
-                       config_path=config.as_posix())
+        result = run_robustness(cfg, out, data_root(data), log=log, config_path=config.as_posix())
     except (ValueError, FileNotFoundError) as exc:
         stderr.print(f"[red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
     sys.stdout.write((out / "results.md").read_text(encoding="utf-8"))
+    if ship:
+        log(f"robustness summary written into the cards of {', '.join(ship_cards(result, out.as_posix(), log))}")
+
+
+@app.command()
+def calibrate(
+    config: Path = typer.Argument(..., help="A calibration config (TOML), e.g. configs/calibration.toml."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default work/calibration/<config name>)."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Shared data folder (default $FORENSCOPE_DATA or ../shared/data)."),
+    ship: bool = typer.Option(False, "--ship", help="Write each fit and its figures into the shipped card: scores become calibrated probabilities."),
+) -> None:
+    """Fit Platt scaling on validation data for each detector; report ECE, Brier score and
+    reliability diagrams before and after on the test set: results.json, results.md, <name>.png."""
+    from forenscope.data.splits import data_root
+    from forenscope.evaluate.calibration import CalibrationError, load_config as load_cal, run_calibration
+    from forenscope.evaluate.calibration import ship as ship_cards
+
+    _reexec_with_tcmalloc()
+    log = lambda m: stderr.print(m, highlight=False)  # noqa: E731
+    try:
+        cfg = load_cal(config)
+        out = out or Path("work/calibration") / config.stem
+        result = run_calibration(cfg, out, data_root(data), log=log, config_path=config.as_posix())
+    except (CalibrationError, ValueError, FileNotFoundError) as exc:
+        stderr.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    sys.stdout.write((out / "results.md").read_text(encoding="utf-8"))
+    if ship:
+        written = ship_cards(result, out.as_posix(), log)
+        log(f"calibration written into the cards of {', '.join(written)}")
 
 
 @app.command()

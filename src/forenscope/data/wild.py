@@ -68,16 +68,31 @@ def wild_rescale(rgb: np.ndarray, rng: np.random.Generator, low: float = 0.25, h
 
 
 def augment(rgb: np.ndarray, rng: np.random.Generator, *, blur_prob: float = 0.1, blur_sigma=(0.0, 3.0),
-            jpeg_prob: float = 0.1, jpeg_quality=(30, 100), info: dict | None = None) -> np.ndarray:
-    """CNNDetection's blur + JPEG augmentation (NPR's code has it switched off).
+            jpeg_prob: float = 0.1, jpeg_quality=(30, 100), resize_prob: float = 0.0, resize_scale=(0.5, 1.5),
+            noise_prob: float = 0.0, noise_sigma=(0.0, 8.0), info: dict | None = None) -> np.ndarray:
+    """CNNDetection's blur + JPEG augmentation (NPR's code has it switched off), optionally with
+    the rest of the robustness suite's processing in the order a shared image meets it: blur,
+    rescale (random kernel), sensor-like Gaussian noise, then JPEG.
+    A step whose probability is 0 draws nothing from ``rng``, so configs without the later
+    steps reproduce their earlier runs exactly.
     ``info``, when given, receives what was applied (blur_sigma, jpeg_quality; 0 = none)."""
     sigma, quality = 0.0, 0
     if rng.random() < blur_prob:
         sigma = float(rng.uniform(*blur_sigma))
         rgb = gaussian_blur(rgb, sigma)
+    extra: dict = {}
+    if resize_prob and rng.random() < resize_prob:
+        scale = float(rng.uniform(*resize_scale))
+        kernel = str(rng.choice(list(RESIZE_KERNELS)))
+        rgb = rescale(rgb, scale, kernel)
+        extra.update(resize_scale=round(scale, 4), resize_kernel=kernel)
+    if noise_prob and rng.random() < noise_prob:
+        noise = float(rng.uniform(*noise_sigma))
+        rgb = np.clip(rgb + rng.normal(0.0, noise, rgb.shape), 0, 255).astype(np.uint8)
+        extra.update(noise_sigma=round(noise, 3))
     if rng.random() < jpeg_prob:
         quality = int(rng.integers(jpeg_quality[0], jpeg_quality[1] + 1))
         rgb = jpeg(rgb, quality)
     if info is not None:
-        info.update(blur_sigma=sigma, jpeg_quality=quality)
+        info.update(blur_sigma=sigma, jpeg_quality=quality, **extra)
     return rgb

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from forenscope.analysis import Analysis
+from forenscope.detectors.calibration import calibrate, uncalibrate
 from forenscope.imageio import ImageMeta, as_rgb_uint8
 
 POSITIVE_LABEL = {"generated": "generated", "tampered": "tampered", "localize": "tampered"}  # triage: its class
@@ -16,6 +17,11 @@ POSITIVE_LABEL = {"generated": "generated", "tampered": "tampered", "localize": 
 
 class MissingWeightsError(FileNotFoundError):
     pass
+
+
+def weights_dir() -> Path:
+    """Where forenscope's shipped weights and cards live (``--ship`` writes there)."""
+    return Path(str(resources.files("forenscope") / "weights"))
 
 
 def load_card(name: str) -> dict | None:
@@ -59,15 +65,34 @@ class Detector:
         """The parameters that change this detector's output (recorded in every result)."""
         return {"threshold": self.threshold}
 
+    # Set by `use_calibration` (load_detector does it when the card has a calibration that
+    # fits the detector's parameters): `score` is then a probability and `threshold` on its scale.
+    calibration: dict | None = None
+
+    @property
+    def raw_threshold(self) -> float:
+        """The threshold on the uncalibrated score that `_analyze` computes."""
+        return uncalibrate(self.calibration, self.threshold) if self.calibration else self.threshold
+
+    def use_calibration(self, cal: dict) -> None:
+        """Report calibrated probabilities from now on; the threshold keeps its meaning."""
+        raw = self.raw_threshold
+        self.calibration = cal
+        self.threshold = calibrate(cal, raw)
+
     def analyze(self, image: np.ndarray, meta: ImageMeta | None = None) -> Analysis:
         rgb = as_rgb_uint8(image, source=meta.source if meta else "<array>")
-        return self._analyze(rgb, meta)
+        result = self._analyze(rgb, meta)
+        if self.calibration:  # monotone: the label computed on the raw score stands
+            result.extras["raw_score"] = result.score
+            result.score = calibrate(self.calibration, result.score)
+        return result
 
     def _analyze(self, rgb: np.ndarray, meta: ImageMeta | None) -> Analysis:
         raise NotImplementedError
 
-    def label_for(self, score: float) -> str:
-        return POSITIVE_LABEL[self.task] if score >= self.threshold else "authentic"
+    def label_for(self, raw_score: float) -> str:
+        return POSITIVE_LABEL[self.task] if raw_score >= self.raw_threshold else "authentic"
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.config().items())})"

@@ -36,8 +36,9 @@ class LearnedPlusCopyMove(Detector):
     learned_name, matcher_name = "effunet", "copymove-sift"
 
     def __init__(self, threshold: float | None = None, run: str | None = None):
-        self.learned = load_detector(self.learned_name, threshold=threshold, run=run)
-        self.matcher = load_detector(self.matcher_name)
+        # components on their raw scales: this detector's own card calibrates the fused score
+        self.learned = load_detector(self.learned_name, calibrated=False, threshold=threshold, run=run)
+        self.matcher = load_detector(self.matcher_name, calibrated=False)
         self.card = load_card(self.name) or {"task": "localize", "components": [self.learned_name, self.matcher_name]}
         self.threshold = self.learned.threshold
 

@@ -69,9 +69,29 @@ def get_detector_class(name: str) -> type[Detector]:
     return _REGISTRY[name]
 
 
-def load_detector(name: str, **options) -> Detector:
-    """Build a detector by registry name, e.g. ``load_detector("ela", quality=95)``."""
-    return get_detector_class(name)(**options)
+# Options that leave a detector's raw scores as they were when its card's calibration was fitted.
+_SCORE_NEUTRAL_OPTIONS = {"threshold", "backend", "threads"}
+
+
+def load_detector(name: str, calibrated: bool = True, **options) -> Detector:
+    """Build a detector by registry name, e.g. ``load_detector("ela", quality=95)``.
+
+    With the shipped weights and default parameters, the card's calibration (if any) applies:
+    scores are probabilities and ``threshold`` is on their scale. Other parameters or a
+    training ``run`` change the raw scores, so those detectors report uncalibrated scores."""
+    cls = get_detector_class(name)
+    card = load_card(name) or {}
+    cal = card.get("calibration") if calibrated else None
+    if cal and {k for k, v in options.items() if v is not None} - _SCORE_NEUTRAL_OPTIONS:
+        cal = None
+    if cal and options.get("threshold") is not None:
+        from forenscope.detectors.calibration import uncalibrate
+
+        options = {**options, "threshold": uncalibrate(cal, float(options["threshold"]))}
+    det = cls(**options)
+    if cal:
+        det.use_calibration(cal)
+    return det
 
 
 def describe_detector(name: str) -> dict:

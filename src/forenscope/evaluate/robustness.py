@@ -49,31 +49,45 @@ def load_config(path: Path) -> dict:
     return cfg
 
 
-def generated_set(cfg: dict, data: Path) -> tuple[list[np.ndarray], np.ndarray]:
-    """Fakes of the configured generators (test prompts of each; at most ``limit`` each) and as
-    many test-split real photos processed in the wild, each cropped to its fake's size."""
+def with_detectors(cfg: dict, specs: list[str]) -> dict:
+    """The config with its detector lists replaced: each spec goes to the suite of its task
+    (localisers to the localisation set, every other detector to the generated set)."""
+    from forenscope.detectors.registry import get_detector_class
+
+    cfg = json.loads(json.dumps(cfg))
+    cfg["generated"]["detectors"], cfg["localize"]["detectors"] = [], []
+    for spec in specs:
+        task = get_detector_class(spec.partition("@")[0]).task
+        cfg["localize" if task == "localize" else "generated"]["detectors"].append(spec)
+    return cfg
+
+
+def generated_set(cfg: dict, data: Path, split: str = "test",
+                  generators: list[str] | None = None) -> tuple[list[np.ndarray], np.ndarray]:
+    """Fakes of the configured generators (prompts of ``split``; at most ``limit`` each) and as
+    many real photos of that split processed in the wild, each cropped to its fake's size."""
     from forenscope.data.sources import ImageCache, generated_files
     from forenscope.data.splits import split_of
     from forenscope.imageio import read_image
 
     g = cfg["generated"]
-    cache = ImageCache(data, "test")
+    cache = ImageCache(data, split)
     fakes = []
-    for gen in g["generators"]:
-        files = [p for p, prompt in generated_files(data, gen) if split_of(f"{gen}/{prompt}") == "test"]
+    for gen in generators or g["generators"]:
+        files = [p for p, prompt in generated_files(data, gen) if split_of(f"{gen}/{prompt}") == split]
         fakes += [read_image(p)[0] for p in files[: g["limit"]]]
-    rng = np.random.default_rng([cfg["seed"], 7])
+    rng = np.random.default_rng([cfg["seed"], 7 if split == "test" else 8])
     reals = [cache.draw_photo(rng, f.shape[:2], min_side=max(f.shape[:2])) for f in fakes]
     return reals + fakes, np.r_[np.zeros(len(reals)), np.ones(len(fakes))]
 
 
-def localize_set(cfg: dict) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Images and masks of the forgeries' split: every authentic image and an even spread of
-    the manipulated ones, ``limit`` of each."""
+def localize_set(cfg: dict, split: str | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Images and masks of the forgeries' split (the config's unless given): authentic images
+    and an even spread of the manipulated ones, ``limit`` of each."""
     from forenscope.train.localize import PairCache, read_rows
 
     loc = cfg["localize"]
-    rows = read_rows(Path(loc["forgeries"]), loc["split"], None, authentic=True)
+    rows = read_rows(Path(loc["forgeries"]), split or loc["split"], None, authentic=True)
     auth = [r for r in rows if r["mask"] is None][: loc["limit"]]
     manip = [r for r in rows if r["mask"] is not None]
     manip = [manip[i] for i in np.linspace(0, len(manip) - 1, min(loc["limit"], len(manip))).astype(int)]
@@ -132,7 +146,6 @@ def score_localize(det, images, masks) -> dict:
 
 
 def run_robustness(cfg: dict, out: Path, data: Path, log: Log = print, config_path: str = "") -> dict:
-    from forenscope.detectors import load_detector
     from forenscope.evaluate.provenance import environment, git_commit
 
     t0 = time.time()
@@ -148,7 +161,7 @@ def run_robustness(cfg: dict, out: Path, data: Path, log: Log = print, config_pa
         log(f"localisation set: {sum(not m.any() for m in masks)} authentic, {sum(m.any() for m in masks)} manipulated")
         suites.append(("localize", images, masks, None, cfg["localize"]["detectors"]))
     for kind, images, masks, y, names in suites:
-        dets = {n: load_detector(n) for n in names}
+        dets = {n: _detector(n) for n in names}
         for name, strength in points(cfg):
             imgs, ms = perturbed(images, masks, name, strength, cfg["seed"])
             key = "none" if name == "none" else f"{name}@{strength:g}"
@@ -162,6 +175,16 @@ def run_robustness(cfg: dict, out: Path, data: Path, log: Log = print, config_pa
     (out / "results.md").write_text(markdown(result), encoding="utf-8")
     plot(result, out / "curves.png")
     return result
+
+
+def _detector(spec: str):
+    """``name`` (shipped weights) or ``name@RUN_DIR`` (a `forenscope train` run, e.g. a candidate)."""
+    from forenscope.detectors import load_detector
+
+    name, _, run = spec.partition("@")
+    if run and not Path(run, "card.json").is_file():
+        raise FileNotFoundError(f"{spec}: no training run (card.json) in {run}")
+    return load_detector(name, run=run) if run else load_detector(name)
 
 
 HEADLINE = {"generated": "ap", "localize": "mean_pixel_f1"}
@@ -218,3 +241,40 @@ def plot(result: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def card_summary(result: dict, kind: str, name: str, source: str) -> dict:
+    """A card's robustness block: the headline metric unperturbed, under the social-media chain
+    and JPEG 70 when the suite has them, and the worst point of the suite."""
+    metric = HEADLINE[kind]
+    table = result[kind][name]
+    values = {k: v[metric] for k, v in table.items()}
+    worst = min((k for k in values if k != "none"), key=values.get, default="none")
+    return {
+        "test_set": ("real photos vs " + ", ".join(result["config"]["generated"]["generators"])
+                     if kind == "generated" else f"{result['config']['localize']['forgeries']} "
+                     f"({result['config']['localize']['split']} split)"),
+        "metric": metric, "unperturbed": values["none"],
+        **{k: values[k] for k in ("social@1", "jpeg@70", "resize-bilinear@0.5", "blur@1") if k in values},
+        "worst": {"perturbation": worst, metric: values[worst]},
+        "points": len(values), "seed": result["config"]["seed"],
+        "source": f"{source}/results.json",
+    }
+
+
+def ship(result: dict, source: str, log: Log = print, weights: Path | None = None) -> list[str]:
+    """Write each detector's robustness summary into its shipped card (weights/<name>.json)."""
+    from forenscope.detectors.base import weights_dir
+
+    written = []
+    for kind in HEADLINE:
+        for name in result[kind]:
+            path = Path(weights or weights_dir()) / f"{name}.json"
+            if "@" in name or not path.is_file():
+                log(f"{name}: no shipped card; not written")
+                continue
+            card = json.loads(path.read_text(encoding="utf-8"))
+            card.setdefault("robustness", {})[kind] = card_summary(result, kind, name, source)
+            path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+            written.append(name)
+    return written

@@ -18,7 +18,9 @@ DEFAULTS = {
              "match_candidates": 8,
              "min_side": 0},           # enlarge smaller images to this short side (CIFAKE for Pelee)
     "augment": {"blur_prob": 0.1, "blur_sigma": [0.0, 3.0], "jpeg_prob": 0.5, "jpeg_quality": [30, 100],
-                "hflip": True},
+                "hflip": True,
+                # the rest of the robustness suite (off unless set): rescale with a random kernel, noise
+                "resize_prob": 0.0, "resize_scale": [0.5, 1.5], "noise_prob": 0.0, "noise_sigma": [0.0, 8.0]},
     "train": {"seed": 0, "steps": 2000, "batch": 64, "lr": 2e-4, "weight_decay": 0.0, "warmup": 100,
               "val_every": 250, "max_minutes": 60.0, "threads": 0},
     "calibration": {"target_fpr": 0.05},
@@ -110,5 +112,15 @@ def load_config(path: str | Path) -> dict:
     return cfg
 
 
+# Keys added after runs were made, with the value that means "as before": left out of the hash
+# when they hold it, so a finished run of an older config is still recognised (and resumed).
+NEUTRAL = {("augment", "resize_prob"): 0.0, ("augment", "resize_scale"): [0.5, 1.5],
+           ("augment", "noise_prob"): 0.0, ("augment", "noise_sigma"): [0.0, 8.0]}
+
+
 def config_hash(cfg: dict) -> str:
+    cfg = copy.deepcopy(cfg)
+    for (table, key), value in NEUTRAL.items():
+        if table in cfg and cfg[table].get(key, object()) == value:
+            del cfg[table][key]
     return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:16]

@@ -63,8 +63,7 @@ def unit_images(unit: Unit, cache: ImageCache, cfg: dict, rng: np.random.Generat
         real = cache.get(unit.real)
     if unit.paired:
         real = _match_sharpness(real, fake, unit.real.where)
-    aug = dict(blur_prob=a["blur_prob"], blur_sigma=a["blur_sigma"], jpeg_prob=a["jpeg_prob"],
-               jpeg_quality=a["jpeg_quality"])
+    aug = {k: v for k, v in a.items() if k != "hflip"}
     out = []
     shared = int(rng.integers(2**31))
     for img in (real, fake):
