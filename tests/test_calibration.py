@@ -148,3 +148,16 @@ limit = 6
     bad.write_text("[generated]\ndetector = ['npr']\n")
     with pytest.raises(CalibrationError, match="unknown key"):
         load_config(bad)
+
+
+def test_platt_fit_matches_scikit_learn():
+    """The numpy Newton fit is scikit-learn's L2 logistic regression (C = 1) on the logit."""
+    sklearn = pytest.importorskip("sklearn.linear_model")
+    rng = np.random.default_rng(4)
+    raw = rng.uniform(0.01, 0.99, 300)
+    y = (rng.random(300) < raw ** 2).astype(int)
+    cal = fit_platt(y, raw)
+    z = np.log(raw / (1 - raw))[:, None]
+    ref = sklearn.LogisticRegression(C=1.0, tol=1e-10, max_iter=10_000).fit(z, y)
+    assert cal["a"] == pytest.approx(ref.coef_[0, 0], abs=1e-4)
+    assert cal["b"] == pytest.approx(ref.intercept_[0], abs=1e-4)

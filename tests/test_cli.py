@@ -46,7 +46,7 @@ def test_folder_with_four_broken_images(folder_with_broken, tmp_path):
     ok = [l for l in lines if l["error"] is None]
     bad = [l for l in lines if l["error"] is not None]
     assert len(ok) == 16 and len(bad) == 4
-    assert all(0 <= l["score"] <= 1 and l["label"] in ("authentic", "tampered") for l in ok)
+    assert all(0 <= l["score"] <= 1 and l["label"] in ("authentic", "tampered", "uncertain") for l in ok)
     assert all(l["score"] is None and l["label"] is None and l["path"] in l["error"] for l in bad)
     assert {l["path"].rsplit("/", 1)[-1] for l in bad} == {"empty.png", "text.jpg", "truncated.jpg", "garbage.webp"}
     assert "16 analysed, 4 failed" in res.stderr
@@ -158,6 +158,8 @@ def test_detect_band_marks_scores_near_the_threshold_uncertain(tmp_path):
     runner = _Runner()
     wide = runner.invoke(_app, ["detect", str(tmp_path / "a.png"), "-d", "noise", "-f", "jsonl", "--band", str(margin + 0.5)])
     narrow = runner.invoke(_app, ["detect", str(tmp_path / "a.png"), "-d", "noise", "-f", "jsonl", "--band", str(margin / 2)])
-    off = runner.invoke(_app, ["detect", str(tmp_path / "a.png"), "-d", "noise", "-f", "jsonl"])
+    off = runner.invoke(_app, ["detect", str(tmp_path / "a.png"), "-d", "noise", "-f", "jsonl", "--band", "0"])
+    default = runner.invoke(_app, ["detect", str(tmp_path / "a.png"), "-d", "noise", "-f", "jsonl"])
     assert _json.loads(wide.stdout)["label"] == "uncertain"
     assert _json.loads(narrow.stdout)["label"] == _json.loads(off.stdout)["label"] != "uncertain"
+    assert (_json.loads(default.stdout)["label"] == "uncertain") == (margin < 1.0)  # scan's band, 1.0

@@ -68,6 +68,23 @@ def test_scan_reports_each_image_once_and_goes_past_bad_files(tmp_path):
     assert (tmp_path / "rep" / "summary.png").stat().st_size > 0
 
 
+def test_parquet_holds_every_line_with_flat_score_columns(tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow is not installed (pip install 'forenscope[distributed]')")
+    folder = _folder(tmp_path / "in", 3)
+    (folder / "broken.jpg").write_text("not an image")
+    scan(folder, tmp_path / "rep", ScanConfig(detectors=["noise", "ela"]), log=lambda m: None, parquet=True)
+    table = pq.read_table(tmp_path / "rep" / "results.parquet").to_pylist()
+    lines = read_done(tmp_path / "rep" / "results.jsonl")
+    assert [r["path"] for r in table] == [r["path"] for r in lines] and len(table) == 4
+    for row, line in zip(table, lines):
+        assert json.loads(row["record"]) == line
+        if line["error"]:
+            assert row["noise_score"] is None and "not a recognised image" in row["error"]
+        else:
+            assert row["ela_score"] == line["evidence"][1]["score"] and row["noise_label"] == line["evidence"][0]["label"]
+    assert not list((tmp_path / "rep").glob("*.tmp"))
+
+
 def test_read_done_cuts_a_torn_last_line(tmp_path):
     f = tmp_path / "results.jsonl"
     f.write_text('{"path": "a"}\n{"path": "b"}\n{"path": "c", "verd')

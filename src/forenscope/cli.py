@@ -197,7 +197,7 @@ _FORMAT = typer.Option("table", "--format", "-f", help="table | jsonl | csv (jso
 _PARAM = typer.Option([], "--param", "-p", help="Detector option KEY=VALUE, e.g. -p quality=95. Repeatable.")
 _MAXPIX = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", help="Refuse larger images (decompression bombs).")
 _PROGRESS = typer.Option(None, "--progress/--no-progress", help="Progress bar on stderr (default: on a terminal).")
-_BAND = typer.Option(0.0, "--band", help="Label 'uncertain' when logit(score) is within this of logit(threshold) (0: off).")
+_BAND = typer.Option(1.0, "--band", help="Label 'uncertain' when logit(score) is within this of logit(threshold), as scan and serve do (0: off).")
 
 
 @app.command()
@@ -437,6 +437,7 @@ def scan(
     views: bool = typer.Option(True, "--views/--no-views", help="ELA and noise pictures per image."),
     engine: str = typer.Option("local", "--engine", help="local | ray (Ray actors; pip install 'forenscope[distributed]')."),
     workers: int = typer.Option(2, "--workers", help="With --engine ray: actors (one CPU each)."),
+    parquet: bool = typer.Option(False, "--parquet", help="Also write results.parquet (flat columns + each full line; needs pyarrow)."),
     max_pixels: int = _MAXPIX,
     progress: Optional[bool] = _PROGRESS,
 ) -> None:
@@ -456,12 +457,19 @@ def scan(
         except ImportError:
             stderr.print("[red]error:[/] --engine ray needs Ray: pip install 'forenscope[distributed]'", highlight=False)
             raise typer.Exit(2) from None
+    if parquet:
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            stderr.print("[red]error:[/] --parquet needs pyarrow: pip install pyarrow", highlight=False)
+            raise typer.Exit(2) from None
     log = lambda m: stderr.print(m, highlight=False)  # noqa: E731
     with ExitStack() as stack:
         def bar(total):
             return stack.enter_context(_progress(total, progress, "scan"))
         try:
-            counts = run_scan(folder, out, cfg, log=log, progress=bar, detectors=dets, engine=engine, workers=workers)
+            counts = run_scan(folder, out, cfg, log=log, progress=bar, detectors=dets, engine=engine, workers=workers,
+                              parquet=parquet)
         except FileNotFoundError as exc:
             stderr.print(f"[red]error:[/] {exc}", highlight=False)
             raise typer.Exit(2) from None

@@ -83,7 +83,7 @@ class Detector:
     def analyze(self, image: np.ndarray, meta: ImageMeta | None = None) -> Analysis:
         rgb = as_rgb_uint8(image, source=meta.source if meta else "<array>")
         result = self._analyze(rgb, meta)
-        if self.calibration:  # monotone: the label computed on the raw score stands
+        if self.calibration:  # the label was decided on this scale already (label_for)
             result.extras["raw_score"] = result.score
             result.score = calibrate(self.calibration, result.score)
         return result
@@ -92,7 +92,10 @@ class Detector:
         raise NotImplementedError
 
     def label_for(self, raw_score: float) -> str:
-        return POSITIVE_LABEL[self.task] if raw_score >= self.raw_threshold else "authentic"
+        """The label of a raw score (as `_analyze` computes it), decided on the reported scale,
+        so a threshold equal to a reported score flags that image."""
+        score = calibrate(self.calibration, raw_score) if self.calibration else raw_score
+        return POSITIVE_LABEL[self.task] if score >= self.threshold else "authentic"
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.config().items())})"

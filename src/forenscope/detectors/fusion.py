@@ -35,9 +35,11 @@ def excess_on_scale(score: float, threshold: float, target_threshold: float) -> 
 class LearnedPlusCopyMove(Detector):
     learned_name, matcher_name = "effunet", "copymove-sift"
 
-    def __init__(self, threshold: float | None = None, run: str | None = None):
-        # components on their raw scales: this detector's own card calibrates the fused score
-        self.learned = load_detector(self.learned_name, calibrated=False, threshold=threshold, run=run)
+    def __init__(self, threshold: float | None = None, run: str | None = None, threads: int = 0):
+        # components on their raw scales: this detector's own card calibrates the fused score;
+        # threads go to the network (one per Ray actor, else all cores)
+        self.learned = load_detector(self.learned_name, calibrated=False, threshold=threshold, run=run,
+                                     threads=threads)
         self.matcher = load_detector(self.matcher_name, calibrated=False)
         self.card = load_card(self.name) or {"task": "localize", "components": [self.learned_name, self.matcher_name]}
         self.threshold = self.learned.threshold

@@ -59,18 +59,26 @@ def _logits(scores) -> np.ndarray:
     return np.log(s / (1.0 - s))
 
 
-def fit_platt(y, raw) -> dict:
-    """``p = sigmoid(a * logit(raw) + b)`` by maximum likelihood, lightly L2-regularised (C = 1)
-    so that a validation set the detector separates perfectly gives a finite, not an infinite,
-    confidence. Refuses a decreasing fit: that detector ranks the classes the wrong way round."""
-    from sklearn.linear_model import LogisticRegression
-
-    y = np.asarray(y, dtype=int)
-    if len(set(y)) < 2:
+def fit_platt(y, raw, c: float = 1.0) -> dict:
+    """``p = sigmoid(a * logit(raw) + b)`` by maximum likelihood (Newton's method), with the
+    slope lightly L2-penalised (``0.5 a^2 / c``, as scikit-learn's C = 1) so that a validation
+    set the detector separates perfectly gives a finite, not an infinite, confidence. Refuses a
+    decreasing fit: that detector ranks the classes the wrong way round."""
+    y = np.asarray(y, dtype=float)
+    if len(set(y.tolist())) < 2:
         raise CalibrationError("calibration needs both classes in the validation scores")
-    z = _logits(raw)[:, None]
-    model = LogisticRegression(C=1.0, max_iter=1000).fit(z, y)
-    a, b = float(model.coef_[0, 0]), float(model.intercept_[0])
+    x = np.c_[_logits(raw), np.ones(len(y))]
+    w = np.zeros(2)
+    penalty = np.array([1.0 / c, 1e-9])  # the intercept is (almost) free
+    for _ in range(100):
+        p = 1.0 / (1.0 + np.exp(-np.clip(x @ w, -500, 500)))
+        grad = x.T @ (p - y) + penalty * w
+        hess = (x * (p * (1 - p))[:, None]).T @ x + np.diag(penalty)
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-10:
+            break
+    a, b = float(w[0]), float(w[1])
     if a <= 0:
         raise CalibrationError(f"the fitted slope is {a:.3g} <= 0: scores do not rise with the positive class")
     return {"method": "platt", "a": a, "b": b, "prior": round(float(y.mean()), 4), "n": int(len(y))}
@@ -139,7 +147,7 @@ def run_calibration(cfg: dict, out: Path, data: Path, log: Log = print, config_p
     from forenscope.detectors import load_detector
     from forenscope.evaluate.provenance import environment, git_commit
 
-    t0 = time.time()
+    t0, git = time.time(), git_commit()  # the code that runs: taken before, not after
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     sets = {split: _sets(cfg, data, split, log) for split in ("val", "test")}
@@ -169,7 +177,7 @@ def run_calibration(cfg: dict, out: Path, data: Path, log: Log = print, config_p
         log(f"{name}: ECE on test {entry['test']['ece_raw']:.3f} -> {entry['test']['ece']:.3f}, "
             f"Brier {entry['test']['brier_raw']:.3f} -> {entry['test']['brier']:.3f}; threshold "
             f"{det.threshold:.4g} -> {entry['threshold']:.3f}; test FPR {entry['test']['false_positive_rate']}")
-    result |= {"seconds": round(time.time() - t0), "git": git_commit(), "environment": environment()}
+    result |= {"seconds": round(time.time() - t0), "git": git, "environment": environment()}
     (out / "results.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     (out / "results.md").write_text(markdown(result), encoding="utf-8")
     return result

@@ -148,7 +148,7 @@ def score_localize(det, images, masks) -> dict:
 def run_robustness(cfg: dict, out: Path, data: Path, log: Log = print, config_path: str = "") -> dict:
     from forenscope.evaluate.provenance import environment, git_commit
 
-    t0 = time.time()
+    t0, git = time.time(), git_commit()  # the code that runs: taken before, not after
     out = Path(out)
     result = {"config": cfg, "config_path": config_path, "generated": {}, "localize": {}}
     suites = []
@@ -169,7 +169,7 @@ def run_robustness(cfg: dict, out: Path, data: Path, log: Log = print, config_pa
                 m = score_generated(det, imgs, y) if kind == "generated" else score_localize(det, imgs, ms)
                 result[kind].setdefault(dname, {})[key] = m
                 log(f"{kind} {dname} {key}: " + ", ".join(f"{k} {v:.3f}" for k, v in m.items()))
-    result |= {"seconds": round(time.time() - t0), "git": git_commit(), "environment": environment()}
+    result |= {"seconds": round(time.time() - t0), "git": git, "environment": environment()}
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     (out / "results.md").write_text(markdown(result), encoding="utf-8")

@@ -75,10 +75,11 @@ def file_sha256(path: Path) -> str:
 
 def scan(folder: Path, out: Path, cfg: ScanConfig, log: Callable[[str], None] = print,
          progress: Callable[[int], Callable[[], None]] | None = None, detectors: list | None = None,
-         engine: str = "local", workers: int = 2) -> dict:
+         engine: str = "local", workers: int = 2, parquet: bool = False) -> dict:
     """Scan ``folder`` into ``out``; returns counts. ``progress(total)`` gives a step callback;
     ``detectors``: already loaded ones (else loaded from ``cfg.detectors``). ``engine="ray"``
-    analyses on ``workers`` Ray actors (see scan_ray); lines are written here either way."""
+    analyses on ``workers`` Ray actors (see scan_ray); lines are written here either way.
+    ``parquet``: also write results.parquet (see :func:`write_parquet`)."""
     from forenscope.detectors import load_detector
 
     folder, out = Path(folder), Path(out)
@@ -104,7 +105,47 @@ def scan(folder: Path, out: Path, cfg: ScanConfig, log: Callable[[str], None] = 
     from forenscope.report.html import write_report
 
     write_report(out, read_done(out / RESULTS), cfg)
+    if parquet:
+        write_parquet(out)
     return counts
+
+
+PARQUET = "results.parquet"
+
+
+def write_parquet(out: Path) -> Path:
+    """``results.parquet`` from ``results.jsonl``, for analytics at scale (pandas, DuckDB, Spark):
+    one row per input with flat columns (path, sha256, verdict, confidence, error, duplicate_of,
+    seconds, ``<detector>_score`` and ``<detector>_label``) and the full line as JSON in
+    ``record``. Rewritten whole after each run; the JSONL stays the durable, resumable log."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ImportError("Parquet output needs pyarrow: pip install pyarrow (or 'forenscope[distributed]')") from None
+    rows = read_done(Path(out) / RESULTS)
+    names = list(dict.fromkeys(e["detector"] for r in rows for e in r.get("evidence") or []))
+    columns: dict[str, list] = {k: [] for k in ("path", "sha256", "verdict", "confidence", "error",
+                                                "duplicate_of", "seconds")}
+    for name in names:
+        columns[f"{name}_score"], columns[f"{name}_label"] = [], []
+    columns["record"] = []
+    for r in rows:
+        for k in ("path", "sha256", "verdict", "confidence", "error", "duplicate_of", "seconds"):
+            columns[k].append(r.get(k))
+        by_name = {e["detector"]: e for e in r.get("evidence") or []}
+        for name in names:
+            columns[f"{name}_score"].append(by_name[name]["score"] if name in by_name else None)
+            columns[f"{name}_label"].append(by_name[name]["label"] if name in by_name else None)
+        columns["record"].append(json.dumps(r, sort_keys=True))
+    types = {"confidence": pa.float64(), "seconds": pa.float64(),
+             **{f"{n}_score": pa.float64() for n in names}}
+    table = pa.table({k: pa.array(v, type=types.get(k, pa.string())) for k, v in columns.items()})
+    path = Path(out) / PARQUET
+    tmp = path.with_suffix(".parquet.tmp")
+    pq.write_table(table, tmp)
+    tmp.replace(path)  # never a half-written file under the real name
+    return path
 
 
 def plan(folder: Path, out: Path, log: Callable[[str], None]) -> tuple[list[Path], list[Path], dict]:

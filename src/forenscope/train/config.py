@@ -22,7 +22,8 @@ DEFAULTS = {
                 # the rest of the robustness suite (off unless set): rescale with a random kernel, noise
                 "resize_prob": 0.0, "resize_scale": [0.5, 1.5], "noise_prob": 0.0, "noise_sigma": [0.0, 8.0]},
     "train": {"seed": 0, "steps": 2000, "batch": 64, "lr": 2e-4, "weight_decay": 0.0, "warmup": 100,
-              "val_every": 250, "max_minutes": 60.0, "threads": 0},
+              "val_every": 250, "max_minutes": 60.0, "threads": 0,
+              "amp": True},            # float16 mixed precision when training on CUDA (no effect on CPU)
     "calibration": {"target_fpr": 0.05},
 }
 
@@ -115,7 +116,7 @@ def load_config(path: str | Path) -> dict:
 # Keys added after runs were made, with the value that means "as before": left out of the hash
 # when they hold it, so a finished run of an older config is still recognised (and resumed).
 NEUTRAL = {("augment", "resize_prob"): 0.0, ("augment", "resize_scale"): [0.5, 1.5],
-           ("augment", "noise_prob"): 0.0, ("augment", "noise_sigma"): [0.0, 8.0]}
+           ("augment", "noise_prob"): 0.0, ("augment", "noise_sigma"): [0.0, 8.0], ("train", "amp"): True}
 
 
 def config_hash(cfg: dict) -> str:

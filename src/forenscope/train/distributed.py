@@ -10,7 +10,12 @@ DistributedSampler: batches here are drawn, not iterated. Validation is sharded 
 and the scores gathered back in order, so metrics are those of one process whatever the
 world size divides. Rank 0 alone writes checkpoints, logs and the card; every rank resumes
 from the same ``last.safetensors``. Without torchrun (``WORLD_SIZE`` unset or 1) nothing here
-does anything.
+does anything but choose the device.
+
+Device: the real-vs-generated trainer runs on CUDA when there is a GPU (rank ``r`` on
+``cuda:LOCAL_RANK``, the nccl backend, mixed precision unless ``train.amp = false``), else on
+the CPU with gloo; ``FORENSCOPE_DEVICE=cpu`` keeps it on the CPU. The localisation and triage
+trainers stay on the CPU.
 """
 
 from __future__ import annotations
@@ -22,9 +27,15 @@ import numpy as np
 import torch
 
 
+def _cuda_wanted() -> bool:
+    """CUDA when there is one, unless ``FORENSCOPE_DEVICE=cpu`` says otherwise."""
+    return torch.cuda.is_available() and os.environ.get("FORENSCOPE_DEVICE", "auto") != "cpu"
+
+
 class World:
-    def __init__(self, size: int = 1, rank: int = 0):
+    def __init__(self, size: int = 1, rank: int = 0, device: str = "cpu"):
         self.size, self.rank = size, rank
+        self.device = torch.device(device)  # where this rank trains (real-vs-generated trainer)
 
     @property
     def main(self) -> bool:
@@ -38,7 +49,7 @@ class World:
         """True on every rank when it is True on any (collective decisions: stop, time out)."""
         if self.size == 1:
             return flag
-        t = torch.tensor([int(flag)])
+        t = torch.tensor([int(flag)], device=self.device)  # nccl reduces CUDA tensors only
         torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
         return bool(t.item())
 
@@ -63,17 +74,22 @@ class World:
             return net
         from torch.nn.parallel import DistributedDataParallel
 
-        return DistributedDataParallel(net, broadcast_buffers=True)
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(net, device_ids=ids, broadcast_buffers=True)
 
 
 @lru_cache(maxsize=1)
 def current_world() -> World:
     """The process group torchrun describes in the environment, joined once per process."""
     size = int(os.environ.get("WORLD_SIZE", "1"))
+    cuda = _cuda_wanted()
+    if cuda:
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    device = f"cuda:{torch.cuda.current_device()}" if cuda else "cpu"
     if size <= 1:
-        return World()
+        return World(device=device)
     import torch.distributed as dist
 
     if not dist.is_initialized():
-        dist.init_process_group("gloo")  # the loop trains on the CPU; CUDA (nccl, AMP) is not wired yet
-    return World(dist.get_world_size(), dist.get_rank())
+        dist.init_process_group("nccl" if cuda else "gloo")
+    return World(dist.get_world_size(), dist.get_rank(), device)

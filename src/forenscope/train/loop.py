@@ -152,7 +152,7 @@ def loss_from_logits(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor
 
 def save_optimizer(opt: torch.optim.Optimizer, path: Path) -> None:
     sd = opt.state_dict()
-    tensors = {f"{i}.{k}": (v if torch.is_tensor(v) else torch.tensor(v)).contiguous()
+    tensors = {f"{i}.{k}": (v.cpu() if torch.is_tensor(v) else torch.tensor(v)).contiguous()
                for i, st in sd["state"].items() for k, v in st.items()}
     save_file(tensors, str(path), metadata={"param_groups": json.dumps(sd["param_groups"])})
 
@@ -195,10 +195,20 @@ def _val_set(units: list[Unit], cache: ImageCache, cfg: dict) -> tuple[list, lis
     return images, labels, groups
 
 
+def cpu_state(net: torch.nn.Module) -> dict:
+    """The weights as CPU tensors (what safetensors files hold, whatever the training device)."""
+    return {k: v.detach().cpu() for k, v in net.state_dict().items()}
+
+
+def _to(x, device: torch.device):
+    return tuple(v.to(device) for v in x) if isinstance(x, tuple) else x.to(device)
+
+
 @torch.no_grad()
 def predict(net: torch.nn.Module, inputs: list[np.ndarray], batch: int = 32) -> np.ndarray:
-    """Scores for a list of C x H x W inputs, batched by shape."""
+    """Scores for a list of C x H x W inputs, batched by shape, on the network's device."""
     net.eval()
+    device = next(net.parameters()).device
     scores = np.zeros(len(inputs), dtype=np.float64)
     by_shape: dict[tuple, list[int]] = {}
     for i, x in enumerate(inputs):
@@ -206,7 +216,7 @@ def predict(net: torch.nn.Module, inputs: list[np.ndarray], batch: int = 32) -> 
     for idx in by_shape.values():
         for j in range(0, len(idx), batch):
             chunk = idx[j:j + batch]
-            scores[chunk] = scores_from_logits(net(_tensor([inputs[k] for k in chunk]))).numpy()
+            scores[chunk] = scores_from_logits(net(_tensor([inputs[k] for k in chunk]).to(device))).float().cpu().numpy()
     return scores
 
 
@@ -287,6 +297,9 @@ def run_steps(cfg: dict, out: Path, net, opt, state: dict, make_batch: Callable,
     t = cfg["train"]
     world = current_world()
     model = world.wrap(net)  # under torchrun: DDP, each rank on its share of every batch
+    device = next(net.parameters()).device
+    amp = bool(t.get("amp", True)) and device.type == "cuda"  # float16 autocast + loss scaling on GPUs
+    scaler = torch.amp.GradScaler("cuda") if amp else None
     t0, seen, budget = time.time(), 0, t["max_minutes"] * 60
     step = state["step"]
     while step < t["steps"]:
@@ -302,10 +315,17 @@ def run_steps(cfg: dict, out: Path, net, opt, state: dict, make_batch: Callable,
         for group in opt.param_groups:
             group["lr"] = _lr(cfg, step)
         model.train()
-        loss = loss_fn(model(*x) if isinstance(x, tuple) else model(x), y) * share  # tuple: several inputs
+        x, y = _to(x, device), y.to(device)
+        with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
+            loss = loss_fn(model(*x) if isinstance(x, tuple) else model(x), y) * share  # tuple: several inputs
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+        else:
+            loss.backward()
+            opt.step()
         step += 1
         seen += len(x[0] if isinstance(x, tuple) else x) * world.size
         if step % 25 == 0 and world.main:
@@ -346,11 +366,11 @@ def train(cfg: dict, out: Path, data: Path, base: Path, log: Log = print, restar
     caches = {s: ImageCache(data, s, cfg["data"]["photo_long_side"], cfg["data"]["min_side"]) for s in ("train", "val")}
 
     torch.manual_seed(t["seed"])
-    net = build_network(cfg["family"], cfg["network"])
+    world = current_world()
+    net = build_network(cfg["family"], cfg["network"]).to(world.device)
     opt = torch.optim.AdamW(net.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
     state = open_run(cfg, out, net, opt, log, restart)
 
-    world = current_world()
     if state["step"] == 0 and world.main:
         report = check_shortcuts(sampler, caches["train"], cfg)
         (out / "shortcuts.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -401,7 +421,7 @@ def save_checkpoint(net, opt, out: Path, state: dict, record: dict, elapsed: flo
     state["step"] = record["step"]
     world = current_world()
     if world.main:  # every rank holds the same weights and state; one writes them
-        save_file(net.state_dict(), str(out / "last.safetensors"))
+        save_file(cpu_state(net), str(out / "last.safetensors"))
         save_optimizer(opt, out / "last-optim.safetensors")
         if better:
             shutil.copyfile(out / "last.safetensors", out / "best.safetensors")
@@ -414,7 +434,7 @@ def save_checkpoint(net, opt, out: Path, state: dict, record: dict, elapsed: flo
 def model_card(net, cfg: dict, state: dict, out: Path, *, task: str, threshold: float, threshold_note: str,
                counts: dict, data_sha256: str) -> dict:
     """Write model.safetensors; the card fields every trained detector shares."""
-    save_file(net.state_dict(), str(out / "model.safetensors"))
+    save_file(cpu_state(net), str(out / "model.safetensors"))
     return {
         "name": cfg["name"], "family": cfg["family"], "task": task,
         "network": cfg["network"], "input": cfg["input"],
