@@ -7,5 +7,5 @@ F=.venv/bin/forenscope
 $F train configs/npr-glid3.toml
 $F train configs/npr-cifake.toml
 for c in configs/ablations/pelee-hpf-*.toml; do $F train "$c"; done
-# Reproducibility of the shipped npr: the same config retrained into a second folder.
-$F train configs/npr.toml --out work/runs/npr-repro
+# Reproducibility of the npr first shipped: the same config retrained into a second folder.
+$F train configs/ablations/npr-blur-jpeg.toml --out work/runs/npr-repro

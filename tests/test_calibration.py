@@ -161,3 +161,20 @@ def test_platt_fit_matches_scikit_learn():
     ref = sklearn.LogisticRegression(C=1.0, tol=1e-10, max_iter=10_000).fit(z, y)
     assert cal["a"] == pytest.approx(ref.coef_[0, 0], abs=1e-4)
     assert cal["b"] == pytest.approx(ref.intercept_[0], abs=1e-4)
+
+
+def test_committed_configs_load_and_name_registered_detectors():
+    from pathlib import Path
+
+    from forenscope.detectors import available_detectors
+    from forenscope.evaluate import robustness
+    from forenscope.evaluate.calibration import load_config
+
+    root = Path(__file__).resolve().parent.parent / "configs"
+    cal = load_config(root / "calibration.toml")
+    short = robustness.load_config(root / "robustness-cards.toml")
+    named = set(cal["generated"]["detectors"] + cal["localize"]["detectors"]
+                + short["generated"]["detectors"] + short["localize"]["detectors"])
+    assert named <= set(available_detectors())
+    shipped_cards = {p.stem for p in (root.parent / "src" / "forenscope" / "weights").glob("*.json")}
+    assert shipped_cards <= named  # every shipped card gets its calibration and robustness summary

@@ -88,6 +88,21 @@ strengths = [0.7]
     assert list(a["localize"]["noise"]) == ["none", "jpeg@90", "jpeg@50", "crop@0.7"]
     assert set(a["generated"]["npr"]["jpeg@50"]) >= {"ap", "acc"}
     assert (tmp_path / "a" / "curves.png").stat().st_size > 0
+    import json
+    import shutil
+
+    from forenscope.detectors.base import weights_dir
+    from forenscope.evaluate.robustness import ship
+
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    shutil.copy(weights_dir() / "noise.json", weights / "noise.json")
+    assert ship(a, "docs/results/x", log=lambda m: None, weights=weights) == ["noise"]  # npr: no card here
+    summary = json.loads((weights / "noise.json").read_text())["robustness"]["localize"]
+    values = {k: v["mean_pixel_f1"] for k, v in a["localize"]["noise"].items()}
+    worst = min((k for k in values if k != "none"), key=values.get)
+    assert summary["unperturbed"] == values["none"] and summary["worst"] == {"perturbation": worst, "mean_pixel_f1": values[worst]}
+    assert summary["source"] == "docs/results/x/results.json" and summary["points"] == 4
     bad = tmp_path / "bad.toml"
     bad.write_text('[[perturbation]]\nname = "jpg"\nstrengths = [90]\n')
     with pytest.raises(ValueError, match="unknown perturbation"):
