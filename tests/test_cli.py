@@ -125,6 +125,11 @@ def test_models_lists_every_detector():
 
     short = _card_metrics(cards["effunet"])
     assert "test synthetic (mean): F1" in short and "git" not in short
+    card = {"calibration": {"test": {"ece_raw": 0.31, "ece": 0.04}},
+            "robustness": {"generated": {"metric": "ap", "unperturbed": 0.9, "social@1": 0.86,
+                                         "worst": {"perturbation": "resize-area@1.5", "ap": 0.52}}}}
+    assert _card_metrics(card) == ("calibrated: test ECE 0.31 -> 0.04; robustness (ap): unperturbed 0.90, "
+                                   "social chain 0.86, worst 0.52 (resize-area@1.5)")
 
 
 def test_console_script_runs():

@@ -321,6 +321,13 @@ def _card_metrics(card: dict) -> str:
                           if k in _SHORT_METRIC_NAMES and isinstance(v, (int, float)))
         if shown:
             parts.append(f"{dataset}: {shown}")
+    cal = card.get("calibration")
+    if cal and cal.get("test"):
+        parts.append(f"calibrated: test ECE {cal['test']['ece_raw']:.2f} -> {cal['test']['ece']:.2f}")
+    for kind, r in (card.get("robustness") or {}).items():
+        social = f", social chain {r['social@1']:.2f}" if "social@1" in r else ""
+        parts.append(f"robustness ({r['metric']}): unperturbed {r['unperturbed']:.2f}{social}, "
+                     f"worst {r['worst'][r['metric']]:.2f} ({r['worst']['perturbation']})")
     return "; ".join(parts) or "none yet"
 
 
