@@ -444,6 +444,7 @@ def scan(
     views: bool = typer.Option(True, "--views/--no-views", help="ELA and noise pictures per image."),
     engine: str = typer.Option("local", "--engine", help="local | ray (Ray actors; pip install 'forenscope[distributed]')."),
     workers: int = typer.Option(2, "--workers", help="With --engine ray: actors (one CPU each)."),
+    gpus_per_worker: float = typer.Option(0.0, "--gpus-per-worker", help="With --engine ray: GPUs per actor (needs onnxruntime-gpu on the workers)."),
     parquet: bool = typer.Option(False, "--parquet", help="Also write results.parquet (flat columns + each full line; needs pyarrow)."),
     max_pixels: int = _MAXPIX,
     progress: Optional[bool] = _PROGRESS,
@@ -476,7 +477,7 @@ def scan(
             return stack.enter_context(_progress(total, progress, "scan"))
         try:
             counts = run_scan(folder, out, cfg, log=log, progress=bar, detectors=dets, engine=engine, workers=workers,
-                              parquet=parquet)
+                              parquet=parquet, gpus_per_worker=gpus_per_worker)
         except FileNotFoundError as exc:
             stderr.print(f"[red]error:[/] {exc}", highlight=False)
             raise typer.Exit(2) from None

@@ -19,6 +19,18 @@ class MissingWeightsError(FileNotFoundError):
     pass
 
 
+def onnx_providers() -> list[str]:
+    """ONNX Runtime execution providers for the trained networks: CUDA first when the installed
+    onnxruntime has it (the onnxruntime-gpu package; a Ray actor given a GPU sees only its own)
+    and ``FORENSCOPE_DEVICE`` is not ``cpu``, then the CPU."""
+    import os
+
+    import onnxruntime as ort
+
+    cuda = "CUDAExecutionProvider" in ort.get_available_providers() and os.environ.get("FORENSCOPE_DEVICE") != "cpu"
+    return ["CUDAExecutionProvider", "CPUExecutionProvider"] if cuda else ["CPUExecutionProvider"]
+
+
 def weights_dir() -> Path:
     """Where forenscope's shipped weights and cards live (``--ship`` writes there)."""
     return Path(str(resources.files("forenscope") / "weights"))

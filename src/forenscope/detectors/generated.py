@@ -19,7 +19,7 @@ import torch
 from safetensors.torch import load_file
 
 from forenscope.analysis import Analysis
-from forenscope.detectors.base import Detector, MissingWeightsError  # noqa: F401 (re-exported)
+from forenscope.detectors.base import Detector, MissingWeightsError, onnx_providers  # noqa: F401 (re-exported)
 from forenscope.detectors.registry import register_detector
 from forenscope.imageio import ImageMeta
 from forenscope.nets.factory import build_network
@@ -84,7 +84,7 @@ class NetworkDetector(Detector):
         opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        return ort.InferenceSession(buf.getvalue(), opts, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(buf.getvalue(), opts, providers=onnx_providers())
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         """Raw logits for an N x C x H x W float32 batch (the model path the benchmark times)."""

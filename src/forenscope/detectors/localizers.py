@@ -16,7 +16,7 @@ import torch
 from safetensors.torch import load_file
 
 from forenscope.analysis import Analysis
-from forenscope.detectors.base import Detector
+from forenscope.detectors.base import Detector, onnx_providers
 from forenscope.detectors.registry import register_detector
 from forenscope.imageio import ImageMeta
 from forenscope.nets.factory import build_network
@@ -116,7 +116,7 @@ class OnnxNetwork:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 4  # a refused input is handled below, not logged as an error
-        self.session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(model, opts, providers=onnx_providers())
         self.inputs = [i.name for i in self.session.get_inputs()]
         self.module = module
 

@@ -75,7 +75,7 @@ def file_sha256(path: Path) -> str:
 
 def scan(folder: Path, out: Path, cfg: ScanConfig, log: Callable[[str], None] = print,
          progress: Callable[[int], Callable[[], None]] | None = None, detectors: list | None = None,
-         engine: str = "local", workers: int = 2, parquet: bool = False) -> dict:
+         engine: str = "local", workers: int = 2, parquet: bool = False, gpus_per_worker: float = 0.0) -> dict:
     """Scan ``folder`` into ``out``; returns counts. ``progress(total)`` gives a step callback;
     ``detectors``: already loaded ones (else loaded from ``cfg.detectors``). ``engine="ray"``
     analyses on ``workers`` Ray actors (see scan_ray); lines are written here either way.
@@ -87,7 +87,7 @@ def scan(folder: Path, out: Path, cfg: ScanConfig, log: Callable[[str], None] = 
     if engine == "ray":
         from forenscope.report.scan_ray import analysed_rows
 
-        rows = analysed_rows(todo, folder, out, cfg, workers)
+        rows = analysed_rows(todo, folder, out, cfg, workers, gpus_per_worker)
     elif engine == "local":
         dets = detectors or [load_detector(name) for name in cfg.detectors]
         rows = (analyse_file(path, folder, out, dets, cfg, first_of) for path in todo)

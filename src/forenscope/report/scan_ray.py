@@ -45,8 +45,11 @@ def _takes_threads(name: str) -> bool:
     return "threads" in inspect.signature(get_detector_class(name).__init__).parameters
 
 
-def analysed_rows(todo: list[Path], folder: Path, out: Path, cfg, workers: int) -> Iterator[dict]:
-    """Result rows of ``todo``, in order, computed on ``workers`` actors of one CPU each."""
+def analysed_rows(todo: list[Path], folder: Path, out: Path, cfg, workers: int,
+                  gpus_per_worker: float = 0.0) -> Iterator[dict]:
+    """Result rows of ``todo``, in order, computed on ``workers`` actors of one CPU each (and
+    ``gpus_per_worker`` GPUs: the networks then run on ONNX Runtime's CUDA provider, which
+    needs the onnxruntime-gpu package on the workers)."""
     if not todo:
         return iter(())
     import ray
@@ -66,5 +69,6 @@ def analysed_rows(todo: list[Path], folder: Path, out: Path, cfg, workers: int) 
     blocks = min(len(todo), max(2 * workers, len(todo) // 4))  # enough blocks to keep every actor busy
     ds = ray.data.from_items([{"path": str(p)} for p in todo], override_num_blocks=blocks)
     ds = ds.map_batches(_Analyse, fn_constructor_args=(str(folder), str(out), cfg_json), batch_size=4,
-                        compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1)
+                        compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1,
+                        **({"num_gpus": gpus_per_worker} if gpus_per_worker else {}))
     return (json.loads(row["line"]) for row in ds.iter_rows())
