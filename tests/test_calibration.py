@@ -84,6 +84,8 @@ def test_card_calibration_changes_scores_never_labels(monkeypatch):
     assert registry.load_detector("noise", threshold=0.6).raw_threshold == pytest.approx(
         uncalibrate(card["calibration"], 0.6))
     assert registry.load_detector("noise", z_half=4.0).calibration is None
+    card["calibration"] = {"method": None, "not_calibrated": "the fitted slope is -0.1 <= 0"}
+    assert registry.load_detector("noise").calibration is None  # recorded why, scores stay raw
 
 
 class _Upsampled(Detector):
@@ -128,7 +130,9 @@ limit = 6
 """)
     cfg = load_config(cfg_file)
     result = run_calibration(cfg, tmp_path / "out", data, log=lambda m: None, config_path="cal.toml")
-    assert "slope" in result["detectors"]["test-backwards"]["error"]  # reported; the others go on
+    backwards = result["detectors"]["test-backwards"]
+    assert "slope" in backwards["error"]  # reported with its raw figures; the others go on
+    assert backwards["test"]["false_positive_rate"] == 1.0 and "ece" not in backwards["test"]
     assert "not calibrated" in (tmp_path / "out" / "results.md").read_text()
     for name in ("test-upsampled", "noise"):
         e = result["detectors"][name]
@@ -140,10 +144,14 @@ limit = 6
     weights = tmp_path / "weights"
     weights.mkdir()
     shutil.copy(weights_dir() / "noise.json", weights / "noise.json")
-    assert ship(result, "docs/results/calibration", log=lambda m: None, weights=weights) == ["noise"]
+    (weights / "test-backwards.json").write_text(json.dumps({"name": "test-backwards", "threshold": 0.5}))
+    assert ship(result, "docs/results/calibration", log=lambda m: None, weights=weights) == ["test-backwards", "noise"]
     shipped = json.loads((weights / "noise.json").read_text())["calibration"]
     assert shipped["a"] == result["detectors"]["noise"]["calibration"]["a"]
     assert shipped["reliability_diagram"] == "docs/results/calibration/noise.png"
+    raw = json.loads((weights / "test-backwards.json").read_text())["calibration"]
+    assert raw["method"] is None and "slope" in raw["not_calibrated"]
+    assert raw["test"]["ece_raw"] == backwards["test"]["ece_raw"]
     bad = tmp_path / "bad.toml"
     bad.write_text("[generated]\ndetector = ['npr']\n")
     with pytest.raises(CalibrationError, match="unknown key"):

@@ -322,7 +322,9 @@ def _card_metrics(card: dict) -> str:
         if shown:
             parts.append(f"{dataset}: {shown}")
     cal = card.get("calibration")
-    if cal and cal.get("test"):
+    if cal and cal.get("not_calibrated"):
+        parts.append(f"not calibrated ({cal['not_calibrated']})")
+    elif cal and cal.get("test"):
         parts.append(f"calibrated: test ECE {cal['test']['ece_raw']:.2f} -> {cal['test']['ece']:.2f}")
     for kind, r in (card.get("robustness") or {}).items():
         social = f", social chain {r['social@1']:.2f}" if "social@1" in r else ""

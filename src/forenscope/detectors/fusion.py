@@ -53,7 +53,7 @@ class LearnedPlusCopyMove(Detector):
         clone = self.matcher._analyze(rgb, meta)
         fires = clone.score >= self.matcher.threshold
         heat = np.maximum(learned.heatmap, clone.heatmap) if fires else learned.heatmap
-        score = max(learned.score, excess_on_scale(clone.score, self.matcher.threshold, self.threshold))
+        score = max(learned.score, excess_on_scale(clone.score, self.matcher.threshold, self.raw_threshold))
         return Analysis(self.name, self.task, float(score), self.label_for(score), heatmap=heat,
                         mask=heat >= 0.5, extras={
                             "components": {learned.detector: {"score": learned.score, "label": learned.label},

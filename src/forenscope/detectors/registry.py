@@ -82,6 +82,8 @@ def load_detector(name: str, calibrated: bool = True, **options) -> Detector:
     cls = get_detector_class(name)
     card = load_card(name) or {}
     cal = card.get("calibration") if calibrated else None
+    if cal and cal.get("method") != "platt":  # e.g. a card that records why it stays raw
+        cal = None
     if cal and {k for k, v in options.items() if v is not None} - _SCORE_NEUTRAL_OPTIONS:
         cal = None
     if cal and options.get("threshold") is not None:

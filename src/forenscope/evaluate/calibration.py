@@ -119,6 +119,15 @@ def figures(y, raw, cal: dict, threshold_raw: float, bins: int) -> dict:
     }
 
 
+_CALIBRATED_KEYS = ("ece", "brier", "reliability")
+
+
+def raw_figures(y, raw, threshold_raw: float, bins: int) -> dict:
+    """The figures of a detector left uncalibrated: only the raw ones."""
+    fig = figures(y, raw, {"a": 1.0, "b": 0.0}, threshold_raw, bins)
+    return {k: v for k, v in fig.items() if k not in _CALIBRATED_KEYS}
+
+
 def _sets(cfg: dict, data: Path, split: str, log: Log) -> dict:
     """{"generated" | "localize": (images, labels)} for the detectors the config lists."""
     from forenscope.evaluate.robustness import generated_set, localize_set
@@ -163,8 +172,11 @@ def run_calibration(cfg: dict, out: Path, data: Path, log: Log = print, config_p
             scored[split] = (y, s)
         try:
             cal = fit_platt(*scored["val"])
-        except CalibrationError as exc:  # reported; the other detectors go on
-            result["detectors"][name] = {"error": str(exc)}
+        except CalibrationError as exc:  # reported with the raw figures; the other detectors go on
+            result["detectors"][name] = {
+                "error": str(exc), "threshold_raw": det.threshold,
+                **{key: raw_figures(*scored[split], det.threshold, cfg["bins"])
+                   for key, split in (("validation", "val"), ("test", "test"))}}
             log(f"{name}: not calibrated: {exc}")
             continue
         cal["fitted_on"] = f"{' + '.join(kinds)} validation set of {config_path or 'the config'}"
@@ -190,7 +202,10 @@ def markdown(result: dict) -> str:
              "|---|---|---|---|---|---|"]
     for name, e in result["detectors"].items():
         if "error" in e:
-            lines.append(f"| {name} | not calibrated: {e['error']} | | | | |")
+            t = e.get("test", {})
+            raw = f" (raw ECE {t['ece_raw']:.3f}, Brier {t['brier_raw']:.3f})" if "ece_raw" in t else ""
+            lines.append(f"| {name} | not calibrated{raw}: {e['error']} | | {e.get('threshold_raw', '')} (raw) | "
+                         f"{t.get('false_positive_rate', '')} | {t.get('true_positive_rate', '')} |")
             continue
         t = e["test"]
         lines.append(f"| {name} | {t['ece_raw']:.3f} -> {t['ece']:.3f} | {t['brier_raw']:.3f} -> {t['brier']:.3f} | "
@@ -231,6 +246,10 @@ def plot(name: str, entry: dict, path: Path) -> None:
 def card_block(name: str, entry: dict, source: str) -> dict:
     """What a shipped card keeps: the fit, and the figures without the per-bin tables."""
     keep = ("n", "positives", "ece_raw", "ece", "brier_raw", "brier", "false_positive_rate", "true_positive_rate")
+    if "error" in entry:  # the figures of the raw scores, and why they stay raw
+        return {"method": None, "not_calibrated": entry["error"], "threshold_raw": entry["threshold_raw"],
+                **{split: {k: entry[split][k] for k in keep if k in entry[split]} for split in ("validation", "test")},
+                "source": f"{source}/results.json"}
     return entry["calibration"] | {
         "threshold": entry["threshold"],
         "validation": {k: entry["validation"][k] for k in keep},
@@ -247,8 +266,8 @@ def ship(result: dict, source: str, log: Log = print, weights: Path | None = Non
     written = []
     for name, entry in result["detectors"].items():
         path = Path(weights or weights_dir()) / f"{name}.json"
-        if "error" in entry or not path.is_file():
-            log(f"{name}: no shipped card; not written")
+        if not path.is_file() or ("error" in entry and "test" not in entry):
+            log(f"{name}: {'no figures' if path.is_file() else 'no shipped card'}; not written")
             continue
         card = json.loads(path.read_text(encoding="utf-8"))
         card["calibration"] = card_block(name, entry, source)
