@@ -8,6 +8,9 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("FORENSCOPE_DATA", REPO.parent / "shared" / "data"))
+# The suite's exactness checks (resume, two processes vs one) are CPU facts, also on a machine
+# with a GPU; tests/test_cuda.py moves its own runs onto the GPU.
+os.environ["FORENSCOPE_DEVICE"] = "cpu"
 
 
 def textured(h=128, w=160, seed=0, noise=2.0) -> np.ndarray:

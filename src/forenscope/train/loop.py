@@ -300,6 +300,7 @@ def run_steps(cfg: dict, out: Path, net, opt, state: dict, make_batch: Callable,
     device = next(net.parameters()).device
     amp = bool(t.get("amp", True)) and device.type == "cuda"  # float16 autocast + loss scaling on GPUs
     scaler = torch.amp.GradScaler("cuda") if amp else None
+    state["hardware"] = {"device": device.type, "world_size": world.size, "amp": amp}  # recorded in the card
     t0, seen, budget = time.time(), 0, t["max_minutes"] * 60
     step = state["step"]
     while step < t["steps"]:
@@ -444,7 +445,7 @@ def model_card(net, cfg: dict, state: dict, out: Path, *, task: str, threshold: 
         "training": {"config": cfg, "config_hash": state["config_hash"], "best_step": state["best"]["step"],
                      "steps_run": state["step"], "stopped_early": state.get("stopped_early", False),
                      "train_seconds": round(state.get("seconds", 0.0)), **counts,
-                     "data_manifest_sha256": data_sha256},
+                     "data_manifest_sha256": data_sha256, "hardware": state.get("hardware")},
     }
 
 
