@@ -171,7 +171,7 @@ def main() -> None:
     args = ap.parse_args()
     data = data_root(args.data)
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
-    models = [(n, load_detector(n)) for n in (args.model or ["npr", "pelee-hpf"]) if n != "none"]
+    models = [(n, load_detector(n, calibrated=False)) for n in (args.model or ["npr", "pelee-hpf"]) if n != "none"]  # raw outputs: acc@0.5 is the papers' convention
     models += [(spec.split("=", 1)[0], load_detector("pelee-hpf" if "pelee" in spec else "npr", run=spec.split("=", 1)[1]))
                for spec in args.run]
     sets = TestSets(data, args.synth, args.seed)

@@ -184,7 +184,7 @@ def _detector(spec: str):
     name, _, run = spec.partition("@")
     if run and not Path(run, "card.json").is_file():
         raise FileNotFoundError(f"{spec}: no training run (card.json) in {run}")
-    return load_detector(name, run=run) if run else load_detector(name)
+    return load_detector(name, run=run) if run else load_detector(name, calibrated=False)  # raw, as runs are
 
 
 HEADLINE = {"generated": "ap", "localize": "mean_pixel_f1"}
