@@ -98,8 +98,11 @@ def _steps_worker(rank: int, port: int, out: str, batch: int):
     os.environ.update(WORLD_SIZE="2", RANK=str(rank), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     from safetensors.torch import save_file
 
+    from forenscope.train.distributed import leave_world
+
     weights = _linear_steps(Path(out) / f"rank{rank}", batch)
     save_file(weights, f"{out}/rank{rank}.safetensors")
+    leave_world()  # spawned children skip atexit
 
 
 @pytest.mark.parametrize("batch", [16, 15])

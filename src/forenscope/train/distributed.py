@@ -20,6 +20,7 @@ trainers stay on the CPU.
 
 from __future__ import annotations
 
+import atexit
 import os
 from functools import lru_cache
 
@@ -78,6 +79,16 @@ class World:
         return DistributedDataParallel(net, device_ids=ids, broadcast_buffers=True)
 
 
+def leave_world() -> None:
+    """Close the process group before the interpreter exits: a gloo group left open aborts its
+    process at exit ("terminate called without an active exception"), which torchrun reports
+    as a failed rank although training finished."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 @lru_cache(maxsize=1)
 def current_world() -> World:
     """The process group torchrun describes in the environment, joined once per process."""
@@ -92,4 +103,5 @@ def current_world() -> World:
 
     if not dist.is_initialized():
         dist.init_process_group("nccl" if cuda else "gloo")
+        atexit.register(leave_world)
     return World(dist.get_world_size(), dist.get_rank(), device)
