@@ -107,3 +107,6 @@ strengths = [0.7]
     bad.write_text('[[perturbation]]\nname = "jpg"\nstrengths = [90]\n')
     with pytest.raises(ValueError, match="unknown perturbation"):
         load_config(bad)
+    bad.write_text('[localize]\nforgery = "work/x"\n')  # a typo of `forgeries` must not fall back to the default
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['forgery'\] in \[localize\]"):
+        load_config(bad)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import time
-import tomllib
 from pathlib import Path
 from typing import Callable
 
@@ -39,19 +38,9 @@ class CalibrationError(ValueError):
 
 
 def load_config(path: Path) -> dict:
-    raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    cfg = json.loads(json.dumps(DEFAULTS))
-    for key, value in raw.items():
-        if key not in cfg:
-            raise CalibrationError(f"{path}: unknown key {key!r}; known: {', '.join(cfg)}")
-        if isinstance(cfg[key], dict):
-            unknown = set(value) - set(cfg[key])
-            if unknown:
-                raise CalibrationError(f"{path}: unknown key(s) {sorted(unknown)} in [{key}]")
-            cfg[key] |= value
-        else:
-            cfg[key] = value
-    return cfg
+    from forenscope.evaluate.robustness import toml_over_defaults
+
+    return toml_over_defaults(path, DEFAULTS, CalibrationError)
 
 
 def _logits(scores) -> np.ndarray:

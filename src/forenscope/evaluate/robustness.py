@@ -32,13 +32,26 @@ DEFAULTS = {
 }
 
 
-def load_config(path: Path) -> dict:
+def toml_over_defaults(path: Path, defaults: dict, error: type[Exception] = ValueError) -> dict:
+    """A TOML config laid over a copy of ``defaults`` (one level of tables); an unknown key,
+    at the top or in a table, raises ``error`` naming it (a typo never falls back silently)."""
     raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    cfg = json.loads(json.dumps(DEFAULTS))
+    cfg = json.loads(json.dumps(defaults))
     for key, value in raw.items():
         if key not in cfg:
-            raise ValueError(f"{path}: unknown key {key!r}; known: {', '.join(cfg)}")
-        cfg[key] = cfg[key] | value if isinstance(cfg[key], dict) else value
+            raise error(f"{path}: unknown key {key!r}; known: {', '.join(cfg)}")
+        if isinstance(cfg[key], dict):
+            unknown = set(value) - set(cfg[key])
+            if unknown:
+                raise error(f"{path}: unknown key(s) {sorted(unknown)} in [{key}]")
+            cfg[key] |= value
+        else:
+            cfg[key] = value
+    return cfg
+
+
+def load_config(path: Path) -> dict:
+    cfg = toml_over_defaults(path, DEFAULTS)
     from forenscope.data.perturb import PERTURBATIONS
 
     for p in cfg["perturbation"]:
