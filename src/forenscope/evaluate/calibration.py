@@ -92,29 +92,24 @@ def ece(y, p, bins: int) -> float:
     return float(sum(b["n"] * abs(b["positive_rate"] - b["mean_p"]) for b in reliability(y, p, bins)) / n)
 
 
-def figures(y, raw, cal: dict, threshold_raw: float, bins: int) -> dict:
-    """Calibration figures of one set: ECE and Brier before / after, rates at the threshold."""
+def figures(y, raw, cal: dict | None, threshold_raw: float, bins: int) -> dict:
+    """Calibration figures of one set: ECE and Brier of the raw scores and, given a fit
+    (``cal``), of the calibrated ones; rates at the threshold."""
     y = np.asarray(y, dtype=int)
     raw = np.asarray(raw, dtype=float)
-    p = np.array([calibrate(cal, s) for s in raw])
     flagged = raw >= threshold_raw
-    return {
+    fig = {
         "n": int(len(y)), "positives": int(y.sum()),
-        "ece_raw": round(ece(y, raw, bins), 4), "ece": round(ece(y, p, bins), 4),
-        "brier_raw": round(float(np.mean((raw - y) ** 2)), 4), "brier": round(float(np.mean((p - y) ** 2)), 4),
+        "ece_raw": round(ece(y, raw, bins), 4), "brier_raw": round(float(np.mean((raw - y) ** 2)), 4),
         "false_positive_rate": round(float(flagged[y == 0].mean()), 4) if (y == 0).any() else None,
         "true_positive_rate": round(float(flagged[y == 1].mean()), 4) if (y == 1).any() else None,
-        "reliability_raw": reliability(y, raw, bins), "reliability": reliability(y, p, bins),
+        "reliability_raw": reliability(y, raw, bins),
     }
-
-
-_CALIBRATED_KEYS = ("ece", "brier", "reliability")
-
-
-def raw_figures(y, raw, threshold_raw: float, bins: int) -> dict:
-    """The figures of a detector left uncalibrated: only the raw ones."""
-    fig = figures(y, raw, {"a": 1.0, "b": 0.0}, threshold_raw, bins)
-    return {k: v for k, v in fig.items() if k not in _CALIBRATED_KEYS}
+    if cal is not None:
+        p = np.array([calibrate(cal, s) for s in raw])
+        fig |= {"ece": round(ece(y, p, bins), 4), "brier": round(float(np.mean((p - y) ** 2)), 4),
+                "reliability": reliability(y, p, bins)}
+    return fig
 
 
 def _sets(cfg: dict, data: Path, split: str, log: Log) -> dict:
@@ -164,7 +159,7 @@ def run_calibration(cfg: dict, out: Path, data: Path, log: Log = print, config_p
         except CalibrationError as exc:  # reported with the raw figures; the other detectors go on
             result["detectors"][name] = {
                 "error": str(exc), "threshold_raw": det.threshold,
-                **{key: raw_figures(*scored[split], det.threshold, cfg["bins"])
+                **{key: figures(*scored[split], None, det.threshold, cfg["bins"])
                    for key, split in (("validation", "val"), ("test", "test"))}}
             log(f"{name}: not calibrated: {exc}")
             continue

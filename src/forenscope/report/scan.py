@@ -111,6 +111,7 @@ def scan(folder: Path, out: Path, cfg: ScanConfig, log: Callable[[str], None] = 
 
 
 PARQUET = "results.parquet"
+PARQUET_FIELDS = ("path", "sha256", "verdict", "confidence", "error", "duplicate_of", "seconds")  # flat columns
 
 
 def write_parquet(out: Path) -> Path:
@@ -125,13 +126,12 @@ def write_parquet(out: Path) -> Path:
         raise ImportError("Parquet output needs pyarrow: pip install pyarrow (or 'forenscope[distributed]')") from None
     rows = read_done(Path(out) / RESULTS)
     names = list(dict.fromkeys(e["detector"] for r in rows for e in r.get("evidence") or []))
-    columns: dict[str, list] = {k: [] for k in ("path", "sha256", "verdict", "confidence", "error",
-                                                "duplicate_of", "seconds")}
+    columns: dict[str, list] = {k: [] for k in PARQUET_FIELDS}
     for name in names:
         columns[f"{name}_score"], columns[f"{name}_label"] = [], []
     columns["record"] = []
     for r in rows:
-        for k in ("path", "sha256", "verdict", "confidence", "error", "duplicate_of", "seconds"):
+        for k in PARQUET_FIELDS:
             columns[k].append(r.get(k))
         by_name = {e["detector"]: e for e in r.get("evidence") or []}
         for name in names:
