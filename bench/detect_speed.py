@@ -1,13 +1,15 @@
 """Speed of the generated-image detectors on this CPU, in one run:
 
 - the machine's FP32 matmul GFLOP/s (the practical limit a conv net can approach),
-- `forenscope detect` on a folder of 256x256 JPEGs, decode included (in process, and end to
+- `forenscope detect` on a folder of JPEGs (256x256 unless ``--size``), decode included (in process, and end to
   end as a subprocess with start-up),
-- the model alone on preprocessed 256x256 inputs (the shipped inference path: ONNX Runtime
+- the model alone on preprocessed inputs of that size (the shipped inference path: ONNX Runtime
   when installed), and a plain PyTorch eager reference of the same network,
 - each model rate as a fraction of the matmul limit (network FLOPs x images/s / GFLOP/s).
 
-    .venv/bin/python bench/detect_speed.py [--detector npr] [--images 200]
+    .venv/bin/python bench/detect_speed.py [--detector npr] [--images 200] [--size 256]
+    .venv/bin/python bench/detect_speed.py --detector lite-probe --detector npr --size 512 \
+        --out bench/results/detect_speed_512.json
 
 Prints a table and writes bench/results/detect_speed.json.
 """
@@ -63,11 +65,11 @@ def rate(fn, n_images: int, seconds: float = 4.0) -> float:
     return done / (time.perf_counter() - t0)
 
 
-def make_folder(folder: Path, n: int, seed: int = 0) -> None:
+def make_folder(folder: Path, n: int, seed: int = 0, size: int = 256) -> None:
     rng = np.random.default_rng(seed)
     for i in range(n):
         small = rng.uniform(0, 255, (20, 20, 3)).astype(np.uint8)
-        img = np.asarray(Image.fromarray(small).resize((256, 256), Image.BICUBIC), dtype=np.float32)
+        img = np.asarray(Image.fromarray(small).resize((size, size), Image.BICUBIC), dtype=np.float32)
         img = np.clip(img + rng.normal(0, 4, img.shape), 0, 255).astype(np.uint8)
         Image.fromarray(img).save(folder / f"{i:04d}.jpg", quality=90)
 
@@ -76,16 +78,17 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--detector", action="append", default=None)
     ap.add_argument("--images", type=int, default=200)
+    ap.add_argument("--size", type=int, default=256, help="side of the square test JPEGs")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "detect_speed.json")
     args = ap.parse_args()
     threads = os.cpu_count() or 1
     torch.set_num_threads(threads)
     limit = matmul_gflops()
     print(f"FP32 matmul: {limit:.0f} GFLOP/s on {threads} threads")
-    results = {"matmul_gflops": limit, "threads": threads, "images": args.images, "detectors": {}}
+    results = {"matmul_gflops": limit, "threads": threads, "images": args.images, "size": args.size, "detectors": {}}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        make_folder(folder, args.images)
+        make_folder(folder, args.images, size=args.size)
         paths = sorted(folder.iterdir())
         for name in args.detector or ["npr", "pelee-hpf"]:
             fast = load_detector(name)
@@ -118,7 +121,7 @@ def main() -> None:
             r["speedup_vs_eager_batch1"] = r["model_batch1_img_s"] / r["eager_batch1_img_s"]
             r["speedup_vs_eager_batch16"] = r["model_batch16_img_s"] / r["eager_batch16_img_s"]
             results["detectors"][name] = r
-            print(f"\n{name} ({r['backend']}), {gflop:.3f} GFLOP per 256x256 image")
+            print(f"\n{name} ({r['backend']}), {gflop:.3f} GFLOP per {args.size}x{args.size} image")
             for key in ("detect_cli_end_to_end", "detect_in_process", "model_batch1", "model_batch16",
                         "eager_batch1", "eager_batch16"):
                 v = r[f"{key}_img_s"]

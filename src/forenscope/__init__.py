@@ -25,7 +25,7 @@ from forenscope.detectors import (
 from forenscope.imageio import ImageError, ImageMeta, read_image
 
 __version__ = "0.1.0"
-DEFAULT_DETECTOR = "npr"  # the shipped generated-image detector (configs/npr.toml, docs/RESULTS.md)
+DEFAULT_DETECTOR = "lite-probe"  # best on the leave-family-out validation (configs/lite-probe.toml, docs/RESULTS.md)
 DEFAULT_LOCALIZER = "effunet-cm"  # best on the validation forgeries (docs/results/localize/validation)
 
 __all__ = [

@@ -297,6 +297,7 @@ _SHORT_METRIC_NAMES = {
     "acc": "acc", "ap": "AP", "real_acc": "real acc", "fake_acc": "fake acc",
     "false_positive_rate": "FPR", "patch_f1_pooled_over_patches": "patch F1",
     "macro_f1": "macro-F1", "balanced_accuracy": "balanced acc",
+    "fake_recall": "fake recall", "faces_dev_roc_auc": "faces AUC",
 }
 
 
@@ -381,6 +382,10 @@ def train(
             from forenscope.train.localize import train_localizer
 
             card = train_localizer(cfg, out, log=log, restart=restart)
+        elif cfg.get("task") == "probe":
+            from forenscope.train.probe import train_probe
+
+            card = train_probe(cfg, out, data_root(data), log=log)
         elif cfg.get("task") == "triage":
             from forenscope.train.triage import train_triage
 
@@ -409,11 +414,11 @@ def train(
 
 @app.command()
 def benchmark(
-    protocol: str = typer.Argument(..., help="A shipped protocol (case1, case2, case3, generator-holdout, category-holdout) or a protocol YAML file."),
+    protocol: str = typer.Argument(..., help="A shipped protocol (case1, case2, case3, generator-holdout, category-holdout, simulated-decoder-holdout) or a protocol YAML file."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default work/benchmarks/<protocol>). A rerun reuses its trained model."),
     data: Optional[Path] = typer.Option(None, "--data", help="Shared data folder (default $FORENSCOPE_DATA or ../shared/data)."),
     forgeries: Path = typer.Option(Path("work/synth-forgeries"), "--forgeries", help="Output of `forenscope synth forgeries`."),
-    model_dir: Optional[Path] = typer.Option(None, "--model-dir", help="Where the protocol's model is trained (default <out>/model)."),
+    model_dir: Optional[Path] = typer.Option(None, "--model-dir", help="Where the protocol's model is trained (default <out>/model); generator-holdout: its feature cache (default work/probe-features)."),
     update_cards: bool = typer.Option(False, "--update-cards", help="Write the test metrics into shipped cards whose weights are this model's."),
 ) -> None:
     """Run a published evaluation protocol rebuilt from the data available here: train, test
@@ -581,14 +586,39 @@ def calibrate(
 
 @app.command()
 def audit(
-    dataset: Path = typer.Argument(..., help="A 0_real/ + 1_fake/ tree, an image + mask folder, or a CSV manifest image,mask."),
+    dataset: Path = typer.Argument(..., help="A 0_real/ + 1_fake/ tree, an image + mask folder, a CSV manifest image,mask, "
+                                              "or `generator-pool` (the lite-probe's training pool)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write results.json and results.md here."),
     limit: float = typer.Option(0.6, "--limit", help="AUC above which a file fact counts as a shortcut."),
+    data: Optional[Path] = typer.Option(None, "--data", help="generator-pool: shared data folder (default $FORENSCOPE_DATA or ../shared/data)."),
+    art: Path = typer.Option(Path("work/real-art"), "--art", help="generator-pool: output of scripts/fetch_real_art.py."),
 ) -> None:
     """Can the labels be predicted from file facts alone (format, JPEG quality, EXIF, size,
-    file size)? Warns when they can: scores on such a set may measure the format."""
+    file size)? Warns when they can: scores on such a set may measure the format. On
+    `generator-pool`: format, size and signal statistics, and each family's content confound."""
     from forenscope.data.datasets import DatasetError
     from forenscope.evaluate.audit import audit as run_audit, markdown, write
+
+    if str(dataset) == "generator-pool":
+        from forenscope.data.splits import data_root
+        from forenscope.evaluate.family_holdout import audit_markdown, audit_pool
+
+        try:
+            report = audit_pool(data_root(data), art if (art / "manifest.tsv").is_file() else None, limit=limit)
+        except FileNotFoundError as exc:
+            stderr.print(f"[red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(2) from None
+        sys.stdout.write(audit_markdown(report))
+        if out:
+            from forenscope.evaluate.provenance import git_commit
+
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "results.json").write_text(json.dumps(report | {"git": git_commit()}, indent=2) + "\n")
+            (out / "results.md").write_text("# Shortcut audit of the generator pool\n\n" + audit_markdown(report))
+        if not report["passes"]:
+            stderr.print(f"[yellow]warning:[/] format and size separate the classes "
+                         f"(AUC {report['cv_auc']['format_size']:.3f} > {limit})", highlight=False)
+        return
 
     try:
         report = run_audit(dataset, limit)

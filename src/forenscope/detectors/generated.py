@@ -1,5 +1,6 @@
-"""Trained real-vs-generated detectors: ``npr`` (Tan et al. 2024) and ``pelee-hpf`` (Lee & Park
-2021), both compact CPU profiles trained here by ``forenscope train configs/<name>.toml``.
+"""Trained real-vs-generated detectors: ``lite-probe`` (a linear probe on frozen ImageNet
+EfficientNet-Lite0 features, trained on 24 generator families), ``npr`` (Tan et al. 2024) and
+``pelee-hpf`` (Lee & Park 2021), all trained here by ``forenscope train configs/<name>.toml``.
 
 Inference: images up to the card's ``tile`` size are analysed whole (cropped to even sides);
 larger ones as up to ``max_tiles`` evenly spread tiles whose logits are averaged, so a 12 MP
@@ -123,3 +124,10 @@ class NPRDetector(NetworkDetector):
 @register_detector("pelee-hpf", task="generated")
 class PeleeHPFDetector(NetworkDetector):
     """Fixed KV high-pass + PeleeNet (compact), in the colour space its card names."""
+
+
+@register_detector("lite-probe", task="generated")
+class LiteProbeDetector(NetworkDetector):
+    """Frozen EfficientNet-Lite0 (ImageNet) features pooled over the native-resolution image
+    (channel mean and std of the tapped blocks), one linear layer; images up to 512 px are
+    scored whole, larger ones as up to 4 tiles of 512 whose logits are averaged."""

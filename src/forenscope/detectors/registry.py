@@ -15,6 +15,7 @@ _BUILTIN_MODULES = {
     "jpeg-ghost": "forenscope.detectors.jpeg_ghost",
     "npr": "forenscope.detectors.generated",
     "pelee-hpf": "forenscope.detectors.generated",
+    "lite-probe": "forenscope.detectors.generated",
     "copymove-sift": "forenscope.detectors.copymove",
     "iidnet": "forenscope.detectors.localizers",
     "effunet": "forenscope.detectors.localizers",

@@ -23,8 +23,8 @@ import numpy as np
 
 
 Log = Callable[[str], None]
-KINDS = ("triage", "generated")
-REQUIRED = {"triage": ("tests",), "generated": ("base", "runs")}
+KINDS = ("triage", "generated", "families")
+REQUIRED = {"triage": ("tests",), "generated": ("base", "runs"), "families": ("methods", "folds")}
 SOURCE_TYPES = ("forgeries", "generated", "folder", "cvip")
 
 
@@ -69,6 +69,17 @@ def load_protocol(name_or_path: str) -> dict:
         if "pretrain" not in proto:
             raise ProtocolError(f"{path}: a triage protocol needs `train` (or `pretrain`: the protocol whose model it starts from)")
         proto["train"] = load_protocol(proto["pretrain"])["train"]
+    if proto["kind"] == "families":
+        names = [m.get("name") for m in proto["methods"]]
+        if None in names or len(set(names)) != len(names):
+            raise ProtocolError(f"{path}: every method needs a distinct `name`")
+        for m in proto["methods"]:
+            if m.get("kind") not in ("probe", "stats", "detector", "fusion", "npr", "finetune"):
+                raise ProtocolError(f"{path}: method {m['name']!r}: kind must be probe, finetune, stats, detector, "
+                                    f"npr or fusion")
+            if m["kind"] == "fusion" and not set(m.get("of", [])) <= set(names[: names.index(m["name"])]):
+                raise ProtocolError(f"{path}: fusion {m['name']!r} must name methods listed before it")
+        return proto
     if proto["kind"] == "generated":
         from forenscope.evaluate.holdout import check_runs
 
@@ -136,6 +147,10 @@ def run_benchmark(proto: dict, out: Path, data: Path, forgeries: Path, log: Log 
     """Train (or reuse) the protocol's model(s) in ``model_dir`` (default ``out/model``), test
     on every set, write the results into ``out``. ``base``: where relative source paths of
     generated-kind protocols start (default the working directory)."""
+    if proto["kind"] == "families":
+        from forenscope.evaluate.family_holdout import run_family_holdout
+
+        return run_family_holdout(proto, out, data, log, cache=Path(model_dir) if model_dir else None)
     if proto["kind"] == "generated":
         from forenscope.evaluate.holdout import run_holdout
 

@@ -7,7 +7,7 @@ from torch import nn
 from forenscope.nets.npr import NPRNet
 from forenscope.nets.pelee import PeleeHPF
 
-FAMILIES = ("npr", "pelee", "iidnet", "hlstm", "jlstm", "effunet", "cooc")
+FAMILIES = ("npr", "pelee", "iidnet", "hlstm", "jlstm", "effunet", "cooc", "lite-probe")
 LOCALIZER_FAMILIES = ("iidnet", "hlstm", "jlstm", "effunet")
 
 
@@ -26,6 +26,10 @@ def build_network(family: str, config: dict) -> nn.Module:
         from forenscope.nets.efficient_unet import EfficientUNet
 
         return EfficientUNet(**kw)
+    if family == "lite-probe":
+        from forenscope.nets.lite_probe import LiteProbe
+
+        return LiteProbe(**kw)
     if family == "cooc":
         from forenscope.nets.cooc import CoocNet
 

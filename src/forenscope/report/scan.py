@@ -21,6 +21,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from forenscope import DEFAULT_DETECTOR, DEFAULT_LOCALIZER
 from forenscope.data.inputs import iter_image_files
 from forenscope.imageio import DEFAULT_MAX_PIXELS, ImageError, read_image
 from forenscope.report.verdict import DEFAULT_BAND, evidence, fuse
@@ -33,7 +34,7 @@ THUMB_SIDE = 192
 
 @dataclass
 class ScanConfig:
-    detectors: list[str] = field(default_factory=lambda: ["npr", "effunet-cm"])
+    detectors: list[str] = field(default_factory=lambda: [DEFAULT_DETECTOR, DEFAULT_LOCALIZER])
     band: float = DEFAULT_BAND
     max_pixels: int = DEFAULT_MAX_PIXELS
     views: bool = True  # ELA and noise pictures

@@ -26,4 +26,6 @@ def network_input(rgb: np.ndarray, family: str, colour: str = "rgb") -> np.ndarr
     if family == "pelee":
         h, w = rgb.shape[:2]
         return convert_colour(rgb[: h - h % 4, : w - w % 4], colour).transpose(2, 0, 1)
+    if family == "lite-probe":  # RGB in [0, 1]; the network normalises (any size, no resizing)
+        return (rgb.astype(np.float32) / 255.0).transpose(2, 0, 1)
     raise ValueError(f"unknown network family {family!r}")

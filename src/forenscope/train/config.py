@@ -61,7 +61,21 @@ TRIAGE_DEFAULTS = {
     "train": {"seed": 0, "steps": 1500, "batch": 48, "lr": 5e-4, "weight_decay": 1e-4, "warmup": 50,
               "val_every": 250, "max_minutes": 30.0, "threads": 0},
 }
-TASK_DEFAULTS = {"localize": LOCALIZE_DEFAULTS, "triage": TRIAGE_DEFAULTS}
+# `task = "probe"`: a linear probe on frozen pretrained features (train/probe.py), trained on
+# every generator family of the shared data against real photos and human-made art
+PROBE_DEFAULTS = {
+    "name": None,
+    "family": "lite-probe",
+    "task": "probe",
+    "network": {"taps": [4, 10]},
+    "input": {"tile": 512, "max_tiles": 4},
+    "data": {"art": "work/real-art", "folds": 5, "views": 2},
+    "train": {"seed": 0, "l2": [1e-3, 1e-2, 1e-1], "threads": 0},
+    "calibration": {"target_fpr": 0.05},
+    # the benchmark figures the card quotes: generator-holdout's results.json and the method row
+    "evaluation": {"results": "", "method": ""},
+}
+TASK_DEFAULTS = {"localize": LOCALIZE_DEFAULTS, "triage": TRIAGE_DEFAULTS, "probe": PROBE_DEFAULTS}
 
 
 class ConfigError(ValueError):

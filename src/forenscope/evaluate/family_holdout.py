@@ -1,0 +1,486 @@
+"""``forenscope benchmark generator-holdout``: leave-family-out over the real generator families.
+
+Generator families are grouped by decoder (``data/families.py``) and the groups dealt into K
+folds; each fold's families are held out in turn. For every fold and seed each method is fitted
+on the other folds' fakes and the real TRAIN split, its hyperparameters are chosen by
+leave-one-fold-out CV inside those training folds, its threshold flags 5 % of the real VAL
+split, and it is scored on the held-out families against the real TEST split (never used to
+choose anything). Seeds change the fold deal, the real split and the augmented views.
+
+Rows: the lite-probe on several tap sets, the shipped npr and pelee-hpf as they are, a logistic
+regression on simple image statistics (what a shortcut could reach), fusions, and the trivial
+baselines. Headline per method: mean over left-out families of ROC-AUC, AP and fake recall at
+the threshold, the test-real false-positive rate, and faces_dev (StyleGAN faces vs FFHQ, scored
+by the fold model that never saw StyleGAN2); mean +- std over seeds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from forenscope.data.families import (Item, assign_folds, leak_check, load_item, pool_items, report_family)
+from forenscope.evaluate.metrics import average_precision, roc_auc
+
+Log = Callable[[str], None]
+STATS = ("hf_energy", "npr_energy", "jpeg_blockiness", "jpeg_quality", "pixels", "aspect",
+         "brightness", "contrast", "saturation", "white_share", "flat_share", "edge_density")
+# what the file says (format and size: a shortcut if it separates the classes), what its signal
+# says (noise and sharpness: partly the very trace a detector should find), what it shows
+STAT_GROUPS = {"format_size": [3, 4, 5], "signal": [0, 1, 2], "content": [6, 7, 8, 9, 10, 11]}
+FORMAT_STATS = 6  # the first six: the statistics row of the benchmark without content
+
+
+def image_stats(rgb: np.ndarray) -> list[float]:
+    """Simple statistics a shortcut could use: signal (high-frequency and NPR energy, JPEG
+    blockiness), size, and content (brightness, contrast, saturation, white and flat areas,
+    edges)."""
+    from forenscope.evaluate.shortcuts import image_features
+
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
+    h, w = grey.shape
+    blocks = grey[: h - h % 8, : w - w % 8].reshape(h // 8, 8, w // 8, 8).std(axis=(1, 3))
+    edges = cv2.Canny(rgb, 100, 200)
+    return image_features(rgb) + [float(grey.mean()), float(grey.std()), float(hsv[..., 1].mean()),
+                                  float((grey > 245).mean()), float((blocks < 1.0).mean()), float((edges > 0).mean())]
+
+
+def _threshold(real_scores: np.ndarray, target: float) -> float:
+    from forenscope.train.probe import threshold_for_fpr
+
+    return threshold_for_fpr(real_scores, target)
+
+
+class Pool:
+    """Items, their cached features (all taps; clean and augmented views), image statistics
+    and the shipped detectors' logits, for the pool and for faces_dev."""
+
+    def __init__(self, data: Path, art: Path | None, seeds: list[int], views: int, cache: Path, log: Log,
+                 detectors: list[str]):
+        from forenscope.train.probe import HALF_SCALE, features
+
+        self.cache, self.log, self._images = cache, log, None
+        self.items = pool_items(data, art)
+        self.faces = faces_items(data)
+        self.view_list = [(0, 0)] + [(s, v) for s in seeds for v in range(1, views + 1)] + [(0, HALF_SCALE)]
+        log(f"{sum(i.label for i in self.items)} fakes, {sum(1 - i.label for i in self.items)} reals; "
+            f"{len(self.faces)} faces_dev images; {len(self.view_list)} views per pool image")
+        self.feats = features(self.items, self.view_list, cache, log)
+        self.face_feats = features(self.faces, [(0, 0), (0, HALF_SCALE)], cache, log) if self.faces else None
+        self.stats = _cached(cache / f"stats-{_key(self.items)}.npy",
+                             lambda: np.array([image_stats(load_item(i)) for i in self.items]))
+        self.face_stats = (_cached(cache / f"stats-{_key(self.faces)}.npy",
+                                   lambda: np.array([image_stats(load_item(i)) for i in self.faces]))
+                           if self.faces else None)
+        self.det = {}
+        for name in detectors:
+            log(f"  scoring with the shipped {name}")
+            self.det[name] = (_cached(cache / f"{name}-{_key(self.items)}.npy", lambda: _detector_logits(name, self.items)),
+                              _cached(cache / f"{name}-{_key(self.faces)}.npy", lambda: _detector_logits(name, self.faces))
+                              if self.faces else None)
+
+    def npr_retrained(self, train: np.ndarray, seed: int, steps: int):
+        """NPR trained from scratch on this fold's training images; logits cached by fold."""
+        from forenscope.train.pool_npr import fit_npr, npr_logits
+
+        tag = f"{_key(self.items)}-{hashlib.sha256(train.tobytes()).hexdigest()[:12]}-s{seed}-{steps}"
+        path = self.cache / f"npr-retrained-{tag}.npz"
+        if not path.is_file():
+            if self._images is None:
+                self._images = [load_item(i) for i in self.items]
+            labels = np.array([i.label for i in self.items])
+            keep = np.flatnonzero(train)
+            net = fit_npr([self._images[i] for i in keep], labels[keep], steps=steps, seed=seed, log=self.log)
+            faces = npr_logits(net, [load_item(i) for i in self.faces]) if self.faces else np.zeros(0)
+            np.savez(path, pool=npr_logits(net, self._images), faces=faces)
+        z = np.load(path)
+        return z["pool"], (z["faces"] if self.faces else None), {}
+
+    def finetuned(self, train: np.ndarray, seed: int, method: dict):
+        """Lite0's later blocks trained from their ImageNet weights (earlier ones frozen, their
+        activations cached); logits cached by fold."""
+        from forenscope.train.finetune import finetune_top, top_logits
+
+        tag = f"{_key(self.items)}-{hashlib.sha256(train.tobytes()).hexdigest()[:12]}-s{seed}-" \
+              f"{hashlib.sha256(json.dumps(method, sort_keys=True).encode()).hexdigest()[:8]}"
+        path = self.cache / f"finetune-{tag}.npz"
+        if not path.is_file():
+            frozen = int(method.get("frozen", 11))
+            maps = self.frozen_maps(frozen)
+            keep = np.flatnonzero(train)
+            labels = np.array([i.label for i in self.items])
+            net = finetune_top([maps[0][i] for i in keep], labels[keep], frozen=frozen, seed=seed,
+                               epochs=int(method.get("epochs", 6)), lr=float(method.get("lr", 3e-4)), log=self.log)
+            np.savez(path, pool=top_logits(net, maps[0]), faces=top_logits(net, maps[1]) if self.faces else np.zeros(0))
+        z = np.load(path)
+        return z["pool"], (z["faces"] if self.faces else None), {}
+
+    def frozen_maps(self, frozen: int):
+        if getattr(self, "_maps", None) is None or self._maps[0] != frozen:
+            from forenscope.train.finetune import frozen_activations
+
+            self.log(f"  caching block-{frozen - 1} activations for partial fine-tuning")
+            self._maps = (frozen, frozen_activations([load_item(i) for i in self.items], frozen),
+                          frozen_activations([load_item(i) for i in self.faces], frozen) if self.faces else [])
+        return self._maps[1], self._maps[2]
+
+    def view_idx(self, seed: int) -> list[int]:
+        """The clean view and this seed's augmented views (not the half-scale one)."""
+        return [k for k, (s, v) in enumerate(self.view_list) if v == 0 or (v > 0 and s == seed)]
+
+    def probe_features(self, cols: np.ndarray, scales: int):
+        """(pool features (n, views, d), faces features (n, d)) for a probe of these columns;
+        scales=2: the clean view's features beside the half-scale view's (no augmented views)."""
+        if scales == 1:
+            faces = self.face_feats[:, 0, cols] if self.face_feats is not None else None
+            return self.feats[..., cols], faces
+        half = len(self.view_list) - 1
+        pool = np.concatenate([self.feats[:, :1, cols], self.feats[:, half:half + 1, cols]], -1)
+        faces = (np.concatenate([self.face_feats[:, 0, cols], self.face_feats[:, 1, cols]], -1)
+                 if self.face_feats is not None else None)
+        return pool, faces
+
+
+def _key(items: list[Item]) -> str:
+    return hashlib.sha256("\n".join(f"{i.path}|{i.side}|{i.prepared}" for i in items).encode()).hexdigest()[:16]
+
+
+def _cached(path: Path, make: Callable[[], np.ndarray]) -> np.ndarray:
+    if path.is_file():
+        return np.load(path)
+    arr = np.asarray(make(), dtype=np.float64)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, arr)
+    return arr
+
+
+def _detector_logits(name: str, items: list[Item]) -> np.ndarray:
+    """Raw logits of a shipped generated-image detector (uncalibrated, so every fold sets its
+    own threshold on validation reals, as for the fitted methods)."""
+    from forenscope.detectors.registry import get_detector_class
+
+    det = get_detector_class(name)()
+    out = []
+    for it in items:
+        s = float(np.clip(det._analyze(load_item(it), None).score, 1e-12, 1 - 1e-12))
+        out.append(np.log(s / (1 - s)))
+    return np.array(out)
+
+
+def faces_items(data: Path) -> list[Item]:
+    from forenscope.data.inputs import iter_image_files
+
+    root = data / "faces_dev"
+    out = []
+    for sub, label in (("0_real", 0), ("1_fake", 1)):
+        if (root / sub).is_dir():
+            out += [Item(str(p), label, "faces_dev", "faces_dev", (str(p),), 256, True)
+                    for p in iter_image_files(root / sub)]
+    return out
+
+
+def _fit_scores(method: dict, pool: Pool, train: np.ndarray, val_real: np.ndarray, inner_folds: dict,
+                seed: int, fake: np.ndarray, train_real: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, dict]:
+    """Logits of one method for every pool image and every faces_dev image, fitted on ``train``."""
+    from forenscope.train.probe import L2_GRID, choose_l2, fit_logistic, probe_logits, tap_columns, training_rows
+
+    kind = method["kind"]
+    if kind == "probe":
+        scales = int(method.get("scales", 1))
+        feats, face_feats = pool.probe_features(tap_columns(method["taps"]), scales)
+        views = pool.view_idx(seed) if method.get("augment", True) and scales == 1 else [0]
+        l2, cv = choose_l2(feats, pool.items, fake & train, train_real, val_real, inner_folds,
+                           method.get("l2", L2_GRID), views)
+        x, y = training_rows(feats, pool.items, train, views)
+        model = fit_logistic(x, y, l2)
+        faces = probe_logits(model, face_feats) if face_feats is not None else None
+        return probe_logits(model, feats[:, 0]), faces, {"l2": l2}
+    if kind == "stats":
+        cols = slice(0, FORMAT_STATS) if method.get("only") == "format" else slice(None)
+        x = np.log1p(np.abs(pool.stats[:, cols]))
+        model = fit_logistic(x[train], np.array([it.label for it in pool.items])[train], 1e-2)
+        faces = probe_logits(model, np.log1p(np.abs(pool.face_stats[:, cols]))) if pool.face_stats is not None else None
+        return probe_logits(model, x), faces, {}
+    if kind == "detector":
+        return pool.det[method["detector"]][0], pool.det[method["detector"]][1], {}
+    if kind == "npr":
+        return pool.npr_retrained(train, seed, int(method.get("steps", 600)))
+    if kind == "finetune":
+        return pool.finetuned(train, seed, method)
+    raise ValueError(f"unknown method kind {kind!r}")
+
+
+def _fuse(parts: list[tuple[np.ndarray, np.ndarray | None]], val_real: np.ndarray):
+    """Mean of logits standardised on the validation reals (no fitting on fakes)."""
+    z, zf = [], []
+    for s, f in parts:
+        mu, sd = s[val_real].mean(), s[val_real].std() + 1e-9
+        z.append((s - mu) / sd)
+        zf.append(None if f is None else (f - mu) / sd)
+    faces = None if any(f is None for f in zf) else np.mean(zf, 0)
+    return np.mean(z, 0), faces
+
+
+def evaluate_fold(scores: np.ndarray, faces: np.ndarray | None, pool: Pool, held: np.ndarray, val_real: np.ndarray,
+                  test_real: np.ndarray, target: float, counts: dict) -> dict:
+    thr = _threshold(scores[val_real], target)
+    real = scores[test_real]
+    out = {"threshold_logit": thr, "test_real_fpr": float((real >= thr).mean()), "families": {}}
+    fam = np.array([report_family(it.family, counts) for it in pool.items])
+    for name in sorted(set(fam[held])):
+        s = scores[held & (fam == name)]
+        y = np.r_[np.ones(len(s)), np.zeros(len(real))]
+        both = np.r_[s, real]
+        out["families"][name] = {"roc_auc": roc_auc(y, both), "ap": average_precision(y, both),
+                                 "fake_recall": float((s >= thr).mean()), "n_fake": int(len(s))}
+    if faces is not None:
+        yf = np.array([it.label for it in pool.faces])
+        out["faces_dev"] = {"roc_auc": roc_auc(yf, faces), "ap": average_precision(yf, faces),
+                            "fake_recall": float((faces[yf == 1] >= thr).mean()),
+                            "real_fpr": float((faces[yf == 0] >= thr).mean())}
+    out["real_fpr_by_source"] = {src: float((scores[test_real & (srcs == src)] >= thr).mean())
+                                 for srcs in [np.array([it.family for it in pool.items])]
+                                 for src in sorted(set(srcs[test_real]))}
+    return out
+
+
+def run_family_holdout(proto: dict, out: Path, data: Path, log: Log = print, cache: Path | None = None) -> dict:
+    from forenscope.evaluate.benchmark import write_results
+    from forenscope.evaluate.provenance import environment, git_commit
+    from forenscope.train.probe import masks
+
+    start = time.time()
+    seeds = [int(s) for s in proto.get("seeds", [0, 1, 2])]
+    k, target = int(proto.get("folds", 5)), float(proto.get("target_fpr", 0.05))
+    art = Path(proto["art"]) if proto.get("art") else None
+    if art is not None and not (art / "manifest.tsv").is_file():
+        raise FileNotFoundError(f"{art}/manifest.tsv not found: run `python scripts/fetch_real_art.py --out {art}` first")
+    methods = proto["methods"]
+    detectors = [m["detector"] for m in methods if m["kind"] == "detector"]
+    pool = Pool(data, art, seeds, int(proto.get("views", 2)), cache or Path("work/probe-features"), log, detectors)
+    counts: dict[str, int] = {}
+    for it in pool.items:
+        if it.label:
+            counts[it.family] = counts.get(it.family, 0) + 1
+    per_seed, leaks, folds_by_seed = {}, [], {}
+    for seed in seeds:
+        folds = assign_folds(pool.items, k, seed)
+        folds_by_seed[seed] = folds
+        fake, tr, va, te = masks(pool.items, seed)
+        fold_of = np.array([folds.get(it.group, -1) for it in pool.items])
+        active = [m for m in methods if seed in m.get("seeds", seeds)
+                  and all(seed in _method(methods, p).get("seeds", seeds) for p in m.get("of", []))]
+        runs: dict[str, list] = {m["name"]: [] for m in active}
+        for f in range(k):
+            held = fake & (fold_of == f)
+            train = (fake & (fold_of != f)) | tr
+            bad = leak_check([it for it, t in zip(pool.items, train) if t],
+                             [it for it, h in zip(pool.items, held | te) if h])
+            leaks += [f"seed {seed} fold {f}: {k}" for k in bad]
+            inner = {g: (j if j < f else j - 1) for g, j in folds.items() if j != f}
+            saw_stylegan = any(it.group == "stylegan2" for it, t in zip(pool.items, train) if t and it.label)
+            fitted = {}
+            for m in active:
+                if m["kind"] == "fusion":
+                    s, fc = _fuse([fitted[p] for p in m["of"]], va)
+                    info = {}
+                else:
+                    s, fc, info = _fit_scores(m, pool, train, va, inner, seed, fake, tr)
+                fitted[m["name"]] = (s, fc)
+                r = evaluate_fold(s, None if saw_stylegan else fc, pool, held, va, te, target, counts)
+                runs[m["name"]].append(r | info | {"fold": f})
+            names = sorted({it.family for it, h in zip(pool.items, held) if h})
+            best = max(active, key=lambda m: np.mean([v["roc_auc"] for v in runs[m["name"]][-1]["families"].values()]))
+            log(f"seed {seed} fold {f} ({', '.join(names)}): best {best['name']}")
+        per_seed[seed] = {name: summarise(rs) for name, rs in runs.items()} | {"_folds": runs}
+    result = {
+        "protocol": {k_: v for k_, v in proto.items() if not k_.startswith("_")},
+        "counts": {"fake_by_family": counts, "real_by_source": _real_counts(pool.items), "faces_dev": len(pool.faces)},
+        "folds": {str(s): {g: int(f) for g, f in fb.items()} for s, fb in folds_by_seed.items()},
+        "leaks": leaks,
+        "per_seed": {str(s): {n: v for n, v in r.items() if n != "_folds"} for s, r in per_seed.items()},
+        "per_fold": {str(s): r["_folds"] for s, r in per_seed.items()},
+        "headline": headline(per_seed, methods),
+        "per_family": per_family(per_seed, methods),
+        "audit": pool_audit(pool.items, pool.stats),
+        "seconds": round(time.time() - start),
+        "git": git_commit(), "environment": environment(),
+        "data_manifest_sha256": _key(pool.items),
+    }
+    return write_results(result, out, markdown, plot)
+
+
+def _method(methods: list[dict], name: str) -> dict:
+    return next(m for m in methods if m["name"] == name)
+
+
+def _real_counts(items: list[Item]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for it in items:
+        if not it.label:
+            out[it.family] = out.get(it.family, 0) + 1
+    return out
+
+
+def summarise(runs: list[dict]) -> dict:
+    """One seed: mean over left-out families (each is left out in exactly one fold)."""
+    fams = [v for r in runs for v in r["families"].values()]
+    faces = [r["faces_dev"] for r in runs if "faces_dev" in r]
+    out = {k: float(np.mean([v[k] for v in fams])) for k in ("roc_auc", "ap", "fake_recall")}
+    out["test_real_fpr"] = float(np.mean([r["test_real_fpr"] for r in runs]))
+    out["families"] = len(fams)
+    if faces:
+        out |= {f"faces_{k}": float(np.mean([v[k] for v in faces])) for k in ("roc_auc", "fake_recall", "real_fpr")}
+    return out
+
+
+def headline(per_seed: dict, methods: list[dict]) -> dict:
+    out = {}
+    for m in methods:
+        rows = [per_seed[s][m["name"]] for s in per_seed if m["name"] in per_seed[s]]
+        out[m["name"]] = {k: {"mean": float(np.mean([r[k] for r in rows])), "std": float(np.std([r[k] for r in rows]))}
+                          for k in rows[0] if k != "families"} | {"seeds": len(rows)}
+    return out
+
+
+def per_family(per_seed: dict, methods: list[dict]) -> dict:
+    """Family -> method -> ROC-AUC / recall, mean over seeds."""
+    out: dict = {}
+    for m in methods:
+        acc: dict = {}
+        for s in per_seed:
+            for r in per_seed[s]["_folds"].get(m["name"], []):
+                for fam, v in r["families"].items():
+                    acc.setdefault(fam, []).append(v)
+        for fam, vs in acc.items():
+            out.setdefault(fam, {})[m["name"]] = {k: float(np.mean([v[k] for v in vs])) for k in ("roc_auc", "fake_recall")} | {"n_fake": vs[0]["n_fake"]}
+    return dict(sorted(out.items()))
+
+
+def audit_pool(data: Path, art: Path | None, cache: Path | None = None, limit: float = 0.6) -> dict:
+    """``forenscope audit generator-pool``: the audit below on the pool as training sees it."""
+    items = pool_items(data, art)
+
+    def make():
+        return np.array([image_stats(load_item(i)) for i in items])
+
+    stats = _cached(cache / f"stats-{_key(items)}.npy", make) if cache else make()
+    return pool_audit(items, stats, limit) | {"source": f"generator pool ({data}, art: {art})",
+                                             "n": len(items), "fakes": int(sum(i.label for i in items))}
+
+
+def audit_markdown(a: dict) -> str:
+    g = a["cv_auc"]
+    lines = [f"Logistic regression, 5-fold cross-validated AUC, real vs generated over the whole pool: "
+             f"format and size (JPEG quality, pixels, aspect) **{g['format_size']:.3f}** (limit {a['limit']}: "
+             f"{'passes' if a['passes'] else 'FAILS'}); signal statistics (high-frequency and NPR energy, JPEG "
+             f"blockiness) {g['signal']:.3f}; content (brightness, contrast, saturation, white / flat share, "
+             f"edges) {g['content']:.3f}; all together {g['all']:.3f}.", "",
+             "| statistic | AUC alone |", "|---|---|"] + [f"| {k} | {v:.3f} |" for k, v in a["single_stat_auc"].items()]
+    lines += ["", "Content confound per family (that family's fakes vs all reals, all statistics, CV AUC):", "",
+              "| family | AUC |", "|---|---|"] + [f"| {k} | {v:.3f} |" for k, v in a["content_auc_by_family"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def pool_audit(items: list[Item], stats: np.ndarray, limit: float = 0.6) -> dict:
+    """Can format and size (a shortcut), signal statistics or content statistics tell the
+    classes apart? Cross-validated logistic regression AUC over the whole pool, and per
+    family (that family's fakes against all reals: its content confound)."""
+    from forenscope.evaluate.shortcuts import _logistic_cv_auc
+
+    y = np.array([it.label for it in items], dtype=float)
+    x = np.log1p(np.abs(stats))
+
+    def cv(cols, mask=None):
+        m = np.ones(len(y), bool) if mask is None else mask
+        a = _logistic_cv_auc(x[m][:, cols], y[m])
+        return round(max(a, 1 - a), 4)
+
+    single = {}
+    for i, name in enumerate(STATS):
+        a = roc_auc(y, x[:, i]) if np.ptp(x[:, i]) > 0 else 0.5
+        single[name] = round(max(a, 1 - a), 4)
+    allc = list(range(len(STATS)))
+    groups = {name: cv(cols) for name, cols in STAT_GROUPS.items()} | {"all": cv(allc)}
+    fams = sorted({it.family for it in items if it.label})
+    real = y == 0
+    by_family = {f: cv(allc, real | np.array([it.family == f for it in items])) for f in fams}
+    return {"cv_auc": groups, "single_stat_auc": single, "content_auc_by_family": by_family, "limit": limit,
+            "passes": bool(groups["format_size"] <= limit)}
+
+
+def _pm(v: dict, digits: int = 3) -> str:
+    return f"{v['mean']:.{digits}f} ± {v['std']:.{digits}f}"
+
+
+def markdown(result: dict) -> str:
+    p = result["protocol"]
+    lines = [f"# Benchmark `{p['name']}`: {p.get('title', '')}", "", p.get("description", "").strip(), ""]
+    c = result["counts"]
+    lines += [f"Fakes: {sum(c['fake_by_family'].values())} images of {len(c['fake_by_family'])} families; reals: "
+              f"{sum(c['real_by_source'].values())} images of {len(c['real_by_source'])} sources; "
+              f"{len(p.get('seeds', []))} seeds x {p.get('folds')} folds. Leaks between training and test "
+              f"(prompt or source file on both sides): {len(result['leaks'])}.", "",
+              "Threshold: flags 5 % of the real VALIDATION split (per fold). Hyperparameters (probe L2): "
+              "leave-one-fold-out inside the training folds. Test reals: the real TEST split, used for "
+              "nothing else. faces_dev: scored by the fold model whose training had no StyleGAN2.", "",
+              "| method | mean ROC-AUC | mean AP | fake recall @ thr | test-real FPR @ thr | faces_dev ROC-AUC | faces recall |",
+              "|---|---|---|---|---|---|---|"]
+    for name, h in result["headline"].items():
+        faces = (_pm(h["faces_roc_auc"]), _pm(h["faces_fake_recall"])) if "faces_roc_auc" in h else ("–", "–")
+        seeds = "" if h.get("seeds", 0) > 1 else " (1 seed)"
+        lines.append(f"| {name}{seeds} | {_pm(h['roc_auc'])} | {_pm(h['ap'])} | {_pm(h['fake_recall'])} | "
+                     f"{_pm(h['test_real_fpr'])} | {faces[0]} | {faces[1]} |")
+    lines += ["| flag everything | 0.500 | – | 1.000 | 1.000 | 0.500 | 1.000 |",
+              "| flag nothing | 0.500 | – | 0.000 | 0.000 | 0.500 | 0.000 |",
+              "| chance (5 % flagged at random) | 0.500 | – | 0.050 | 0.050 | 0.500 | 0.050 |", "",
+              "Mean ± std over seeds; every family is left out once per seed. AP depends on the share of "
+              "fakes in each family's test set (its fakes against all test reals), so compare it across rows only.", ""]
+    fams = result["per_family"]
+    names = list(result["headline"])
+    lines += ["## Per left-out family (ROC-AUC / fake recall, mean over seeds)", "",
+              "| family | n | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+    for fam, row in fams.items():
+        n = next(iter(row.values()))["n_fake"]
+        lines.append(f"| {fam} | {n} | " + " | ".join(
+            f"{row[m]['roc_auc']:.2f} / {row[m]['fake_recall']:.2f}" if m in row else "–" for m in names) + " |")
+    lines += ["", "## Folds (decoder groups held out together)", "", "| seed | " + " | ".join(
+        f"fold {f}" for f in range(p["folds"])) + " |", "|---|" + "---|" * p["folds"]]
+    for seed, deal in result["folds"].items():
+        lines.append(f"| {seed} | " + " | ".join(", ".join(sorted(g for g, f in deal.items() if f == k))
+                                                 for k in range(p["folds"])) + " |")
+    lines += ["", "## Shortcut audit of the pool", "", audit_markdown(result["audit"])]
+    git = result["git"]
+    lines += ["", f"Commit `{str(git.get('commit'))[:10]}`{' (dirty)' if git.get('dirty') else ''}; "
+              f"{result['seconds'] / 60:.0f} min. Folds per seed, per-fold figures and real FPR by source in results.json.", ""]
+    return "\n".join(lines)
+
+
+def plot(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fams = list(result["per_family"])
+    names = list(result["headline"])
+    fig, ax = plt.subplots(figsize=(max(7, 0.45 * len(fams) * max(1, len(names)) / 2 + 2), 4), dpi=110)
+    width = 0.8 / max(1, len(names))
+    for k, m in enumerate(names):
+        vals = [result["per_family"][f].get(m, {}).get("roc_auc", np.nan) for f in fams]
+        ax.bar(np.arange(len(fams)) + (k - (len(names) - 1) / 2) * width, vals, width, label=m)
+    ax.set_xticks(np.arange(len(fams)), fams, fontsize=6, rotation=60, ha="right")
+    ax.set_ylim(0.0, 1.05)
+    ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+    ax.set_ylabel("ROC-AUC (left-out family vs test reals)")
+    ax.legend(fontsize=6, ncol=min(4, len(names)), loc="lower left", frameon=False)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

