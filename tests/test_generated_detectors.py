@@ -73,7 +73,7 @@ def test_missing_weights_error_names_the_command(tmp_path, monkeypatch):
         load_detector("pelee-hpf")
 
 
-def test_shipped_models_are_listed_and_npr_is_the_default(tmp_path):
+def test_shipped_models_are_listed_and_lite_probe_is_the_default(tmp_path):
     import json as _json
 
     from PIL import Image
@@ -86,8 +86,9 @@ def test_shipped_models_are_listed_and_npr_is_the_default(tmp_path):
     res = runner.invoke(app, ["detect", str(tmp_path / "a.png"), "-f", "jsonl"])
     assert res.exit_code == 0, res.output
     line = _json.loads(res.stdout.strip().splitlines()[0])
-    assert line["detector"] == "npr" and 0 <= line["score"] <= 1 and line["label"] in ("authentic", "generated")
+    assert line["detector"] == "lite-probe" and 0 <= line["score"] <= 1
+    assert line["label"] in ("authentic", "generated", "uncertain")
     cards = {c["name"]: c for c in _json.loads(runner.invoke(app, ["models", "-f", "json"]).stdout)}
-    for name in ("npr", "pelee-hpf"):
+    for name in ("lite-probe", "npr", "pelee-hpf"):
         assert cards[name]["task"] == "generated"
         assert 0 < cards[name]["threshold"] < 1 and "validation" in cards[name]["metrics"]

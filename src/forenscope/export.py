@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-DYNAMIC_SIZE = ("npr", "pelee", "iidnet", "effunet")  # fully convolutional: any height and width
+DYNAMIC_SIZE = ("npr", "pelee", "iidnet", "effunet", "lite-probe")  # fully convolutional: any height and width
 
 
 def example_inputs(family: str, card: dict, batch: int, size: tuple[int, int], seed: int,
@@ -33,7 +33,7 @@ def example_inputs(family: str, card: dict, batch: int, size: tuple[int, int], s
         up = cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST if smooth else cv2.INTER_CUBIC)
         return up if smooth else np.clip(up + rng.normal(0, 6, up.shape), 0, 255).astype(np.uint8)
 
-    if family in ("npr", "pelee"):
+    if family in ("npr", "pelee", "lite-probe"):
         from forenscope.signals.preprocess import network_input
 
         colour = card.get("input", {}).get("colour", "rgb")

@@ -316,6 +316,9 @@ def train_probe(cfg: dict, out: Path, data: Path, log: Log = print, cache: Path 
                     "test": {"false_positive_rate": float((test_real >= threshold).mean()), "n_real": int(te.sum()),
                              "note": "real test split (seed 0), read once"}}
         | holdout_metrics(cfg["evaluation"]),
+        "calibration": {"method": "none", "not_calibrated": "the score is the probe's own logistic probability "
+                        "(classes weighted equally, fitted on every family); configs/calibration.toml's validation "
+                        "set (Latent Diffusion) is a family it trained on"},
         "git": git_commit(), "environment": environment(),
         "licence": "Apache-2.0",
         "training_data_terms": "generators_pool / generated_train / real_scenes / real photos: ../shared/data/README.md; "
