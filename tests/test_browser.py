@@ -73,7 +73,7 @@ def browser():
 def test_page_shows_verdict_and_overlay(server, browser, tmp_path):
     page = browser.new_page(viewport={"width": 1280, "height": 820})
     page.goto(server)
-    page.wait_for_function("document.getElementById('dets').textContent.includes('npr')")
+    page.wait_for_function("document.getElementById('dets').textContent.includes('lite-probe')")
     page.set_input_files("#file", str(EXAMPLE))
     page.wait_for_function("document.getElementById('verdict').textContent.length > 0", timeout=120_000)
     verdict = page.text_content("#verdict")

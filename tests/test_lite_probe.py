@@ -223,3 +223,17 @@ def test_leave_family_out_benchmark_on_a_tiny_pool(tmp_path):
         assert all(len(x) == 1 for x in held)
     md = (tmp_path / "out" / "results.md").read_text()
     assert "flag everything" in md and "| probe |" in md
+
+
+def test_lite1_trunk_has_lite0_widths_with_more_blocks_and_taps_index_it():
+    from forenscope.nets.lite_probe import stage_end_taps, tap_channels
+
+    assert stage_end_taps("lite0") == ALL_TAPS == (0, 2, 4, 7, 10, 14, 15, 16)
+    assert stage_end_taps("lite1") == (0, 3, 6, 10, 14, 19, 20, 21)
+    assert [tap_channels("lite1")[t] for t in stage_end_taps("lite1")] == [tap_channels()[t] for t in ALL_TAPS]
+    net = LiteProbe(stage_end_taps("lite1"), encoder="lite1").eval()
+    assert len(net.trunk.blocks) == 21
+    with torch.no_grad():
+        assert net.features(torch.rand(1, 3, 64, 64)).shape[1] == feature_dim(stage_end_taps("lite1"), "lite1")
+    with pytest.raises(ValueError, match="unknown encoder"):
+        LiteProbe((2,), encoder="lite9")

@@ -135,6 +135,20 @@ class Pool:
         """The clean view and this seed's augmented views (not the half-scale one)."""
         return [k for k, (s, v) in enumerate(self.view_list) if v == 0 or (v > 0 and s == seed)]
 
+    def encoder_features(self, encoder: str, taps, scales: int):
+        """Another encoder's features of the served image (and its half-scale copy): (pool
+        (n, 1, d), faces (n, d)); no augmented views."""
+        from forenscope.train.probe import HALF_SCALE, features, tap_columns
+        from forenscope.nets.lite_probe import stage_end_taps
+
+        views = [(0, 0)] + ([(0, HALF_SCALE)] if scales == 2 else [])
+        cols = tap_columns(taps, stage_end_taps(encoder), encoder)
+        pool = features(self.items, views, self.cache, self.log, encoder=encoder)[..., cols]
+        faces = features(self.faces, views, self.cache, self.log, encoder=encoder)[..., cols] if self.faces else None
+        pool = np.concatenate([pool[:, v] for v in range(len(views))], -1)[:, None]
+        faces = np.concatenate([faces[:, v] for v in range(len(views))], -1) if faces is not None else None
+        return pool, faces
+
     def probe_features(self, cols: np.ndarray, scales: int):
         """(pool features (n, views, d), faces features (n, d)) for a probe of these columns;
         scales=2: the clean view's features beside the half-scale view's (no augmented views)."""
@@ -193,8 +207,11 @@ def _fit_scores(method: dict, pool: Pool, train: np.ndarray, val_real: np.ndarra
 
     kind = method["kind"]
     if kind == "probe":
-        scales = int(method.get("scales", 1))
-        feats, face_feats = pool.probe_features(tap_columns(method["taps"]), scales)
+        scales, encoder = int(method.get("scales", 1)), method.get("encoder", "lite0")
+        if encoder != "lite0":
+            feats, face_feats = pool.encoder_features(encoder, method["taps"], scales)
+        else:
+            feats, face_feats = pool.probe_features(tap_columns(method["taps"]), scales)
         views = pool.view_idx(seed) if method.get("augment", True) and scales == 1 else [0]
         l2, cv = choose_l2(feats, pool.items, fake & train, train_real, val_real, inner_folds,
                            method.get("l2", L2_GRID), views)

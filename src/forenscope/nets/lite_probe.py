@@ -1,5 +1,5 @@
 """A linear probe on frozen ImageNet features (UnivFD's recipe on a CPU-sized encoder):
-EfficientNet-Lite0 up to some block, each tapped block's activations pooled over the whole
+EfficientNet-Lite0 (or Lite1: same widths, more blocks) up to some block, each tapped block's activations pooled over the whole
 image (channel mean and standard deviation, so any input size works and nothing is resized),
 standardised, and one linear layer to a logit.
 
@@ -9,14 +9,36 @@ keeps the published ImageNet weights. Input: RGB in [0, 1], (B, 3, H, W); output
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from forenscope.nets.efficient_unet import BN_EPS, LITE0_STAGES, MBConv
 
-HEAD = 16  # tap index of the 1x1 head conv (1280 channels) after the 16 MBConv blocks
-TAP_CHANNELS = tuple(c for _, _, _, c, r in LITE0_STAGES for _ in range(r)) + (1280,)
+# blocks per stage of each EfficientNet-Lite variant (channels and kernels are Lite0's for all)
+REPEATS = {"lite0": tuple(r for *_, r in LITE0_STAGES), "lite1": (1, 3, 3, 4, 4, 5, 1)}
+
+
+def stages(variant: str) -> tuple:
+    if variant not in REPEATS:
+        raise ValueError(f"unknown encoder {variant!r}; known: {', '.join(REPEATS)}")
+    return tuple(st[:4] + (r,) for st, r in zip(LITE0_STAGES, REPEATS[variant]))
+
+
+def tap_channels(variant: str = "lite0") -> tuple[int, ...]:
+    """Output channels of every block, then of the head conv (tap index = number of blocks)."""
+    return tuple(c for _, _, _, c, r in stages(variant) for _ in range(r)) + (1280,)
+
+
+def stage_end_taps(variant: str = "lite0") -> tuple[int, ...]:
+    """The last block of every stage, and the head conv."""
+    ends = list(np.cumsum(REPEATS[variant]) - 1)
+    return tuple(int(e) for e in ends) + (int(ends[-1]) + 1,)
+
+
+HEAD = 16  # Lite0's head conv tap (1280 channels) after its 16 MBConv blocks
+TAP_CHANNELS = tap_channels("lite0")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -25,20 +47,21 @@ class LiteTrunk(nn.Module):
     """EfficientNet-Lite0 blocks 0..``depth``-1 (and the head conv when ``depth`` is 17);
     returns the outputs of the ``taps`` (block indices, 16 = head)."""
 
-    def __init__(self, depth: int, taps: tuple[int, ...]):
+    def __init__(self, depth: int, taps: tuple[int, ...], variant: str = "lite0"):
         super().__init__()
-        if not taps or max(taps) >= depth or min(taps) < 0 or depth > HEAD + 1:
-            raise ValueError(f"taps {taps} must lie in 0..{depth - 1} (depth {depth} <= {HEAD + 1})")
-        self.taps = tuple(sorted(taps))
+        head = sum(r for *_, r in stages(variant))  # the head conv's tap index
+        if not taps or max(taps) >= depth or min(taps) < 0 or depth > head + 1:
+            raise ValueError(f"taps {taps} must lie in 0..{depth - 1} (depth {depth} <= {head + 1})")
+        self.taps, self.head = tuple(sorted(taps)), head
         self.conv_stem = nn.Conv2d(3, 32, 3, 2, 1, bias=False)
         self.bn0 = nn.BatchNorm2d(32, eps=BN_EPS)
         blocks, cin = [], 32
-        for expand, kernel, stride, cout, repeats in LITE0_STAGES:
+        for expand, kernel, stride, cout, repeats in stages(variant):
             for r in range(repeats):
                 blocks.append(MBConv(cin, cout, expand, kernel, stride if r == 0 else 1))
                 cin = cout
-        self.blocks = nn.ModuleList(blocks[: min(depth, HEAD)])
-        if depth > HEAD:
+        self.blocks = nn.ModuleList(blocks[: min(depth, head)])
+        if depth > head:
             self.conv_head = nn.Conv2d(320, 1280, 1, bias=False)
             self.bn1 = nn.BatchNorm2d(1280, eps=BN_EPS)
 
@@ -49,7 +72,7 @@ class LiteTrunk(nn.Module):
             x = block(x)
             if i in self.taps:
                 out.append(x)
-        if HEAD in self.taps:
+        if self.head in self.taps:
             out.append(F.relu6(self.bn1(self.conv_head(x))))
         return out
 
@@ -61,22 +84,23 @@ def pooled(maps: list[torch.Tensor]) -> torch.Tensor:
     return torch.cat(means + stds, 1)
 
 
-def feature_dim(taps: tuple[int, ...]) -> int:
-    return 2 * sum(TAP_CHANNELS[t] for t in taps)
+def feature_dim(taps: tuple[int, ...], variant: str = "lite0") -> int:
+    return 2 * sum(tap_channels(variant)[t] for t in taps)
 
 
 class LiteProbe(nn.Module):
     """``scales=2``: features of the image and of its 2x area-downsampled copy, side by side
     (generator traces fade at half scale while content stays: the contrast is informative)."""
 
-    def __init__(self, taps: tuple[int, ...] = (4, 10), depth: int | None = None, scales: int = 1):
+    def __init__(self, taps: tuple[int, ...] = (4, 10), depth: int | None = None, scales: int = 1,
+                 encoder: str = "lite0"):
         super().__init__()
         taps = tuple(sorted(int(t) for t in taps))
         if scales not in (1, 2):
             raise ValueError(f"scales must be 1 or 2, got {scales}")
         self.scales = scales
-        self.trunk = LiteTrunk(depth or max(taps) + 1, taps)
-        dim = feature_dim(taps) * scales
+        self.trunk = LiteTrunk(depth or max(taps) + 1, taps, encoder)
+        dim = feature_dim(taps, encoder) * scales
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         # the probe's feature standardisation, fitted with it on the training features

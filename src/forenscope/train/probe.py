@@ -25,11 +25,11 @@ import numpy as np
 import torch
 
 from forenscope.data.families import Item, assign_folds, load_item, real_split
-from forenscope.nets.lite_probe import TAP_CHANNELS, LiteProbe, load_lite0_trunk
+from forenscope.nets.lite_probe import LiteProbe, load_lite0_trunk, stage_end_taps, tap_channels
 from forenscope.signals.preprocess import network_input
 
 Log = Callable[[str], None]
-ALL_TAPS = (0, 2, 4, 7, 10, 14, 15, 16)  # the last block of every stage, and the head conv
+ALL_TAPS = stage_end_taps("lite0")  # (0, 2, 4, 7, 10, 14, 15, 16): every stage's last block, the head conv
 # augmentation of the training views, both classes alike (the robustness suite's processing)
 VIEW_AUGMENT = {"blur_prob": 0.2, "blur_sigma": (0.2, 1.5), "resize_prob": 0.3, "resize_scale": (0.5, 1.5),
                 "noise_prob": 0.0, "jpeg_prob": 0.6, "jpeg_quality": (60, 100)}
@@ -44,22 +44,23 @@ def threshold_for_fpr(real_scores: np.ndarray, target: float) -> float:
     return float(np.nextafter(s[allowed], np.inf)) if allowed < len(s) else float(s[-1])
 
 
-def tap_columns(taps, all_taps=ALL_TAPS) -> np.ndarray:
+def tap_columns(taps, all_taps=ALL_TAPS, encoder: str = "lite0") -> np.ndarray:
     """Columns of ``taps``' features inside the all-taps feature vector (means, then stds,
     in the order LiteProbe(taps) produces them)."""
+    channels = tap_channels(encoder)
     offsets, start = {}, 0
     for t in all_taps:
         offsets[t] = start
-        start += TAP_CHANNELS[t]
-    cols = [np.arange(offsets[t], offsets[t] + TAP_CHANNELS[t]) for t in sorted(taps)]
+        start += channels[t]
+    cols = [np.arange(offsets[t], offsets[t] + channels[t]) for t in sorted(taps)]
     return np.concatenate(cols + [c + start for c in cols])
 
 
-def pretrained_probe(taps, scales: int = 1) -> LiteProbe:
+def pretrained_probe(taps, scales: int = 1, encoder: str = "lite0") -> LiteProbe:
     from forenscope.train.pretrained import checkpoint_path
 
-    net = LiteProbe(tuple(taps), scales=scales).eval()
-    state = torch.load(checkpoint_path("efficientnet-lite0"), map_location="cpu", weights_only=True)
+    net = LiteProbe(tuple(taps), scales=scales, encoder=encoder).eval()
+    state = torch.load(checkpoint_path(f"efficientnet-{encoder}"), map_location="cpu", weights_only=True)
     load_lite0_trunk(net.trunk, state)
     return net
 
@@ -76,8 +77,8 @@ class _Features(torch.nn.Module):
 class FeatureExtractor:
     """Pooled features of all taps, through ONNX Runtime when it exports (3x eager speed)."""
 
-    def __init__(self, threads: int = 0):
-        self.net = pretrained_probe(ALL_TAPS)
+    def __init__(self, threads: int = 0, encoder: str = "lite0"):
+        self.net = pretrained_probe(stage_end_taps(encoder), encoder=encoder)
         self.threads = threads or os.cpu_count() or 1
         self.session = None
         try:
@@ -133,10 +134,12 @@ def view_of(rgb: np.ndarray, item: Item, seed: int, view: int) -> np.ndarray:
 
 
 def features(items: list[Item], views: list[tuple[int, int]], cache: Path | None, log: Log = print,
-             threads: int = 0) -> np.ndarray:
-    """(len(items), len(views), dim) features of all taps; ``views`` are (seed, view) pairs.
-    Cached per view in ``cache`` (one .npy per view, keyed by the item list)."""
+             threads: int = 0, encoder: str = "lite0") -> np.ndarray:
+    """(len(items), len(views), dim) features of all taps (``stage_end_taps(encoder)``);
+    ``views`` are (seed, view) pairs. Cached per view in ``cache`` (one .npy per view, keyed by
+    the item list and the encoder)."""
     key = hashlib.sha256("\n".join(f"{i.path}|{i.side}|{i.prepared}" for i in items).encode()).hexdigest()[:16]
+    key += "" if encoder == "lite0" else f"-{encoder}"
     out: list[np.ndarray | None] = [None] * len(views)
     todo = []
     for k, (seed, view) in enumerate(views):
@@ -146,7 +149,7 @@ def features(items: list[Item], views: list[tuple[int, int]], cache: Path | None
         else:
             todo.append((k, seed, view, path))
     if todo:
-        extractor = FeatureExtractor(threads)
+        extractor = FeatureExtractor(threads, encoder)
         start = time.time()
         arrays = {k: np.zeros((len(items), extractor(np.zeros((64, 64, 3), np.uint8)).shape[0]), np.float32)
                   for k, *_ in todo}
