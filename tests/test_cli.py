@@ -52,6 +52,22 @@ def test_folder_with_four_broken_images(folder_with_broken, tmp_path):
     assert "16 analysed, 4 failed" in res.stderr
 
 
+@pytest.mark.parametrize("command", ["detect", "localize"])
+def test_looping_and_dangling_links_are_reported_and_the_rest_analysed(tmp_path, command):
+    """Issue 19, defect 1: `ln -s self.jpg d/self.jpg` crashed detect and localize before any
+    image was analysed."""
+    d = tmp_path / "d"
+    d.mkdir()
+    Image.fromarray(textured(40, 48)).save(d / "good.png")
+    (d / "self.jpg").symlink_to("self.jpg")
+    (d / "dangling.jpg").symlink_to("nothere.jpg")
+    res = run(command, d, "-d", "ela", "-f", "jsonl", "--no-progress", *(["--out", tmp_path / "o"] if command == "localize" else []))
+    assert res.exit_code == 1, res.output
+    lines = {json.loads(l)["path"].rsplit("/", 1)[-1]: json.loads(l) for l in res.stdout.splitlines()}
+    assert lines["good.png"]["error"] is None and lines["good.png"]["score"] is not None
+    assert "link loop" in lines["self.jpg"]["error"] and "broken symbolic link" in lines["dangling.jpg"]["error"]
+
+
 def test_all_good_exits_zero_and_csv_has_the_same_fields(tmp_path):
     for i in range(3):
         Image.fromarray(textured(40, 40, seed=i)).save(tmp_path / f"{i}.png")

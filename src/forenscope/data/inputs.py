@@ -44,7 +44,13 @@ def expand_inputs(inputs: list[str]) -> list[InputItem]:
     seen: set[Path] = set()
 
     def add(path: Path, rel: Path) -> None:
-        key = path.resolve()
+        try:
+            key = path.resolve(strict=True)
+        except (OSError, RuntimeError) as exc:  # a looping or dangling link: report it, go on
+            reason = "symbolic link loop" if isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == 40 \
+                else "broken symbolic link" if path.is_symlink() else str(exc)
+            items.append(InputItem(path, rel, error=f"cannot read: {reason}"))
+            return
         if key not in seen:
             seen.add(key)
             items.append(InputItem(path, rel))
