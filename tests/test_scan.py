@@ -68,6 +68,37 @@ def test_scan_reports_each_image_once_and_goes_past_bad_files(tmp_path):
     assert (tmp_path / "rep" / "summary.png").stat().st_size > 0
 
 
+def test_resume_retries_failures_once_each_and_the_exit_status_tracks_them(tmp_path):
+    """Issue 19, defect 3: a resumed scan never retried files that failed and exited 0."""
+    from typer.testing import CliRunner
+
+    from forenscope.cli import app
+
+    folder = _folder(tmp_path / "in", 2)
+    (folder / "later.png").write_text("not yet an image")
+    cfg = ScanConfig(detectors=["noise"], views=False)
+    assert scan(folder, tmp_path / "rep", cfg, log=lambda m: None)["failed"] == 1
+    res = CliRunner().invoke(app, ["scan", str(folder), "--out", str(tmp_path / "rep"), "-d", "noise", "--no-progress"])
+    assert res.exit_code == 1  # still failing: the status says so
+    Image.fromarray(noisy_photo(64, 64, seed=9)).save(folder / "later.png")  # fixed by the user
+    counts = scan(folder, tmp_path / "rep", cfg, log=lambda m: None)
+    assert counts == {"analysed": 1, "failed": 0, "duplicates": 0, "skipped": 2}
+    rows = read_done(tmp_path / "rep" / "results.jsonl")
+    assert sorted(r["path"] for r in rows) == ["img01.png", "later.png", "sub/img00.png"]  # one line each
+    assert all(r["error"] is None for r in rows)
+
+
+def test_the_output_folder_is_never_an_input(tmp_path):
+    """Issue 19, defect 4: `scan photos --out photos/report` twice scanned its own report."""
+    folder = _folder(tmp_path / "photos", 3)
+    cfg = ScanConfig(detectors=["noise"])
+    scan(folder, folder / "report", cfg, log=lambda m: None)
+    assert any((folder / "report").rglob("*.png"))  # thumbnails, overlays, summary.png
+    counts = scan(folder, folder / "report", cfg, log=lambda m: None)
+    assert counts == {"analysed": 0, "failed": 0, "duplicates": 0, "skipped": 3}
+    assert len(read_done(folder / "report" / "results.jsonl")) == 3
+
+
 def test_parquet_holds_every_line_with_flat_score_columns(tmp_path):
     pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow is not installed (pip install 'forenscope[distributed]')")
     folder = _folder(tmp_path / "in", 3)

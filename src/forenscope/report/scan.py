@@ -156,13 +156,30 @@ def plan(folder: Path, out: Path, log: Callable[[str], None]) -> tuple[list[Path
         raise FileNotFoundError(f"{folder}: no such folder")
     out.mkdir(parents=True, exist_ok=True)
     done = read_done(out / RESULTS)
+    failed = [r for r in done if r.get("error")]
+    if failed:  # retried: their lines go, so a file has one line, its latest outcome
+        done = [r for r in done if not r.get("error")]
+        _rewrite(out / RESULTS, done)
     done_paths = {r["path"] for r in done}
     first_of = {r["sha256"]: r["path"] for r in done if r.get("sha256") and not r.get("duplicate_of")}
-    files = iter_image_files(folder)
+    own = out.resolve()
+    files = [p for p in iter_image_files(folder) if not p.resolve().is_relative_to(own)]  # never its own report
     todo = [p for p in files if _key(p, folder) not in done_paths]
-    if done:
-        log(f"resuming: {len(done_paths)} of {len(files)} inputs already done")
+    if done or failed:
+        log(f"resuming: {len(done_paths)} of {len(files)} inputs already done"
+            + (f"; retrying {len(failed)} that failed" if failed else ""))
     return files, todo, first_of
+
+
+def _rewrite(results: Path, rows: list[dict]) -> None:
+    """Replace the results file by ``rows``, atomically (a kill leaves the old or the new)."""
+    tmp = results.with_suffix(".jsonl.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    tmp.replace(results)
 
 
 def record(fh, row: dict, first_of: dict) -> dict:
