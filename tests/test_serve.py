@@ -115,3 +115,50 @@ def test_models_page_and_schema(client):
     assert page.status_code == 200 and 'id="file"' in page.text and 'id="opacity"' in page.text
     schema = client.get("/openapi.json").json()
     assert "/v1/analyze" in schema["paths"] and client.get("/healthz").json()["status"] == "ok"
+
+
+def _png(shape, mode):
+    h, w = shape
+    rng = np.random.default_rng(h * 7 + w)
+    base = Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8))
+    im = base.convert(mode) if mode != "I;16" else Image.fromarray((rng.integers(0, 65535, (h, w))).astype(np.uint16))
+    buf = io.BytesIO()
+    im.save(buf, format="TIFF" if mode == "CMYK" else "PNG")
+    return buf.getvalue()
+
+
+def test_no_shape_or_mode_gives_a_server_error():
+    """Issue 19, defect 2: a 1 x 1 image gave a bare 500 for every trained detector, a
+    3 x 100000 one for ela and jpeg-ghost. Every answer is 200 or a 4xx with a JSON reason."""
+    names = "lite-probe,npr,effunet-cm,ela,jpeg-ghost,noise"
+    with TestClient(create_app(["ela"])) as c:
+        for shape in [(1, 1), (2, 3), (7, 7), (8, 8), (3, 100_000), (100_000, 3), (17, 33)]:
+            for mode in ["RGB", "L", "LA", "P", "RGBA", "1", "I;16", "CMYK"]:
+                if max(shape) > 1000 and mode not in ("RGB", "L"):
+                    continue  # the long strips once per colour layout are enough
+                r = c.post("/v1/analyze", files={"file": ("x", _png(shape, mode), "application/octet-stream")},
+                           data={"detectors": names})
+                assert r.status_code in (200, 413, 415, 422), (shape, mode, r.status_code, r.text)
+                if r.status_code != 200:
+                    assert r.json()["detail"], (shape, mode)
+        tiny = c.post("/v1/analyze", files={"file": ("x", _png((1, 1), "RGB"), "image/png")}, data={"detectors": "lite-probe"})
+        assert tiny.status_code == 422 and "too small" in tiny.json()["detail"] and "lite-probe" in tiny.json()["detail"]
+        long = c.post("/v1/analyze", files={"file": ("x", _png((3, 100_000), "RGB"), "image/png")}, data={"detectors": "ela"})
+        assert long.status_code == 422 and "elongated" in long.json()["detail"]
+
+
+def test_two_file_parts_are_refused_and_repeated_detectors_run_once(client):
+    """Issue 19, defect 6."""
+    two = client.post("/v1/analyze", files=[("file", ("a.png", PNG, "image/png")), ("file", ("b.png", PNG, "image/png"))])
+    assert two.status_code == 422 and "one image per request" in two.json()["detail"]
+    once = _post(client, PNG, detectors="ela,ela, ela").json()
+    assert [a["detector"] for a in once["analyses"]] == ["ela"]
+
+
+def test_models_gives_the_threshold_scores_are_compared_with(client):
+    """Issue 19, defect 5: /v1/models listed raw thresholds beside calibrated scores."""
+    from forenscope.detectors import load_detector
+
+    listed = {m["name"]: m["threshold"] for m in client.get("/v1/models").json()["models"]}
+    for name in ("npr", "effunet-cm", "ela"):
+        assert listed[name] == pytest.approx(load_detector(name).threshold)

@@ -97,6 +97,17 @@ def load_detector(name: str, calibrated: bool = True, **options) -> Detector:
     return det
 
 
+def reported_threshold(card: dict) -> float | None:
+    """The threshold on the scale the detector reports its scores on (what `load_detector`
+    sets): the card's raw threshold through the card's Platt calibration, when it has one."""
+    threshold, cal = card.get("threshold"), card.get("calibration")
+    if threshold is None or not cal or cal.get("method") != "platt":
+        return threshold
+    from forenscope.detectors.calibration import calibrate
+
+    return calibrate(cal, float(threshold))
+
+
 def describe_detector(name: str) -> dict:
     """Card facts for listings: shipped card if any, else the class's own attributes."""
     card = load_card(name)

@@ -88,6 +88,7 @@ def create_app(detectors: "list[str] | None" = None, *, max_upload_bytes: int = 
                preload: bool = False):
     from forenscope import __version__
     from forenscope.detectors import UnknownDetectorError, available_detectors, describe_detector
+    from forenscope.detectors.registry import reported_threshold
     from forenscope.imageio import ImageError, decode_image
     from forenscope.report.verdict import evidence, fuse
 
@@ -134,15 +135,19 @@ def create_app(detectors: "list[str] | None" = None, *, max_upload_bytes: int = 
         out = []
         for name in available_detectors():
             card = describe_detector(name)
-            out.append({"name": name, "task": card.get("task"), "threshold": card.get("threshold"),
+            out.append({"name": name, "task": card.get("task"), "threshold": reported_threshold(card),
                         "default": name in defaults})
         return {"models": out, "defaults": defaults}
 
     @app.post("/v1/analyze")
-    async def analyze(file: UploadFile = File(..., description="The image; its type is sniffed from the content."),
+    async def analyze(request: Request,
+                      file: UploadFile = File(..., description="The image; its type is sniffed from the content."),
                       detectors: str | None = Form(None, description="Comma-separated detector names."),
                       detectors_q: str | None = Query(None, alias="detectors")) -> dict:
-        names = [n.strip() for n in (detectors or detectors_q or "").split(",") if n.strip()] or defaults
+        if len((await request.form()).getlist("file")) > 1:
+            raise HTTPException(422, "one image per request: send each `file` in its own request")
+        names = list(dict.fromkeys(n.strip() for n in (detectors or detectors_q or "").split(",") if n.strip())) \
+            or defaults
         unknown = [n for n in names if n not in available_detectors()]
         if unknown:
             try:
@@ -171,7 +176,10 @@ def create_app(detectors: "list[str] | None" = None, *, max_upload_bytes: int = 
         evidences, analyses = [], []
         for name in names:
             det = models.get(name)
-            a = det.analyze(rgb, meta)
+            try:
+                a = det.analyze(rgb, meta)
+            except (ValueError, OSError) as exc:  # e.g. too small for a network, too long for JPEG
+                raise HTTPException(422, f"{name} cannot analyse this {meta.width}x{meta.height} image: {exc}") from None
             ev = evidence(a, det.threshold)
             evidences.append(ev)
             analyses.append(ev | {"extras": _jsonable(a.extras),

@@ -13,8 +13,14 @@ import numpy as np
 from PIL import Image
 
 
+JPEG_MAX_SIDE = 65_535  # the JPEG format's limit on each side
+
+
 def jpeg_roundtrip(rgb: np.ndarray, quality: int) -> np.ndarray:
     """Encode as baseline JPEG at ``quality`` (4:2:0, as most software saves) and decode."""
+    if max(rgb.shape[:2]) > JPEG_MAX_SIDE:
+        raise ValueError(f"image too elongated to re-save as JPEG: {rgb.shape[1]}x{rgb.shape[0]} "
+                         f"(JPEG allows at most {JPEG_MAX_SIDE:,} pixels per side)")
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, format="JPEG", quality=int(quality))
     buf.seek(0)
