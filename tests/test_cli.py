@@ -184,3 +184,22 @@ def test_detect_band_marks_scores_near_the_threshold_uncertain(tmp_path):
     assert _json.loads(wide.stdout)["label"] == "uncertain"
     assert _json.loads(narrow.stdout)["label"] == _json.loads(off.stdout)["label"] != "uncertain"
     assert (_json.loads(default.stdout)["label"] == "uncertain") == (margin < 1.0)  # scan's band, 1.0
+
+
+def test_texts_name_the_right_thing_and_keep_commands_whole(tmp_path):
+    """Issue 19, defect 7 (and 9: an empty folder is an error for scan as for detect)."""
+    help_text = runner.invoke(app, ["scan", "--help"], env={"COLUMNS": "250"}).stdout
+    assert "forenscope[distributed]" in help_text
+    bad = run("export", "nope", "--onnx")
+    assert bad.exit_code == 2 and "MODEL" in bad.output and "--detector" not in bad.output
+    photo = tmp_path / "one.png"
+    Image.fromarray(textured(40, 40)).save(photo)
+    long_dir = tmp_path / ("a-rather-long-folder-name-" * 3)
+    long_dir.mkdir()
+    res = run("scan", photo, "--out", tmp_path / "rep", "-d", "ela")
+    assert res.exit_code == 2 and "is a file: scan takes a folder" in res.stderr
+    assert f"forenscope detect {photo}" in res.stderr.replace("\n", "")  # and the line is not broken
+    assert all(len(line) > 80 for line in res.stderr.splitlines() if "forenscope detect" in line)
+    empty = run("scan", long_dir, "--out", tmp_path / "rep2", "-d", "ela")
+    assert empty.exit_code == 2 and f"no images in {long_dir}" in empty.stderr
+    assert run("detect", long_dir, "-d", "ela").exit_code == 2

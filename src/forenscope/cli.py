@@ -17,18 +17,20 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from forenscope import DEFAULT_DETECTOR, DEFAULT_LOCALIZER
 from forenscope.data.inputs import InputItem, expand_inputs, unique_output_stems
 from forenscope.detectors import UnknownDetectorError, available_detectors, describe_detector, load_detector
+from forenscope.detectors.registry import get_detector_class
 from forenscope.imageio import DEFAULT_MAX_PIXELS, ImageError, read_image
 from forenscope.report.maps import write_heatmap_png, write_mask_png, write_overlay_png
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Image forensics: generated? tampered? where?")
-stderr = Console(stderr=True)
+stderr = Console(stderr=True, soft_wrap=True)  # never hard-wrapped: a command in a message stays whole
 FORMATS = ("table", "jsonl", "csv")
 BASE_FIELDS = ["path", "detector", "score", "label", "error"]
 MAP_FIELDS = ["heatmap", "mask"]
@@ -449,7 +451,7 @@ def scan(
     detector: list[str] = typer.Option([], "--detector", "-d", help=f"Detectors to run (repeatable; default {DEFAULT_DETECTOR} and {DEFAULT_LOCALIZER})."),
     band: float = typer.Option(1.0, "--band", help="Margin in logit units around each threshold that counts as uncertain."),
     views: bool = typer.Option(True, "--views/--no-views", help="ELA and noise pictures per image."),
-    engine: str = typer.Option("local", "--engine", help="local | ray (Ray actors; pip install 'forenscope[distributed]')."),
+    engine: str = typer.Option("local", "--engine", help="local | ray (Ray actors; pip install 'forenscope\\[distributed]')."),
     workers: int = typer.Option(2, "--workers", help="With --engine ray: actors (one CPU each)."),
     gpus_per_worker: float = typer.Option(0.0, "--gpus-per-worker", help="With --engine ray: GPUs per actor (needs onnxruntime-gpu on the workers)."),
     parquet: bool = typer.Option(False, "--parquet", help="Also write results.parquet (flat columns + each full line; needs pyarrow)."),
@@ -461,6 +463,10 @@ def scan(
     killed and run again, it skips what is done. Exit status 1 if any input failed."""
     from forenscope.report.scan import ScanConfig, scan as run_scan
 
+    if folder.is_file():
+        stderr.print(f"[red]error:[/] {escape(str(folder))} is a file: scan takes a folder and writes one report for "
+                     f"it; for single files use `forenscope detect {escape(str(folder))}`", highlight=False)
+        raise typer.Exit(2)
     cfg = ScanConfig(detectors=detector or [DEFAULT_DETECTOR, DEFAULT_LOCALIZER], band=band,
                      max_pixels=max_pixels, views=views)
     dets = [_load(name, {}) for name in cfg.detectors]  # unknown names fail here, before any work
@@ -470,7 +476,7 @@ def scan(
         try:
             import ray  # noqa: F401
         except ImportError:
-            stderr.print("[red]error:[/] --engine ray needs Ray: pip install 'forenscope[distributed]'", highlight=False)
+            stderr.print("[red]error:[/] --engine ray needs Ray: pip install 'forenscope\\[distributed]'", highlight=False)
             raise typer.Exit(2) from None
     if parquet:
         try:
@@ -510,7 +516,10 @@ def export(
     if model == "all":
         names = [n for n in available_detectors() if "family" in describe_detector(n) and "network" in describe_detector(n)]
     else:
-        _load(model, {"run": str(run)} if run else {})  # "did you mean" on typos
+        try:  # "did you mean" on typos, without loading the detector
+            get_detector_class(model)
+        except UnknownDetectorError as exc:
+            raise typer.BadParameter(str(exc), param_hint="MODEL") from None
         names = [model]
     failed = 0
     for name in names:

@@ -164,6 +164,8 @@ def plan(folder: Path, out: Path, log: Callable[[str], None]) -> tuple[list[Path
     first_of = {r["sha256"]: r["path"] for r in done if r.get("sha256") and not r.get("duplicate_of")}
     own = out.resolve()
     files = [p for p in iter_image_files(folder) if not p.resolve().is_relative_to(own)]  # never its own report
+    if not files:
+        raise FileNotFoundError(f"no images in {folder} (searched recursively by file extension)")
     todo = [p for p in files if _key(p, folder) not in done_paths]
     if done or failed:
         log(f"resuming: {len(done_paths)} of {len(files)} inputs already done"
