@@ -203,3 +203,14 @@ def test_texts_name_the_right_thing_and_keep_commands_whole(tmp_path):
     empty = run("scan", long_dir, "--out", tmp_path / "rep2", "-d", "ela")
     assert empty.exit_code == 2 and f"no images in {long_dir}" in empty.stderr
     assert run("detect", long_dir, "-d", "ela").exit_code == 2
+
+
+def test_long_runs_report_progress_lines_when_stderr_is_not_a_terminal(tmp_path):
+    """Issue 19, defect 8: 2 min 22 s of silence on 500 images when not on a terminal."""
+    for i in range(30):
+        Image.fromarray(textured(32, 32, seed=i)).save(tmp_path / f"{i}.png")
+    res = run("detect", tmp_path, "-d", "ela", "-f", "jsonl")
+    lines = [l for l in res.stderr.splitlines() if l.startswith("ela: ")]
+    assert len(lines) == 10 and lines[-1].startswith("ela: 30/30") and "s left" in lines[0]
+    quiet = run("detect", tmp_path, "-d", "ela", "-f", "jsonl", "--no-progress")
+    assert not [l for l in quiet.stderr.splitlines() if l.startswith("ela: ")]

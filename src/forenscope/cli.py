@@ -11,6 +11,7 @@ import csv
 import json
 import os
 import sys
+import time
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Optional
@@ -72,8 +73,13 @@ def _load(name: str, params: dict):
 
 @contextmanager
 def _progress(total: int, show: Optional[bool], desc: str):
-    """A progress bar with ETA on stderr; on by default for more than one input on a terminal."""
+    """A progress bar with ETA on stderr, on by default for more than one input on a terminal;
+    when stderr is not a terminal (a log file, a pipe) a line every tenth of the work (at most
+    every 100 inputs) instead, so long runs are never silent. ``--no-progress``: neither."""
     enabled = (total > 1 and stderr.is_terminal) if show is None else show
+    if show is None and not enabled and total > 1:
+        yield _progress_lines(total, desc)
+        return
     if not enabled:
         yield lambda: None
         return
@@ -81,6 +87,18 @@ def _progress(total: int, show: Optional[bool], desc: str):
                   TimeRemainingColumn(), console=stderr, transient=True) as prog:
         task = prog.add_task(desc, total=total)
         yield lambda: prog.advance(task)
+
+
+def _progress_lines(total: int, desc: str):
+    every, start, done = max(1, min(100, total // 10)), time.time(), [0]
+
+    def step() -> None:
+        done[0] += 1
+        if done[0] % every == 0 or done[0] == total:
+            rate = done[0] / max(time.time() - start, 1e-9)
+            stderr.print(f"{desc}: {done[0]}/{total} ({rate:.1f}/s, {(total - done[0]) / rate:.0f} s left)",
+                         highlight=False)
+    return step
 
 
 def _iter_progress(show: Optional[bool]):
