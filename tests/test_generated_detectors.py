@@ -92,3 +92,20 @@ def test_shipped_models_are_listed_and_lite_probe_is_the_default(tmp_path):
     for name in ("lite-probe", "npr", "pelee-hpf"):
         assert cards[name]["task"] == "generated"
         assert 0 < cards[name]["threshold"] < 1 and "validation" in cards[name]["metrics"]
+
+
+def test_every_shipped_weight_file_matches_its_card():
+    """Issue 19, defect 15: a card must describe the weights shipped beside it."""
+    import hashlib
+    from importlib import resources
+
+    folder = resources.files("forenscope") / "weights"
+    weights = sorted(p for p in folder.iterdir() if p.name.endswith(".safetensors"))
+    assert len(weights) >= 8
+    for w in weights:
+        card = _json_load(folder / w.name.replace(".safetensors", ".json"))
+        assert card["weights_sha256"] == hashlib.sha256(w.read_bytes()).hexdigest(), w.name
+
+
+def _json_load(path):
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -118,7 +118,7 @@ class NetworkDetector(Detector):
 
 @register_detector("npr", task="generated")
 class NPRDetector(NetworkDetector):
-    """NPR residual + truncated ResNet (compact: width 32, blocks 2-2)."""
+    """NPR residual + truncated ResNet (the published width 64, blocks 2-2 instead of 3-4)."""
 
 
 @register_detector("pelee-hpf", task="generated")
