@@ -185,3 +185,31 @@ def test_ray_scan_equals_the_local_scan_and_resumes(tmp_path):
         ray.shutdown()
     assert counts["skipped"] == 4 and counts["duplicates"] == 1 and counts["analysed"] == 4
     assert _comparable(read_done(partial / "results.jsonl")) == _comparable(read_done(tmp_path / "local" / "results.jsonl"))
+
+
+def test_an_unreadable_sub_folder_is_a_failed_input_in_scan_and_detect(tmp_path, monkeypatch):
+    """Issue 19, defect 9: an unreadable sub-folder was skipped without an error line. (The
+    suite runs as root, whom permissions do not stop: listing that folder is made to fail.)"""
+    from typer.testing import CliRunner
+
+    from forenscope.cli import app
+
+    folder = _folder(tmp_path / "in", 3)
+    (folder / "locked").mkdir()
+    Image.fromarray(noisy_photo(64, 64, seed=5)).save(folder / "locked" / "hidden.png")
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    counts = scan(folder, tmp_path / "rep", ScanConfig(detectors=["noise"], views=False), log=lambda m: None)
+    assert counts["failed"] == 1 and counts["analysed"] == 3
+    rows = {r["path"]: r for r in read_done(tmp_path / "rep" / "results.jsonl")}
+    assert "cannot read folder: Permission denied" in rows["locked/"]["error"]
+    res = CliRunner().invoke(app, ["detect", str(folder), "-d", "noise", "-f", "jsonl", "--no-progress"])
+    assert res.exit_code == 1
+    errors = [json.loads(l)["error"] for l in res.stdout.splitlines() if json.loads(l)["error"]]
+    assert len(errors) == 1 and "cannot read folder" in errors[0]

@@ -27,10 +27,16 @@ def is_image_name(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS
 
 
-def iter_image_files(folder: Path) -> list[Path]:
-    """Image files under ``folder`` (recursive, by extension, hidden entries skipped), sorted."""
+def iter_image_files(folder: Path, unreadable: list | None = None) -> list[Path]:
+    """Image files under ``folder`` (recursive, by extension, hidden entries skipped), sorted.
+    Sub-folders that cannot be listed are appended to ``unreadable`` as (path, reason)."""
     found = []
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+
+    def note(err: OSError) -> None:
+        if unreadable is not None:
+            unreadable.append((Path(err.filename or folder), err.strerror or str(err)))
+
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False, onerror=note):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         found += [Path(dirpath) / f for f in filenames if not f.startswith(".") and is_image_name(Path(f))]
     return sorted(found, key=natural_key)
@@ -58,8 +64,11 @@ def expand_inputs(inputs: list[str]) -> list[InputItem]:
     for raw in inputs:
         p = Path(raw)
         if p.is_dir():
-            for f in iter_image_files(p):
+            unreadable: list = []
+            for f in iter_image_files(p, unreadable):
                 add(f, Path(p.resolve().name or "root") / f.relative_to(p))
+            for path, reason in unreadable:
+                items.append(InputItem(path, Path(path.name), error=f"cannot read folder: {reason}"))
         elif p.exists() or p.is_symlink():
             add(p, Path(p.name))
         else:

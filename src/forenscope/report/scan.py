@@ -86,9 +86,13 @@ def scan(folder: Path, out: Path, cfg: ScanConfig, log: Callable[[str], None] = 
     folder, out = Path(folder), Path(out)
     files, todo, first_of = plan(folder, out, log)
     if engine == "ray":
+        from itertools import chain
+
         from forenscope.report.scan_ray import analysed_rows
 
-        rows = analysed_rows(todo, folder, out, cfg, workers, gpus_per_worker)
+        paths = [p for p in todo if not isinstance(p, _FolderError)]
+        folder_rows = [analyse_file(p, folder, out, [], cfg, first_of) for p in todo if isinstance(p, _FolderError)]
+        rows = chain(analysed_rows(paths, folder, out, cfg, workers, gpus_per_worker), folder_rows)
     elif engine == "local":
         dets = detectors or [load_detector(name) for name in cfg.detectors]
         rows = (analyse_file(path, folder, out, dets, cfg, first_of) for path in todo)
@@ -163,14 +167,22 @@ def plan(folder: Path, out: Path, log: Callable[[str], None]) -> tuple[list[Path
     done_paths = {r["path"] for r in done}
     first_of = {r["sha256"]: r["path"] for r in done if r.get("sha256") and not r.get("duplicate_of")}
     own = out.resolve()
-    files = [p for p in iter_image_files(folder) if not p.resolve().is_relative_to(own)]  # never its own report
-    if not files:
+    unreadable: list = []
+    files = [p for p in iter_image_files(folder, unreadable) if not p.resolve().is_relative_to(own)]  # never its own report
+    if not files and not unreadable:
         raise FileNotFoundError(f"no images in {folder} (searched recursively by file extension)")
     todo = [p for p in files if _key(p, folder) not in done_paths]
     if done or failed:
         log(f"resuming: {len(done_paths)} of {len(files)} inputs already done"
             + (f"; retrying {len(failed)} that failed" if failed else ""))
+    # a folder that cannot be listed is a failed input of its own: reported, retried on resume
+    todo += [_FolderError(path, reason) for path, reason in unreadable]
     return files, todo, first_of
+
+
+class _FolderError:
+    def __init__(self, path: Path, reason: str):
+        self.path, self.reason = Path(path), reason
 
 
 def _rewrite(results: Path, rows: list[dict]) -> None:
@@ -204,6 +216,9 @@ def _key(path: Path, folder: Path) -> str:
 
 def analyse_file(path: Path, folder: Path, out: Path, detectors: list, cfg: ScanConfig, first_of: dict) -> dict:
     """One result line; writes the image's pictures first."""
+    if isinstance(path, _FolderError):
+        return {"path": path.path.relative_to(folder).as_posix() + "/", "sha256": None, "verdict": None,
+                "error": f"{path.path}: cannot read folder: {path.reason}"}
     t0 = time.time()
     row = {"path": _key(path, folder), "sha256": None, "verdict": None, "error": None}
     try:
