@@ -637,11 +637,7 @@ def audit(
             raise typer.Exit(2) from None
         sys.stdout.write(audit_markdown(report))
         if out:
-            from forenscope.evaluate.provenance import git_commit
-
-            out.mkdir(parents=True, exist_ok=True)
-            (out / "results.json").write_text(json.dumps(report | {"git": git_commit()}, indent=2) + "\n")
-            (out / "results.md").write_text("# Shortcut audit of the generator pool\n\n" + audit_markdown(report))
+            write(report, out, lambda r: "# Shortcut audit of the generator pool\n\n" + audit_markdown(r))
         if not report["passes"]:
             stderr.print(f"[yellow]warning:[/] format and size separate the classes "
                          f"(AUC {report['cv_auc']['format_size']:.3f} > {limit})", highlight=False)

@@ -100,9 +100,10 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(report: dict, out: Path) -> None:
+def write(report: dict, out: Path, to_markdown=None) -> None:
+    """results.json (+ the git commit) and results.md (``to_markdown``, default :func:`markdown`)."""
     from forenscope.evaluate.provenance import git_commit
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(report | {"git": git_commit()}, indent=2) + "\n", encoding="utf-8")
-    (out / "results.md").write_text(markdown(report), encoding="utf-8")
+    (out / "results.md").write_text((to_markdown or markdown)(report), encoding="utf-8")

@@ -34,7 +34,6 @@ STATS = ("hf_energy", "npr_energy", "jpeg_blockiness", "jpeg_quality", "pixels",
 # what the file says (format and size: a shortcut if it separates the classes), what its signal
 # says (noise and sharpness: partly the very trace a detector should find), what it shows
 STAT_GROUPS = {"format_size": [3, 4, 5], "signal": [0, 1, 2], "content": [6, 7, 8, 9, 10, 11]}
-FORMAT_STATS = 6  # the first six: the statistics row of the benchmark without content
 
 
 def image_stats(rgb: np.ndarray) -> list[float]:
@@ -50,12 +49,6 @@ def image_stats(rgb: np.ndarray) -> list[float]:
     edges = cv2.Canny(rgb, 100, 200)
     return image_features(rgb) + [float(grey.mean()), float(grey.std()), float(hsv[..., 1].mean()),
                                   float((grey > 245).mean()), float((blocks < 1.0).mean()), float((edges > 0).mean())]
-
-
-def _threshold(real_scores: np.ndarray, target: float) -> float:
-    from forenscope.train.probe import threshold_for_fpr
-
-    return threshold_for_fpr(real_scores, target)
 
 
 class Pool:
@@ -220,10 +213,9 @@ def _fit_scores(method: dict, pool: Pool, train: np.ndarray, val_real: np.ndarra
         faces = probe_logits(model, face_feats) if face_feats is not None else None
         return probe_logits(model, feats[:, 0]), faces, {"l2": l2}
     if kind == "stats":
-        cols = slice(0, FORMAT_STATS) if method.get("only") == "format" else slice(None)
-        x = np.log1p(np.abs(pool.stats[:, cols]))
+        x = np.log1p(np.abs(pool.stats))
         model = fit_logistic(x[train], np.array([it.label for it in pool.items])[train], 1e-2)
-        faces = probe_logits(model, np.log1p(np.abs(pool.face_stats[:, cols]))) if pool.face_stats is not None else None
+        faces = probe_logits(model, np.log1p(np.abs(pool.face_stats))) if pool.face_stats is not None else None
         return probe_logits(model, x), faces, {}
     if kind == "detector":
         return pool.det[method["detector"]][0], pool.det[method["detector"]][1], {}
@@ -247,7 +239,9 @@ def _fuse(parts: list[tuple[np.ndarray, np.ndarray | None]], val_real: np.ndarra
 
 def evaluate_fold(scores: np.ndarray, faces: np.ndarray | None, pool: Pool, held: np.ndarray, val_real: np.ndarray,
                   test_real: np.ndarray, target: float, counts: dict) -> dict:
-    thr = _threshold(scores[val_real], target)
+    from forenscope.train.probe import threshold_for_fpr
+
+    thr = threshold_for_fpr(scores[val_real], target)
     real = scores[test_real]
     out = {"threshold_logit": thr, "test_real_fpr": float((real >= thr).mean()), "families": {}}
     fam = np.array([report_family(it.family, counts) for it in pool.items])
@@ -262,8 +256,8 @@ def evaluate_fold(scores: np.ndarray, faces: np.ndarray | None, pool: Pool, held
         out["faces_dev"] = {"roc_auc": roc_auc(yf, faces), "ap": average_precision(yf, faces),
                             "fake_recall": float((faces[yf == 1] >= thr).mean()),
                             "real_fpr": float((faces[yf == 0] >= thr).mean())}
+    srcs = np.array([it.family for it in pool.items])
     out["real_fpr_by_source"] = {src: float((scores[test_real & (srcs == src)] >= thr).mean())
-                                 for srcs in [np.array([it.family for it in pool.items])]
                                  for src in sorted(set(srcs[test_real]))}
     return out
 

@@ -44,6 +44,17 @@ class MBConv(nn.Module):
         return x + y if self.residual else y
 
 
+def mbconv_blocks(stages) -> list[MBConv]:
+    """The MBConv blocks of an EfficientNet-Lite trunk after its 32-channel stem, in order;
+    ``stages``: (expand ratio, kernel, stride, out channels, repeats) per stage."""
+    blocks, cin = [], 32
+    for expand, kernel, stride, cout, repeats in stages:
+        for r in range(repeats):
+            blocks.append(MBConv(cin, cout, expand, kernel, stride if r == 0 else 1))
+            cin = cout
+    return blocks
+
+
 class Lite0Encoder(nn.Module):
     """EfficientNet-Lite0 up to the last block at stride 16 (blocks 0-10). Returns the
     features at strides 2, 4, 8 and 16 (16, 24, 40, 112 channels)."""
@@ -54,12 +65,7 @@ class Lite0Encoder(nn.Module):
         super().__init__()
         self.conv_stem = nn.Conv2d(3, 32, 3, 2, 1, bias=False)
         self.bn0 = nn.BatchNorm2d(32, eps=BN_EPS)
-        blocks, cin = [], 32
-        for expand, kernel, stride, cout, repeats in LITE0_STAGES:
-            for r in range(repeats):
-                blocks.append(MBConv(cin, cout, expand, kernel, stride if r == 0 else 1))
-                cin = cout
-        self.blocks = nn.ModuleList(blocks[: self.TAPS[-1] + 1])
+        self.blocks = nn.ModuleList(mbconv_blocks(LITE0_STAGES)[: self.TAPS[-1] + 1])
 
     def forward(self, x):
         x = F.relu6(self.bn0(self.conv_stem(x)))
@@ -120,10 +126,11 @@ def _up(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return F.interpolate(x, size=like.shape[-2:], mode="bilinear", align_corners=False)
 
 
-def load_lite0_checkpoint(encoder: Lite0Encoder, state: dict) -> list[str]:
-    """Copy a published EfficientNet-Lite0 state dict (keys like ``_blocks.3._bn1.weight``)
-    into ``encoder``; returns the checkpoint keys that were not used (head, classifier,
-    blocks past stride 16). Every encoder tensor must be found, with its shape."""
+def load_lite0_checkpoint(encoder: nn.Module, state: dict) -> list[str]:
+    """Copy a published EfficientNet-Lite state dict (keys like ``_blocks.3._bn1.weight``)
+    into ``encoder`` (a Lite0Encoder, or lite_probe's LiteTrunk); returns the checkpoint keys
+    that were not used (head, classifier, later blocks). Every encoder tensor must be found,
+    with its shape."""
     mapped = {k.replace("_blocks.", "blocks.").replace("._", ".").lstrip("_"): v for k, v in state.items()}
     own = encoder.state_dict()
     missing = [k for k in own if k not in mapped or mapped[k].shape != own[k].shape]

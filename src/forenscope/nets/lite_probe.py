@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from forenscope.nets.efficient_unet import BN_EPS, LITE0_STAGES, MBConv
+from forenscope.nets.efficient_unet import BN_EPS, LITE0_STAGES, load_lite0_checkpoint, mbconv_blocks
 
 # blocks per stage of each EfficientNet-Lite variant (channels and kernels are Lite0's for all)
 REPEATS = {"lite0": tuple(r for *_, r in LITE0_STAGES), "lite1": (1, 3, 3, 4, 4, 5, 1)}
@@ -55,12 +55,7 @@ class LiteTrunk(nn.Module):
         self.taps, self.head = tuple(sorted(taps)), head
         self.conv_stem = nn.Conv2d(3, 32, 3, 2, 1, bias=False)
         self.bn0 = nn.BatchNorm2d(32, eps=BN_EPS)
-        blocks, cin = [], 32
-        for expand, kernel, stride, cout, repeats in stages(variant):
-            for r in range(repeats):
-                blocks.append(MBConv(cin, cout, expand, kernel, stride if r == 0 else 1))
-                cin = cout
-        self.blocks = nn.ModuleList(blocks[: min(depth, head)])
+        self.blocks = nn.ModuleList(mbconv_blocks(stages(variant))[: min(depth, head)])
         if depth > head:
             self.conv_head = nn.Conv2d(320, 1280, 1, bias=False)
             self.bn1 = nn.BatchNorm2d(1280, eps=BN_EPS)
@@ -120,12 +115,6 @@ class LiteProbe(nn.Module):
 
 
 def load_lite0_trunk(trunk: LiteTrunk, state: dict) -> int:
-    """Copy a published EfficientNet-Lite0 state dict (``_blocks.3._bn1.weight`` ...) into
-    ``trunk``; every trunk tensor must be found with its shape. Returns the tensors copied."""
-    mapped = {k.replace("_blocks.", "blocks.").replace("._", ".").lstrip("_"): v for k, v in state.items()}
-    own = trunk.state_dict()
-    missing = [k for k in own if k not in mapped or mapped[k].shape != own[k].shape]
-    if missing:
-        raise ValueError(f"checkpoint lacks (or mis-shapes) {len(missing)} trunk tensors, e.g. {missing[:3]}")
-    trunk.load_state_dict({k: mapped[k] for k in own})
-    return len(own)
+    """Copy a published EfficientNet-Lite state dict into ``trunk``; returns the tensors copied."""
+    load_lite0_checkpoint(trunk, state)
+    return len(trunk.state_dict())

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from forenscope.nets.lite_probe import HEAD, LiteProbe, LiteTrunk, pooled
+from forenscope.nets.lite_probe import HEAD, LiteTrunk, pooled
 
 
 def _pretrained_trunk(depth: int) -> LiteTrunk:
@@ -27,13 +27,14 @@ def _pretrained_trunk(depth: int) -> LiteTrunk:
 
 def frozen_activations(images: list[np.ndarray], frozen: int) -> list[np.ndarray]:
     """Outputs of blocks 0..frozen-1 for each image (float16, C x H x W)."""
-    trunk = _pretrained_trunk(frozen).eval()
-    net = LiteProbe((frozen - 1,))
+    from forenscope.train.probe import pretrained_probe
+
+    net = pretrained_probe((frozen - 1,))  # its trunk is blocks 0..frozen-1
     out = []
     with torch.inference_mode():
         for img in images:
             x = torch.from_numpy(img.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
-            out.append(trunk((x - net.mean) / net.std)[-1][0].numpy().astype(np.float16))
+            out.append(net.trunk((x - net.mean) / net.std)[-1][0].numpy().astype(np.float16))
     return out
 
 
