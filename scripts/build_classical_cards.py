@@ -2,9 +2,10 @@
 
     python scripts/build_classical_cards.py [--data ../shared/data] [--only NAME ...]
 
-1. Threshold: each detector's image score on every authentic photo in <data>/real
-   (BSDS500, Kodak, McMaster, camera JPEGs); the threshold is the lowest value that flags at
-   most 5 % of them. Scores and the threshold go to docs/results/calibration/<name>.json.
+1. Threshold: each detector's image score on the authentic photos of <data>/real (BSDS500,
+   Kodak, McMaster, camera JPEGs) in the train and validation splits (data/splits.py; the test
+   photos, from which the test forgeries are made, are never read); the threshold is the
+   lowest value that flags at most 5 % of them. Scores and the threshold go to docs/results/calibration/<name>.json.
 2. Evaluation: `forenscope eval <data>/copymove_cvip -d ela -d noise -d jpeg-ghost
    --out docs/results/cvip` (run as a subprocess, exactly as docs/RESULTS.md shows it).
 3. Cards: src/forenscope/weights/<name>.json get the threshold and the CVIP metrics, each
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from forenscope.data.datasets import manifest_hash
-from forenscope.data.inputs import iter_image_files
+from forenscope.data.splits import fitting_photos
 from forenscope.detectors import load_detector
 from forenscope.evaluate.metrics import threshold_at_fpr
 from forenscope.evaluate.provenance import environment, git_commit
@@ -33,6 +34,7 @@ REPO = Path(__file__).resolve().parent.parent
 CARDS = REPO / "src" / "forenscope" / "weights"
 RESULTS = REPO / "docs" / "results"
 TARGET_FPR = 0.05
+FIT_SPLITS = ("train", "val")
 SCORE_NOTE = ("not a probability: z / (z + 6) for z the mean of the top 1% of block outlier "
               "strengths in robust sigmas; heat 0.5 = a 3-robust-sigma outlier block (the mask threshold)")
 
@@ -78,7 +80,7 @@ def calibrate(name: str, photos: list[Path], data: Path) -> dict:
         "threshold": threshold, "fpr_on_calibration_photos": fpr,
         "n_photos": int(s.size), "errors": errors,
         "score_quantiles": {str(q): float(np.quantile(s, q)) for q in (0.05, 0.25, 0.5, 0.75, 0.95)},
-        "data": {"path": str(data / "real"), "manifest_sha256": manifest_hash(photos, data)},
+        "data": {"path": str(data / "real"), "splits": list(FIT_SPLITS), "manifest_sha256": manifest_hash(photos, data)},
         "git": git_commit(), "environment": environment(),
     }
 
@@ -90,13 +92,13 @@ def main() -> None:
                     help="calibrate and evaluate only these detectors (repeatable)")
     args = ap.parse_args()
     data = args.data
-    photos = iter_image_files(data / "real")
+    photos = fitting_photos(data, FIT_SPLITS)
     names = args.only or list(DESCRIPTIONS)
     calib_dir = RESULTS / "calibration"
     calib_dir.mkdir(parents=True, exist_ok=True)
 
     for name in names:
-        print(f"calibrating {name} on {len(photos)} real photos", file=sys.stderr)
+        print(f"calibrating {name} on {len(photos)} real photos ({' + '.join(FIT_SPLITS)} splits)", file=sys.stderr)
         calib = calibrate(name, photos, data)
         (calib_dir / f"{name}.json").write_text(json.dumps(calib, indent=2) + "\n")
         method, params = DESCRIPTIONS[name]
@@ -106,7 +108,8 @@ def main() -> None:
             "config": params,
             "threshold": calib["threshold"],
             "threshold_source": {
-                "what": f"lowest image score flagging <= {TARGET_FPR:.0%} of authentic photos",
+                "what": f"lowest image score flagging <= {TARGET_FPR:.0%} of authentic photos "
+                        f"({' + '.join(FIT_SPLITS)} splits; test photos never read)",
                 "fpr_on_calibration_photos": calib["fpr_on_calibration_photos"],
                 "n_photos": calib["n_photos"], "data": calib["data"],
                 "json": f"docs/results/calibration/{name}.json",

@@ -31,8 +31,11 @@ OUT = REPO / "docs" / "results" / "localize"
 CARDS = REPO / "src" / "forenscope" / "weights"
 CLASSICAL = ["ela", "noise", "jpeg-ghost", "copymove-sift"]
 SYNTHETIC_CLASSICAL = ["ela", "copymove-sift"]  # noise / jpeg-ghost: weak on CVIP, slow on 738 images
-KEEP = ("f1_mean_per_image", "iou_mean_per_image", "auc_mean_per_image", "patch_f1_pooled_over_patches",
+KEEP = ("f1_mean_per_image", "iou_mean_per_image", "auc_mean_per_image",
+        "patch_f1_from_map_pooled_over_manipulated_images", "patch_f1_from_map_pooled_over_all_images",
         "false_positive_area_mean_per_authentic_image", "image_roc_auc")
+# a localiser "beats" the flag-everything map on a set when both of these exceed the baseline's
+BEAT = ("f1_mean_per_image", "patch_f1_from_map_pooled_over_all_images")
 
 
 def run_eval(dataset: Path, detectors: list[str], runs: dict[str, str], out: Path) -> dict:
@@ -64,6 +67,36 @@ def inpainting_table(result: dict, trained: dict[str, list[str]]) -> str:
             cells = [row.get(k) for k in ("f1_mean_per_image", "iou_mean_per_image", "auc_mean_per_image", "image_roc_auc")]
             lines.append(f"| {det} | {', '.join(kinds)} | {method} ({seen}) | "
                          + " | ".join("–" if c is None else f"{c:.3f}" for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def flag_everything(synthetic: dict, cvip: dict) -> dict:
+    base = {"synthetic": synthetic["baselines"]["flag everything"], "copymove_cvip": cvip["baselines"]["flag everything"]}
+    return {"synthetic": {k: {m: v.get(m) for m in KEEP} for k, v in base["synthetic"].items()},
+            "copymove_cvip": {m: base["copymove_cvip"]["copymove_cvip"].get(m) for m in KEEP}}
+
+
+def not_beating(name: str, synthetic: dict, cvip: dict) -> list[str]:
+    """The test sets (synthetic kinds, their mean, CVIP) where ``name`` does not beat flagging everything."""
+    rows = [(f"synthetic {k}", v, synthetic["baselines"]["flag everything"][k])
+            for k, v in synthetic["metrics"][name].items()]
+    rows.append(("copymove_cvip", cvip["metrics"][name]["copymove_cvip"],
+                 cvip["baselines"]["flag everything"]["copymove_cvip"]))
+    return [label for label, row, base in rows
+            if not all((row.get(m) or 0.0) > (base.get(m) or 0.0) for m in BEAT)]
+
+
+def baseline_table(results: dict[str, dict]) -> str:
+    """The trivial maps beside the localisers, per test set (for RESULTS)."""
+    lines = ["| baseline | test set | pixel F1 | patch F1 (map, manipulated) | patch F1 (map, all images) | image AUC |",
+             "|---|---|---|---|---|---|"]
+    for set_name, result in results.items():
+        for base, table in result["baselines"].items():
+            for subset, row in table.items():
+                cells = [row.get(k) for k in ("f1_mean_per_image", "patch_f1_from_map_pooled_over_manipulated_images",
+                                              "patch_f1_from_map_pooled_over_all_images", "image_roc_auc")]
+                lines.append(f"| {base} | {set_name} {subset} | "
+                             + " | ".join("–" if c is None else f"{c:.3f}" for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -103,6 +136,9 @@ def main() -> None:
     (OUT / "inpainting.md").write_text(
         "Inpainting leave-one-method-out (from docs/results/localize/synthetic/results.json)\n\n" + table)
     print(table)
+    base = baseline_table({"synthetic": synthetic, "cvip": cvip})
+    (OUT / "baselines.md").write_text("Trivial maps on the localisation test sets (from the results.json beside)\n\n" + base)
+    print(base)
 
     if args.update_cards:
         if "effunet-cm" in trained:
@@ -114,6 +150,8 @@ def main() -> None:
             card["metrics"]["test"] = {
                 "synthetic": {k: {m: v.get(m) for m in KEEP} for k, v in synthetic["metrics"][name].items()},
                 "copymove_cvip": {m: cvip["metrics"][name]["copymove_cvip"].get(m) for m in KEEP},
+                "baseline_flag_everything": flag_everything(synthetic, cvip),
+                "does_not_beat_flag_everything": not_beating(name, synthetic, cvip),
                 "source": ["docs/results/localize/synthetic/results.json", "docs/results/localize/cvip/results.json"],
                 "git": synthetic["git"],
             }

@@ -214,3 +214,46 @@ def test_long_runs_report_progress_lines_when_stderr_is_not_a_terminal(tmp_path)
     assert len(lines) == 10 and lines[-1].startswith("ela: 30/30") and "s left" in lines[0]
     quiet = run("detect", tmp_path, "-d", "ela", "-f", "jsonl", "--no-progress")
     assert not [l for l in quiet.stderr.splitlines() if l.startswith("ela: ")]
+
+
+def test_research_reproductions_say_so_and_are_never_defaults(tmp_path):
+    """Issue 19 (10): cooc3's card says it is not fit for triage, from its config (a retrain
+    keeps it); listing and use say so; no default of detect / localize / scan / serve is one."""
+    import tomllib
+    from pathlib import Path
+
+    from forenscope import DEFAULT_DETECTOR, DEFAULT_LOCALIZER
+    from forenscope.detectors.base import RESEARCH, load_card
+
+    repo = Path(__file__).resolve().parent.parent
+    card = load_card("cooc3")
+    config = tomllib.loads((repo / "configs" / "cooc3.toml").read_text())
+    assert card["status"] == config["status"] == RESEARCH and card["status_note"] == config["status_note"]
+    assert "48 %" in card["status_note"]
+    for name in (DEFAULT_DETECTOR, DEFAULT_LOCALIZER, "effunet"):
+        assert (load_card(name) or {}).get("status") != RESEARCH, name
+    listed = {c["name"]: c for c in json.loads(run("models", "--format", "json").output)}
+    assert listed["cooc3"]["status"] == RESEARCH and "status" not in listed["lite-probe"]
+    assert "(research" in run("models").output
+    Image.fromarray(textured(96, 96)).save(tmp_path / "a.png")
+    used = runner.invoke(app, ["detect", str(tmp_path / "a.png"), "-d", "cooc3"])
+    assert used.exit_code == 0 and "cooc3 is a research reproduction" in " ".join(used.output.split())
+    quiet = runner.invoke(app, ["detect", str(tmp_path / "a.png"), "-d", "noise"])
+    assert "research reproduction" not in quiet.output
+
+
+def test_a_trained_card_copies_the_status_of_its_config(tmp_path):
+    import torch
+
+    from forenscope.train.loop import model_card
+
+    net = torch.nn.Linear(2, 1)
+    cfg = {"name": "x", "family": "npr", "network": {}, "input": {}, "status": "research reproduction",
+           "status_note": "why"}
+    state = {"config_hash": "h", "best": {"step": 1}, "step": 1}
+    card = model_card(net, cfg, state, tmp_path, task="generated", threshold=0.5, threshold_note="", counts={},
+                      data_sha256="d")
+    assert card["status"] == "research reproduction" and card["status_note"] == "why"
+    assert "status" not in model_card(net, {k: v for k, v in cfg.items() if not k.startswith("status")}, state,
+                                      tmp_path, task="generated", threshold=0.5, threshold_note="", counts={},
+                                      data_sha256="d")

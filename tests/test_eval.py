@@ -217,3 +217,21 @@ def test_audit_reads_mask_layouts_and_skips_unreadable_files(tmp_path):
     rep = audit(tmp_path, log=lambda m: None)
     assert rep["counts"] == {"negative": 4, "positive": 4} and len(rep["unreadable"]) == 1
     assert rep["layout"].startswith("image + mask")
+
+
+def test_pixel_eval_scores_the_trivial_maps_beside_the_detectors(pixel_folder, tmp_path):
+    """Issue 19 (12): flag-everything and flag-nothing rows, computed from the masks alone."""
+    from forenscope.evaluate.runner import write_results
+
+    out = evaluate(EvalRun(dataset=pixel_folder, detectors=[load_detector("noise")]))
+    every = out["baselines"]["flag everything"]["casia_like"]
+    masks = [noisy_paste(300 + i)[1] for i in range(3)]
+    assert every["f1_mean_per_image"] == pytest.approx(np.mean([2 * m.sum() / (m.sum() + m.size) for m in masks]))
+    assert every["false_positive_area_mean_per_authentic_image"] == 1.0
+    assert every["image_roc_auc"] == 0.5 and every["image_acc"] == pytest.approx(3 / 5)
+    nothing = out["baselines"]["flag nothing"]["casia_like"]
+    assert nothing["f1_mean_per_image"] == 0.0 and nothing["false_positive_area_mean_per_authentic_image"] == 0.0
+    # the authentic images' patches count against flag-everything in the all-images patch F1 only
+    assert every["patch_f1_from_map_pooled_over_all_images"] < every["patch_f1_from_map_pooled_over_manipulated_images"]
+    write_results(out, [], tmp_path / "o")
+    assert "| *baseline: flag everything* | casia_like |" in (tmp_path / "o" / "results.md").read_text()

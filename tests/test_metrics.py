@@ -125,8 +125,15 @@ def test_accumulator_separates_manipulated_and_authentic(mask_and_heat):
     assert s["f1_pooled_over_pixels"] == pytest.approx(skm.f1_score(pooled_true, pooled_pred))
     patch_true = np.concatenate([M.patch_labels(mask).ravel()] * 2)
     patch_pred = np.concatenate([M.patch_labels(heat >= 0.5).ravel(), M.patch_labels((1 - heat) >= 0.5).ravel()])
-    if patch_true.size:
-        assert s["patch_f1_pooled_over_patches"] == pytest.approx(skm.f1_score(patch_true, patch_pred, zero_division=0.0))
+    assert patch_true.size
+    assert s["patch_f1_from_map_pooled_over_manipulated_images"] == pytest.approx(
+        skm.f1_score(patch_true, patch_pred, zero_division=0.0))
+    # over all images: the all-flagged authentic image's patches are false positives, the clean one's true negatives
+    authentic = M.patch_labels(np.zeros_like(mask)).ravel()
+    all_true = np.concatenate([patch_true, authentic, authentic])
+    all_pred = np.concatenate([patch_pred, ~authentic, authentic])
+    assert s["patch_f1_from_map_pooled_over_all_images"] == pytest.approx(skm.f1_score(all_true, all_pred))
+    assert s["patch_f1_from_map_pooled_over_all_images"] < s["patch_f1_from_map_pooled_over_manipulated_images"]
 
 
 def test_patch_labels_and_f1():

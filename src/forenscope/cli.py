@@ -25,6 +25,7 @@ from rich.table import Table
 from forenscope import DEFAULT_DETECTOR, DEFAULT_LOCALIZER
 from forenscope.data.inputs import InputItem, expand_inputs, unique_output_stems
 from forenscope.detectors import UnknownDetectorError, available_detectors, describe_detector, load_detector
+from forenscope.detectors.base import RESEARCH, load_card
 from forenscope.detectors.registry import get_detector_class
 from forenscope.imageio import DEFAULT_MAX_PIXELS, ImageError, read_image
 from forenscope.report.maps import write_heatmap_png, write_mask_png, write_overlay_png
@@ -61,7 +62,9 @@ def _parse_params(params: list[str]) -> dict:
 
 def _load(name: str, params: dict):
     try:
-        return load_detector(name, **params)
+        det = load_detector(name, **params)
+        _warn_if_research(name)
+        return det
     except UnknownDetectorError as exc:
         raise typer.BadParameter(str(exc), param_hint="--detector") from None
     except (TypeError, ValueError) as exc:
@@ -69,6 +72,14 @@ def _load(name: str, params: dict):
     except FileNotFoundError as exc:  # e.g. a trained detector whose weights are not shipped
         stderr.print(f"[red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
+
+
+def _warn_if_research(name: str) -> None:
+    """A detector whose card says it is a research reproduction says so whenever it is used."""
+    card = load_card(name) or {}
+    if card.get("status") == RESEARCH:
+        stderr.print(f"note: {name} is a research reproduction, not fit for triage: {card.get('status_note', '')}",
+                     highlight=False, markup=False)
 
 
 @contextmanager
@@ -306,7 +317,8 @@ def models(fmt: str = typer.Option("table", "--format", "-f", help="table | json
     for col in ("name", "task", "input size", "licence", "card metrics"):
         table.add_column(col, overflow="fold")
     for c in cards:
-        table.add_row(c.get("name", ""), c.get("task", ""), str(c.get("input_size") or "any"),
+        name = c.get("name", "") + (" (research reproduction)" if c.get("status") == RESEARCH else "")
+        table.add_row(name, c.get("task", ""), str(c.get("input_size") or "any"),
                       c.get("licence", ""), _card_metrics(c))
     Console().print(table)
 
@@ -315,7 +327,7 @@ _SHORT_METRIC_NAMES = {
     "f1_mean_per_image": "F1", "iou_mean_per_image": "IoU", "auc_mean_per_image": "pixel AUC",
     "false_positive_area_mean_per_authentic_image": "FP area", "image_roc_auc": "image AUC",
     "acc": "acc", "ap": "AP", "real_acc": "real acc", "fake_acc": "fake acc",
-    "false_positive_rate": "FPR", "patch_f1_pooled_over_patches": "patch F1",
+    "false_positive_rate": "FPR", "patch_f1_from_map_pooled_over_manipulated_images": "patch F1 (map)",
     "macro_f1": "macro-F1", "balanced_accuracy": "balanced acc",
     "fake_recall": "fake recall", "faces_dev_roc_auc": "faces AUC",
 }

@@ -39,3 +39,9 @@ def real_photos(root: Path) -> list[tuple[str, Path]]:
     if not out:
         raise FileNotFoundError(f"no real photos under {root} (expected {', '.join(REAL_PHOTO_FOLDERS)})")
     return out
+
+
+def fitting_photos(root: Path, splits: tuple[str, ...] = ("train", "val")) -> list[Path]:
+    """The real photos a threshold or calibration may be fitted on: train and validation only,
+    so that the test photos (and every test forgery made from them) stay unseen."""
+    return [p for key, p in real_photos(root) if split_of(key) in splits]

@@ -36,6 +36,11 @@ def weights_dir() -> Path:
     return Path(str(resources.files("forenscope") / "weights"))
 
 
+# a card's "status" for a method reproduced for comparison whose measured figures do not make
+# it fit for triage (its "status_note" says which figures); never a default
+RESEARCH = "research reproduction"
+
+
 def load_card(name: str) -> dict | None:
     """The shipped card ``weights/<name>.json``, or None when forenscope ships none."""
     path = resources.files("forenscope") / "weights" / f"{name}.json"

@@ -31,8 +31,11 @@ from forenscope.imageio import DEFAULT_MAX_PIXELS, ImageError, read_image
 IMAGE_COLUMNS = ("acc", "real_acc", "fake_acc", "ap", "roc_auc", "tpr_at_fpr_5pct", "oracle_acc")
 PIXEL_COLUMNS = ("f1_mean_per_image", "iou_mean_per_image", "f1_best_threshold_mean_per_image",
                  "f1_map_or_inverse_mean_per_image", "auc_mean_per_image",
-                 "false_positive_area_mean_per_authentic_image", "patch_f1_pooled_over_patches",
+                 "false_positive_area_mean_per_authentic_image",
+                 "patch_f1_from_map_pooled_over_manipulated_images", "patch_f1_from_map_pooled_over_all_images",
                  "image_ap", "image_roc_auc")
+# trivial maps scored beside every localiser: a constant heat (and image score) on every image
+BASELINE_MAPS = {"flag everything": 1.0, "flag nothing": 0.0}
 
 Progress = Callable[[Iterable, int, str], Iterable]
 
@@ -61,7 +64,7 @@ def evaluate(run: EvalRun, kind: str = "auto") -> dict:
     if kind == "image":
         tables, files = _image_level(run)
     elif kind == "pixel":
-        tables, files = _pixel_level(run)
+        tables, baselines, files = _pixel_level(run)
     else:
         raise ValueError(f"kind must be auto, image or pixel, got {kind!r}")
     root = run.dataset if run.dataset.is_dir() else run.dataset.parent
@@ -72,6 +75,7 @@ def evaluate(run: EvalRun, kind: str = "auto") -> dict:
         "detectors": {d.name: d.config() for d in run.detectors},
         "seed": run.seed,
         "metrics": tables,
+        **({"baselines": baselines} if kind == "pixel" else {}),
         "n_errors": len(run.errors),
         "errors": run.errors,
         "git": git_commit(),
@@ -131,6 +135,8 @@ def _pixel_level(run: EvalRun):
     samples = find_pixel_pairs(run.dataset)
     accs = {d.name: {} for d in run.detectors}
     scores = {d.name: {} for d in run.detectors}
+    base_accs = {name: {} for name in BASELINE_MAPS}
+    base_scores = {name: {} for name in BASELINE_MAPS}
     files = []
     for s in run.progress(samples, len(samples), "eval"):
         files += [s.image] + ([s.mask] if s.mask else [])
@@ -157,26 +163,33 @@ def _pixel_level(run: EvalRun):
             scores[det].setdefault(s.subset, []).append((int(manipulated), a.score))
             run.per_image.append({"path": str(s.image), "subset": s.subset, "detector": det,
                                   "score": a.score, **{k: v for k, v in row.items() if k != "image"}})
-    tables = {}
-    for d in run.detectors:
-        det = d.name
-        tables[det] = {}
-        # a subset of authentic images only (e.g. "authentic" in a synthetic manifest) gives
-        # the negatives for the image-level metrics of every subset that has none of its own
-        pool = [yp for sub in scores[det].values() if not any(y for y, _ in sub) for yp in sub]
-        for subset, acc in accs[det].items():
-            row = acc.summary()
-            pairs = scores[det][subset]
-            if all(y for y, _ in pairs):
-                pairs = pairs + pool
-            y, p = zip(*pairs)
-            if 0 < sum(y) < len(y):
-                im = image_metrics(y, p, d.threshold)
-                row.update({"image_ap": im["ap"], "image_roc_auc": im["roc_auc"], "image_acc": im["acc"]})
-            tables[det][subset] = row
-        if len(tables[det]) > 1:
-            tables[det]["mean"] = _mean_row(list(tables[det].values()))
-    return tables, files
+        for name, value in BASELINE_MAPS.items():
+            base_accs[name].setdefault(s.subset, PixelMetricAccumulator()).add(truth, np.full(shape, value, np.float32))
+            base_scores[name].setdefault(s.subset, []).append((int(manipulated), value))
+    tables = {d.name: _pixel_tables(accs[d.name], scores[d.name], d.threshold) for d in run.detectors}
+    baselines = {name: _pixel_tables(base_accs[name], base_scores[name], 0.5) for name in BASELINE_MAPS}
+    return tables, baselines, files
+
+
+def _pixel_tables(accs: dict, scores: dict, threshold: float) -> dict:
+    """A row per subset (and their mean) from one detector's accumulators and image scores."""
+    table = {}
+    # a subset of authentic images only (e.g. "authentic" in a synthetic manifest) gives
+    # the negatives for the image-level metrics of every subset that has none of its own
+    pool = [yp for sub in scores.values() if not any(y for y, _ in sub) for yp in sub]
+    for subset, acc in accs.items():
+        row = acc.summary()
+        pairs = scores[subset]
+        if all(y for y, _ in pairs):
+            pairs = pairs + pool
+        y, p = zip(*pairs)
+        if 0 < sum(y) < len(y):
+            im = image_metrics(y, p, threshold)
+            row.update({"image_ap": im["ap"], "image_roc_auc": im["roc_auc"], "image_acc": im["acc"]})
+        table[subset] = row
+    if len(table) > 1:
+        table["mean"] = _mean_row(list(table.values()))
+    return table
 
 
 def _read_mask(run: EvalRun, s) -> np.ndarray | None | bool:
@@ -210,11 +223,16 @@ def markdown_table(result: dict) -> str:
              f"commit `{(result['git'].get('commit') or 'unknown')[:10]}`)", ""]
     lines.append("| detector | subset | " + " | ".join(cols) + " |")
     lines.append("|---|---|" + "---|" * len(cols))
-    for det, subsets in result["metrics"].items():
+    rows = list(result["metrics"].items())
+    rows += [(f"*baseline: {name}*", t) for name, t in result.get("baselines", {}).items()]
+    for det, subsets in rows:
         for subset, row in subsets.items():
             cells = [_fmt(row.get(c)) for c in cols]
             name = f"**{subset}**" if subset == "mean" else subset
             lines.append(f"| {det} | {name} | " + " | ".join(cells) + " |")
+    if result.get("baselines"):
+        lines += ["", "Baselines: a map (and image score) of 1 everywhere, or of 0 everywhere, on the same images. "
+                  "A localiser whose figures do not exceed `flag everything` finds nothing a blanket guess does not."]
     return "\n".join(lines) + "\n"
 
 
