@@ -20,14 +20,16 @@ test: install
 
 demo: install
 	@echo "== forenscope models"
-	$(BIN)/forenscope models
+	@$(BIN)/forenscope models
 	@echo "== forenscope detect examples/forged examples/original"
-	$(BIN)/forenscope detect examples/forged examples/original
+	@echo "   (is it generated? none of these five photos is)"
+	@$(BIN)/forenscope detect examples/forged examples/original
 	@echo "== forenscope localize examples/forged --out demo-out --overlay"
-	$(BIN)/forenscope localize examples/forged --out demo-out --overlay
-	@echo "== forenscope eval examples (pixel level, against the shipped masks)"
-	$(BIN)/forenscope eval examples --detector ela --detector noise --detector jpeg-ghost --out demo-out/eval
-	@echo "Overlays to look at: demo-out/forged/*.overlay.png"
+	@$(BIN)/forenscope localize examples/forged --out demo-out --overlay
+	@echo "== forenscope eval examples -d effunet-cm -d ela -d noise"
+	@echo "   (pixel level, against the shipped masks)"
+	@$(BIN)/forenscope eval examples -d effunet-cm -d ela -d noise --out demo-out/eval
+	@echo "What to look for: docs/DEMO.md. Overlays: demo-out/forged/*.overlay.png"
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache

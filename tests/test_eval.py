@@ -235,3 +235,16 @@ def test_pixel_eval_scores_the_trivial_maps_beside_the_detectors(pixel_folder, t
     assert every["patch_f1_from_map_pooled_over_all_images"] < every["patch_f1_from_map_pooled_over_manipulated_images"]
     write_results(out, [], tmp_path / "o")
     assert "| *baseline: flag everything* | casia_like |" in (tmp_path / "o" / "results.md").read_text()
+
+
+def test_eval_prints_a_summary_that_fits_80_columns(pixel_folder, tmp_path):
+    """Issue 19 (demo in 80 columns): the terminal gets the headline figures and the baselines;
+    results.md keeps every metric."""
+    res = runner.invoke(app, ["eval", str(pixel_folder), "-d", "noise", "-d", "ela", "-o", str(tmp_path / "o"),
+                              "--no-progress"])
+    assert res.exit_code == 0, res.output
+    lines = [line for line in res.output.splitlines() if str(tmp_path) not in line]  # paths are never cut
+    assert max(len(line) for line in lines) <= 80
+    text = " ".join(lines)
+    assert "flag everything" in text and "pixel F1" in text and "noise" in text
+    assert "patch_f1_from_map_pooled_over_all_images" in (tmp_path / "o" / "results.md").read_text()

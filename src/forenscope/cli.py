@@ -280,7 +280,7 @@ def eval_(
 ) -> None:
     """Evaluate detectors on a labelled dataset; write results.json + results.md."""
     from forenscope.data.datasets import DatasetError
-    from forenscope.evaluate.runner import EvalRun, evaluate, markdown_table, write_results
+    from forenscope.evaluate.runner import EvalRun, evaluate, write_results
 
     if not dataset.exists():
         raise typer.BadParameter(f"{dataset}: no such file or folder", param_hint="DATASET")
@@ -299,11 +299,37 @@ def eval_(
         stderr.print(f"[red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
     paths = write_results(result, run.per_image, out)
-    sys.stdout.write(markdown_table(result))
+    Console().print(_eval_summary(result))
     for e in run.errors:
         stderr.print(f"[red]error:[/] {e['error']}", highlight=False)
     stderr.print(f"wrote {paths['json']} and {paths['md']}", highlight=False)
     raise typer.Exit(1 if run.errors else 0)
+
+
+# the few figures a terminal shows (results.md has every metric): name in results.json -> column
+_EVAL_SUMMARY = {
+    "image": {"ap": "AP", "roc_auc": "ROC-AUC", "acc": "acc"},
+    "pixel": {"f1_mean_per_image": "pixel F1", "auc_mean_per_image": "pixel AUC",
+              "false_positive_area_mean_per_authentic_image": "FP area", "image_roc_auc": "image AUC"},
+}
+
+
+def _eval_summary(result: dict) -> Table:
+    """Per detector and subset, the headline metrics, with the trivial baselines beside them."""
+    cols = _EVAL_SUMMARY[result["kind"]]
+    table = Table(title=f"{result['dataset']['path']} ({result['kind']} level, {result['n_errors']} errors)",
+                  title_justify="left")
+    table.add_column("detector", overflow="fold")
+    table.add_column("subset", overflow="fold")
+    for label in cols.values():
+        table.add_column(label, justify="right")
+    rows = list(result["metrics"].items())
+    rows += [(f"[italic]{name}[/]", t) for name, t in result.get("baselines", {}).items()]
+    for det, subsets in rows:
+        for subset, row in subsets.items():
+            cells = [row.get(k) for k in cols]
+            table.add_row(det, subset, *("–" if v is None or v != v else f"{v:.3f}" for v in cells))
+    return table
 
 
 @app.command()
