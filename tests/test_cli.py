@@ -257,3 +257,12 @@ def test_a_trained_card_copies_the_status_of_its_config(tmp_path):
     assert "status" not in model_card(net, {k: v for k, v in cfg.items() if not k.startswith("status")}, state,
                                       tmp_path, task="generated", threshold=0.5, threshold_note="", counts={},
                                       data_sha256="d")
+
+
+def test_usage_errors_are_one_plain_line_when_not_on_a_terminal(tmp_path):
+    """Issue 19 (7, typer's own panels): a usage error piped to a log is not framed or cut."""
+    res = subprocess.run([sys.executable, "-m", "forenscope.cli", "detect", str(tmp_path / "a.jpg"), "-d", "nosuch"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "╭" not in res.stderr
+    line = next(x for x in res.stderr.splitlines() if x.startswith("Error:"))
+    assert "unknown detector 'nosuch'" in line and "lite-probe" in line and line.rstrip().endswith("pelee-hpf.")

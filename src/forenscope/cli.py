@@ -39,6 +39,13 @@ MAP_FIELDS = ["heatmap", "mask"]
 
 
 def main() -> None:
+    """On a terminal, typer's framed errors; otherwise (a log, a pipe, CI) click's plain
+    "Error: ..." line, so that no message, command or path is cut at 80 columns."""
+    if not sys.stderr.isatty():
+        from typer import rich_utils
+
+        if hasattr(rich_utils, "rich_format_error"):  # typer calls it for usage errors
+            rich_utils.rich_format_error = lambda exc: exc.show()
     app()
 
 
