@@ -26,6 +26,7 @@ import numpy as np
 from forenscope.data.datasets import manifest_hash
 from forenscope.data.splits import fitting_photos
 from forenscope.detectors import load_detector
+from forenscope.detectors.calibration import calibrate as calibrate_score
 from forenscope.evaluate.metrics import threshold_at_fpr
 from forenscope.evaluate.provenance import environment, git_commit
 from forenscope.imageio import ImageError, read_image
@@ -70,7 +71,8 @@ def calibrate(name: str, photos: list[Path], data: Path) -> dict:
         except ImageError as exc:
             errors.append(str(exc))
             continue
-        scores.append(det.analyze(pixels, meta).score)
+        result = det.analyze(pixels, meta)
+        scores.append(result.extras.get("raw_score", result.score))  # thresholds live on the raw scale
         if (i + 1) % 100 == 0:
             print(f"  {name}: {i + 1}/{len(photos)}", file=sys.stderr)
     s = np.asarray(scores)
@@ -102,7 +104,9 @@ def main() -> None:
         calib = calibrate(name, photos, data)
         (calib_dir / f"{name}.json").write_text(json.dumps(calib, indent=2) + "\n")
         method, params = DESCRIPTIONS[name]
-        card = {
+        card_path = CARDS / f"{name}.json"
+        old = json.loads(card_path.read_text()) if card_path.is_file() else {}
+        card = old | {
             "name": name, "method": method, "task": "localize", "input_size": None,
             "licence": "Apache-2.0", "weights": None, "trained_on": "nothing: training-free",
             "config": params,
@@ -115,10 +119,12 @@ def main() -> None:
                 "json": f"docs/results/calibration/{name}.json",
             },
             "score_note": SCORE_NOTES.get(name, SCORE_NOTE),
-            "metrics": {},
+            "metrics": old.get("metrics", {}),  # other scripts' test figures stay
             "git": calib["git"],
         }
-        (CARDS / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
+        if card.get("calibration"):  # its threshold is the raw one on the calibrated scale
+            card["calibration"]["threshold"] = calibrate_score(card["calibration"], calib["threshold"])
+        card_path.write_text(json.dumps(card, indent=2) + "\n")
 
     out = RESULTS / ("cvip" if not args.only else f"cvip-{'-'.join(names)}")
     cmd = [str(Path(sys.executable).parent / "forenscope"), "eval", str(data / "copymove_cvip"),
@@ -132,8 +138,8 @@ def main() -> None:
         card = json.loads(card_path.read_text())
         keep = ("f1_mean_per_image", "iou_mean_per_image", "auc_mean_per_image",
                 "false_positive_area_mean_per_authentic_image", "image_roc_auc")
-        card["metrics"] = {"copymove_cvip": {k: row[k] for k in keep},
-                           "source": str((out / "results.json").relative_to(REPO))}
+        card["metrics"] |= {"copymove_cvip": {k: row[k] for k in keep},
+                            "source": str((out / "results.json").relative_to(REPO))}
         card_path.write_text(json.dumps(card, indent=2) + "\n")
     print("cards written:", ", ".join(str(CARDS / f"{n}.json") for n in names), file=sys.stderr)
 

@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -166,3 +167,23 @@ def test_fully_clipped_image_gives_no_evidence_and_no_warning():
         warnings.simplefilter("error")
         a = forenscope.analyze(img, detector="noise")
     assert raw_score(a) == 0.0 and a.extras["median_noise_sigma"] is None
+
+
+def test_classical_thresholds_are_fitted_without_test_photos(tmp_path):
+    """Issue 19 (14): thresholds come from the train + validation photos only."""
+    import json
+
+    from forenscope.data.splits import REAL_PHOTO_FOLDERS, fitting_photos, split_of
+
+    for i in range(40):
+        path = tmp_path / REAL_PHOTO_FOLDERS[i % 4] / f"p{i}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+    chosen = {p.relative_to(tmp_path).as_posix() for p in fitting_photos(tmp_path)}
+    every = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.png")}
+    test = {k for k in every if split_of(k) == "test"}
+    assert test and chosen == every - test
+    cards = Path(__file__).resolve().parent.parent / "src" / "forenscope" / "weights"
+    for name in ("ela", "noise", "jpeg-ghost", "copymove-sift"):
+        source = json.loads((cards / f"{name}.json").read_text())["threshold_source"]
+        assert source["data"]["splits"] == ["train", "val"], name
