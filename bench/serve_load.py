@@ -16,9 +16,11 @@ import http.client
 import io
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -71,11 +73,14 @@ def rss_kib(pid: int) -> tuple[int, int]:
     return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
 
 
+KEY = secrets.token_urlsafe(32)  # the service runs with authentication, as a team would run it
+
+
 def one_request(port: int, body: bytes, ctype: str) -> tuple[int, float]:
     t0 = time.perf_counter()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     try:
-        conn.request("POST", "/v1/analyze", body=body, headers={"Content-Type": ctype})
+        conn.request("POST", "/v1/analyze", body=body, headers={"Content-Type": ctype, "Authorization": f"Bearer {KEY}"})
         resp = conn.getresponse()
         resp.read()
         status = resp.status
@@ -113,9 +118,13 @@ def main() -> None:
     args = ap.parse_args()
     detectors = args.detector or ["npr", "effunet-cm"]
     port = free_port()
+    # one client sends everything here: its per-client limits are off, the global queue (503) stays
     cmd = [sys.executable, "-c", "from forenscope.cli import main; main()", "serve", "--port", str(port),
-           "--workers", str(args.workers)] + [x for d in detectors for x in ("-d", d)]
-    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=dict(os.environ))
+           "--workers", str(args.workers), "--rate", "0", "--client-concurrency", "0"] + \
+        [x for d in detectors for x in ("-d", d)]
+    log = tempfile.TemporaryFile()  # the server logs a line per request: a pipe nobody reads would fill
+    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log,
+                              env=dict(os.environ, FORENSCOPE_API_KEYS=f"{KEY} load-test"))
     try:
         deadline = time.time() + 180
         while time.time() < deadline:
@@ -127,7 +136,8 @@ def main() -> None:
             except OSError:
                 time.sleep(0.2)
         else:
-            raise SystemExit(f"server did not start: {server.stderr.read().decode()[-2000:]}")
+            log.seek(0)
+            raise SystemExit(f"server did not start: {log.read().decode()[-2000:]}")
         bodies = [multipart(b) for b in test_images(8, args.size)]
         peak = {"max": 0}
         stop = threading.Event()

@@ -90,7 +90,7 @@ def test_size_and_pixel_limits():
 
 def test_concurrent_requests_are_bounded_and_models_loaded_once():
     RELEASE.clear()
-    app = create_app(["test-blocking"], workers=1, queue=1)
+    app = create_app(["test-blocking"], workers=1, queue=1, concurrent_per_client=0)
     with TestClient(app) as c, ThreadPoolExecutor(6) as pool:
         first = pool.submit(_post, c, PNG)
         assert STARTED.acquire(timeout=30)            # one analysis running

@@ -709,19 +709,44 @@ def serve(
     queue: int = typer.Option(8, "--queue", help="Requests that may wait; beyond, 503."),
     max_upload_mb: float = typer.Option(25.0, "--max-upload-mb", help="Largest upload accepted (413 beyond)."),
     max_pixels: int = typer.Option(40_000_000, "--max-pixels", help="Largest image in pixels (413 beyond; decompression bombs)."),
+    api_key_file: Optional[Path] = typer.Option(None, "--api-key-file", help="API keys, one per line as `KEY [NAME]`; also $FORENSCOPE_API_KEYS (comma-separated). Clients send `Authorization: Bearer KEY`."),
+    insecure: bool = typer.Option(False, "--insecure", help="Allow binding beyond loopback without API keys (anyone who reaches the port may use it)."),
+    rate: int = typer.Option(120, "--rate", help="Requests per minute per client (key, or address without keys); 429 beyond. 0: no limit."),
+    client_concurrency: int = typer.Option(4, "--client-concurrency", help="Analyses at once per client; 429 beyond. 0: no limit."),
+    timeout: float = typer.Option(120.0, "--timeout", help="Seconds for a whole request: 408 if the upload is not in by then, 503 if the analysis is not done."),
+    cors_origin: Optional[str] = typer.Option(None, "--cors-origin", help="Let pages from this origin (e.g. https://desk.example.org) call the API; off by default."),
 ) -> None:
     """Serve the detectors over HTTP: POST /v1/analyze, GET /v1/models, /healthz, /openapi.json,
     and a page at / to drop an image on."""
+    import logging
+
     import uvicorn
 
     from forenscope.serve.app import create_app
+    from forenscope.serve.security import KeyError_, is_loopback, load_keys
 
+    try:
+        keys = load_keys(api_key_file)
+    except KeyError_ as exc:
+        stderr.print(f"[red]error:[/] {exc}", highlight=False, markup=False)
+        raise typer.Exit(2) from None
+    if not keys and not is_loopback(host) and not insecure:
+        stderr.print(f"error: refusing to serve on {host} without API keys: anyone who can reach the port could "
+                     "use it. Give --api-key-file FILE (or $FORENSCOPE_API_KEYS), bind 127.0.0.1, or add --insecure.",
+                     highlight=False, markup=False)
+        raise typer.Exit(2)
     names = detector or [DEFAULT_DETECTOR, DEFAULT_LOCALIZER]
     for name in names:
         _load(name, {})  # fail now, with "did you mean", not on the first request
     app_ = create_app(names, max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_pixels=max_pixels,
-                      workers=workers, queue=queue, preload=True)
-    stderr.print(f"forenscope serving on http://{host}:{port}/ (detectors {', '.join(names)})", highlight=False)
+                      workers=workers, queue=queue, preload=True, api_keys=keys, rate_per_minute=rate,
+                      concurrent_per_client=client_concurrency, request_timeout=timeout, cors_origin=cors_origin)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    access = f"{len(keys)} API key(s)" if keys else "NO AUTHENTICATION (--insecure)" if not is_loopback(host) \
+        else "no API keys (loopback only)"
+    stderr.print(f"forenscope serving on http://{host}:{port}/ (detectors {', '.join(names)}; {access}; "
+                 f"{rate or 'unlimited'} requests/min and {client_concurrency or 'unlimited'} analyses at once "
+                 f"per client; {timeout:g} s per request)", highlight=False, markup=False)
     uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 

@@ -11,7 +11,8 @@ before decoding (413); the content is sniffed, never trusted from the name or th
 (415 when it is not an image, 422 when it is corrupt); no path ever comes from the client.
 Detectors are loaded once and shared; inference runs in worker threads, at most ``workers`` at
 a time with at most ``queue`` requests waiting, beyond which the answer is 503 (memory stays
-bounded by workers x max_pixels).
+bounded by workers x max_pixels). Keys, per-client limits, the request deadline and error
+bodies without server details: ``serve/security.py``; every status code: docs/OUTPUT.md.
 """
 
 import asyncio
@@ -20,15 +21,19 @@ import io
 import threading
 import time
 from contextlib import asynccontextmanager
+from functools import partial
 from importlib import resources
 
+import anyio
 import numpy as np
 from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from forenscope import DEFAULT_DETECTOR, DEFAULT_LOCALIZER
 from forenscope.imageio import DEFAULT_MAX_PIXELS
+from forenscope.serve.security import ClientLimits, Guard, log, scrub
 
 STATUS_OF_IMAGE_ERROR = {"limit": 413, "format": 415, "invalid": 422}
 HEATMAP_SIDE = 1024
@@ -85,7 +90,12 @@ def heatmap_png(heatmap: np.ndarray) -> str:
 
 def create_app(detectors: "list[str] | None" = None, *, max_upload_bytes: int = 25 * 1024 * 1024,
                max_pixels: int = 40_000_000, workers: int = 2, queue: int = 8, band: float = 1.0,
-               preload: bool = False):
+               preload: bool = False, api_keys: "dict[str, str] | None" = None, rate_per_minute: int = 120,
+               concurrent_per_client: int = 2, request_timeout: float = 120.0, cors_origin: "str | None" = None):
+    """``api_keys``: key -> name (None or empty: no authentication; the CLI refuses that beyond
+    loopback unless told --insecure). Limits are per client: the key's name, else the address."""
+    from starlette.formparsers import MultiPartParser
+
     from forenscope import __version__
     from forenscope.detectors import UnknownDetectorError, available_detectors, describe_detector
     from forenscope.detectors.registry import reported_threshold
@@ -112,13 +122,25 @@ def create_app(detectors: "list[str] | None" = None, *, max_upload_bytes: int = 
             gate_holder.update(loop=loop, gate=Gate(workers, queue))
         return gate_holder["gate"]
 
-    @app.middleware("http")
-    async def refuse_large_bodies(request: Request, call_next):
-        declared = request.headers.get("content-length")
-        if request.method == "POST" and declared and declared.isdigit() and int(declared) > max_upload_bytes + 64 * 1024:
-            return JSONResponse({"detail": f"upload too large: {int(declared):,} bytes > limit {max_upload_bytes:,}"},
-                                status_code=413)
-        return await call_next(request)
+    # uploads stay in memory (at most (workers + queue) x max_upload_bytes): nothing is written
+    # to disk, so nothing is left behind by a client that disconnects mid-upload
+    MultiPartParser.spool_max_size = max_upload_bytes + 64 * 1024
+    app.add_middleware(Guard, keys=dict(api_keys or {}), timeout=request_timeout, max_body=max_upload_bytes + 64 * 1024,
+                       limits=ClientLimits(rate_per_minute, concurrent_per_client))
+    if cors_origin:  # off unless asked: a page elsewhere may not call this service by default
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=[cors_origin], allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization"])
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception):  # the log has the traceback, the client a line
+        log.exception("internal error on %s", request.url.path)
+        return JSONResponse({"detail": "internal error; the server log has the details"}, status_code=500)
+
+    @app.exception_handler(StarletteHTTPException)  # FastAPI's HTTPException is one too
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        return JSONResponse({"detail": scrub(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page() -> str:
@@ -163,7 +185,9 @@ def create_app(detectors: "list[str] | None" = None, *, max_upload_bytes: int = 
         g.pending += 1
         try:
             async with g.running:
-                return await run_in_threadpool(work, data, names)
+                # abandoned (not awaited) when the request's deadline cancels it: the slot frees now,
+                # the thread finishes its analysis on its own
+                return await anyio.to_thread.run_sync(partial(work, data, names), abandon_on_cancel=True)
         finally:
             g.pending -= 1
 
