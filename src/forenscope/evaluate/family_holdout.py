@@ -56,17 +56,19 @@ class Pool:
     and the shipped detectors' logits, for the pool and for faces_dev."""
 
     def __init__(self, data: Path, art: Path | None, seeds: list[int], views: int, cache: Path, log: Log,
-                 detectors: list[str]):
-        from forenscope.train.probe import HALF_SCALE, features
+                 detectors: list[str], residual: bool = False):
+        from forenscope.train.probe import HALF_SCALE, RESIDUAL, features
 
         self.cache, self.log, self._images = cache, log, None
         self.items = pool_items(data, art)
         self.faces = faces_items(data)
-        self.view_list = [(0, 0)] + [(s, v) for s in seeds for v in range(1, views + 1)] + [(0, HALF_SCALE)]
+        whole = [(0, HALF_SCALE)] + ([(0, RESIDUAL)] if residual else [])  # views LiteProbe sets side by side
+        self.view_list = [(0, 0)] + [(s, v) for s in seeds for v in range(1, views + 1)] + whole
         log(f"{sum(i.label for i in self.items)} fakes, {sum(1 - i.label for i in self.items)} reals; "
             f"{len(self.faces)} faces_dev images; {len(self.view_list)} views per pool image")
         self.feats = features(self.items, self.view_list, cache, log)
-        self.face_feats = features(self.faces, [(0, 0), (0, HALF_SCALE)], cache, log) if self.faces else None
+        self.face_view_list = [(0, 0)] + whole
+        self.face_feats = features(self.faces, self.face_view_list, cache, log) if self.faces else None
         self.stats = _cached(cache / f"stats-{_key(self.items)}.npy",
                              lambda: np.array([image_stats(load_item(i)) for i in self.items]))
         self.face_stats = (_cached(cache / f"stats-{_key(self.faces)}.npy",
@@ -125,7 +127,7 @@ class Pool:
         return self._maps[1], self._maps[2]
 
     def view_idx(self, seed: int) -> list[int]:
-        """The clean view and this seed's augmented views (not the half-scale one)."""
+        """The clean view and this seed's augmented views (not the half-scale or residual ones)."""
         return [k for k, (s, v) in enumerate(self.view_list) if v == 0 or (v > 0 and s == seed)]
 
     def encoder_features(self, encoder: str, taps, scales: int):
@@ -142,16 +144,22 @@ class Pool:
         faces = np.concatenate([faces[:, v] for v in range(len(views))], -1) if faces is not None else None
         return pool, faces
 
-    def probe_features(self, cols: np.ndarray, scales: int):
+    def probe_features(self, cols: np.ndarray, scales: int, residual: bool = False):
         """(pool features (n, views, d), faces features (n, d)) for a probe of these columns;
-        scales=2: the clean view's features beside the half-scale view's (no augmented views)."""
-        if scales == 1:
+        scales=2 / residual: the clean view's features beside the half-scale / residual view's,
+        as LiteProbe computes them (no augmented views)."""
+        from forenscope.train.probe import probe_views
+
+        side_by_side = probe_views(scales, residual)
+        if len(side_by_side) == 1:
             faces = self.face_feats[:, 0, cols] if self.face_feats is not None else None
             return self.feats[..., cols], faces
-        half = len(self.view_list) - 1
-        pool = np.concatenate([self.feats[:, :1, cols], self.feats[:, half:half + 1, cols]], -1)
-        faces = (np.concatenate([self.face_feats[:, 0, cols], self.face_feats[:, 1, cols]], -1)
-                 if self.face_feats is not None else None)
+        at = [self.view_list.index((0, v)) for v in side_by_side]
+        pool = np.concatenate([self.feats[:, k, cols] for k in at], -1)[:, None]
+        faces = None
+        if self.face_feats is not None:
+            fat = [self.face_view_list.index((0, v)) for v in side_by_side]
+            faces = np.concatenate([self.face_feats[:, k, cols] for k in fat], -1)
         return pool, faces
 
 
@@ -201,11 +209,12 @@ def _fit_scores(method: dict, pool: Pool, train: np.ndarray, val_real: np.ndarra
     kind = method["kind"]
     if kind == "probe":
         scales, encoder = int(method.get("scales", 1)), method.get("encoder", "lite0")
+        residual = bool(method.get("residual", False))
         if encoder != "lite0":
             feats, face_feats = pool.encoder_features(encoder, method["taps"], scales)
         else:
-            feats, face_feats = pool.probe_features(tap_columns(method["taps"]), scales)
-        views = pool.view_idx(seed) if method.get("augment", True) and scales == 1 else [0]
+            feats, face_feats = pool.probe_features(tap_columns(method["taps"]), scales, residual)
+        views = pool.view_idx(seed) if method.get("augment", True) and scales == 1 and not residual else [0]
         l2, cv = choose_l2(feats, pool.items, fake & train, train_real, val_real, inner_folds,
                            method.get("l2", L2_GRID), views)
         x, y = training_rows(feats, pool.items, train, views)
@@ -275,7 +284,8 @@ def run_family_holdout(proto: dict, out: Path, data: Path, log: Log = print, cac
         raise FileNotFoundError(f"{art}/manifest.tsv not found: run `python scripts/fetch_real_art.py --out {art}` first")
     methods = proto["methods"]
     detectors = [m["detector"] for m in methods if m["kind"] == "detector"]
-    pool = Pool(data, art, seeds, int(proto.get("views", 2)), cache or Path("work/probe-features"), log, detectors)
+    pool = Pool(data, art, seeds, int(proto.get("views", 2)), cache or Path("work/probe-features"), log, detectors,
+                residual=any(m.get("residual") for m in methods))
     counts: dict[str, int] = {}
     for it in pool.items:
         if it.label:

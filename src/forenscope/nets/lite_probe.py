@@ -72,6 +72,33 @@ class LiteTrunk(nn.Module):
         return out
 
 
+RESIDUAL_SIGMA, RESIDUAL_GAIN = 1.0, 4.0
+_TAPS_1D = 9  # OpenCV's Gaussian size for sigma 1 on float images: round(8 sigma + 1) | 1
+
+
+def _gaussian_1d() -> torch.Tensor:
+    k = torch.exp(-((torch.arange(_TAPS_1D, dtype=torch.float64) - _TAPS_1D // 2) ** 2) / (2 * RESIDUAL_SIGMA ** 2))
+    return (k / k.sum()).float()
+
+
+def gaussian_kernels(channels: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+    """The separable blur of :func:`high_pass` as depthwise conv weights (row, column)."""
+    k = _gaussian_1d()
+    return k.view(1, 1, 1, -1).repeat(channels, 1, 1, 1), k.view(1, 1, -1, 1).repeat(channels, 1, 1, 1)
+
+
+def high_pass(x: torch.Tensor, kernels: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    """0.5 + 4 (x - Gaussian blur of x, sigma 1), clipped to [0, 1], for RGB in [0, 1]: the
+    fine-scale residual where generators' up-sampling leaves its traces and content mostly does
+    not. Equals cv2.GaussianBlur(x, (0, 0), 1) with its default reflect-101 border.
+    ``kernels``: :func:`gaussian_kernels` held by the caller (constants for ONNX export)."""
+    row, col = kernels or gaussian_kernels(x.shape[1])
+    r = _TAPS_1D // 2
+    blur = F.pad(x, (r, r, r, r), mode="reflect")
+    blur = F.conv2d(F.conv2d(blur, row.to(x), groups=x.shape[1]), col.to(x), groups=x.shape[1])
+    return (0.5 + RESIDUAL_GAIN * (x - blur)).clamp(0.0, 1.0)
+
+
 def pooled(maps: list[torch.Tensor]) -> torch.Tensor:
     """Channel means then channel standard deviations of every map: (B, 2 * sum channels)."""
     means = [m.mean(dim=(2, 3)) for m in maps]
@@ -85,30 +112,35 @@ def feature_dim(taps: tuple[int, ...], variant: str = "lite0") -> int:
 
 class LiteProbe(nn.Module):
     """``scales=2``: features of the image and of its 2x area-downsampled copy, side by side
-    (generator traces fade at half scale while content stays: the contrast is informative)."""
+    (generator traces fade at half scale while content stays: the contrast is informative).
+    ``residual``: and of its high-pass residual (:func:`high_pass`), through the same trunk."""
 
     def __init__(self, taps: tuple[int, ...] = (4, 10), depth: int | None = None, scales: int = 1,
-                 encoder: str = "lite0"):
+                 encoder: str = "lite0", residual: bool = False):
         super().__init__()
         taps = tuple(sorted(int(t) for t in taps))
         if scales not in (1, 2):
             raise ValueError(f"scales must be 1 or 2, got {scales}")
-        self.scales = scales
+        self.scales, self.residual = scales, bool(residual)
         self.trunk = LiteTrunk(depth or max(taps) + 1, taps, encoder)
-        dim = feature_dim(taps, encoder) * scales
+        dim = feature_dim(taps, encoder) * (scales + self.residual)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        row, col = gaussian_kernels(3)
+        self.register_buffer("blur_row", row, persistent=False)
+        self.register_buffer("blur_col", col, persistent=False)
         # the probe's feature standardisation, fitted with it on the training features
         self.register_buffer("feat_mean", torch.zeros(dim))
         self.register_buffer("feat_scale", torch.ones(dim))
         self.linear = nn.Linear(dim, 1)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        f = pooled(self.trunk((x - self.mean) / self.std))
-        if self.scales == 1:
-            return f
-        half = F.avg_pool2d(x, 2)  # = area resampling by 1/2 (odd last row / column dropped)
-        return torch.cat([f, pooled(self.trunk((half - self.mean) / self.std))], 1)
+        views = [x]
+        if self.scales == 2:
+            views.append(F.avg_pool2d(x, 2))  # = area resampling by 1/2 (odd last row / column dropped)
+        if self.residual:
+            views.append(high_pass(x, (self.blur_row, self.blur_col)))
+        return torch.cat([pooled(self.trunk((v - self.mean) / self.std)) for v in views], 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.linear((self.features(x) - self.feat_mean) / self.feat_scale)

@@ -56,10 +56,10 @@ def tap_columns(taps, all_taps=ALL_TAPS, encoder: str = "lite0") -> np.ndarray:
     return np.concatenate(cols + [c + start for c in cols])
 
 
-def pretrained_probe(taps, scales: int = 1, encoder: str = "lite0") -> LiteProbe:
+def pretrained_probe(taps, scales: int = 1, encoder: str = "lite0", residual: bool = False) -> LiteProbe:
     from forenscope.train.pretrained import checkpoint_path
 
-    net = LiteProbe(tuple(taps), scales=scales, encoder=encoder).eval()
+    net = LiteProbe(tuple(taps), scales=scales, encoder=encoder, residual=residual).eval()
     state = torch.load(checkpoint_path(f"efficientnet-{encoder}"), map_location="cpu", weights_only=True)
     load_lite0_trunk(net.trunk, state)
     return net
@@ -109,6 +109,12 @@ class FeatureExtractor:
 
 
 HALF_SCALE = -1  # the view id of the image area-downsampled by 2 (the second scale of scales=2)
+RESIDUAL = -2  # the view id of the image's high-pass residual (LiteProbe(residual=True))
+
+
+def probe_views(scales: int, residual: bool) -> list[int]:
+    """The view ids whose features LiteProbe(scales, residual) sets side by side, in its order."""
+    return [0] + ([HALF_SCALE] if scales == 2 else []) + ([RESIDUAL] if residual else [])
 
 
 def view_of(rgb: np.ndarray, item: Item, seed: int, view: int) -> np.ndarray:
@@ -120,6 +126,14 @@ def view_of(rgb: np.ndarray, item: Item, seed: int, view: int) -> np.ndarray:
         h, w = rgb.shape[:2]
         x = rgb[: h - h % 2, : w - w % 2].astype(np.float32)
         return x.reshape(h // 2, 2, w // 2, 2, 3).mean(axis=(1, 3))  # float: no rounding, as the network
+    if view == RESIDUAL:  # as nets.lite_probe.high_pass computes it, on the 0..255 scale of the other views
+        import cv2
+
+        from forenscope.nets.lite_probe import RESIDUAL_GAIN, RESIDUAL_SIGMA
+
+        x = rgb.astype(np.float32) / 255.0
+        res = 0.5 + RESIDUAL_GAIN * (x - cv2.GaussianBlur(x, (0, 0), RESIDUAL_SIGMA))
+        return np.clip(res, 0.0, 1.0) * 255.0
 
     from forenscope.data.wild import augment, random_crop
 
@@ -270,14 +284,18 @@ def train_probe(cfg: dict, out: Path, data: Path, log: Log = print, cache: Path 
     if art is not None and not (art / "manifest.tsv").is_file():
         raise FileNotFoundError(f"{art}/manifest.tsv not found: run `python scripts/fetch_real_art.py --out {art}` first")
     items = pool_items(data, art)
-    scales = int(cfg["network"].get("scales", 1))
-    if scales == 2 and cfg["data"]["views"]:
-        raise ValueError("network.scales = 2 trains on the images as served: set data.views = 0")
-    views = [(seed, v) for v in range(cfg["data"]["views"] + 1)] + ([(0, HALF_SCALE)] if scales == 2 else [])
-    feats = features(items, views, cache or Path("work/probe-features"), log)[..., tap_columns(taps)]
-    if scales == 2:  # the image's features beside its half-scale copy's, as LiteProbe(scales=2) computes
-        feats = np.concatenate([feats[:, :1], feats[:, 1:2]], -1)
+    scales, residual = int(cfg["network"].get("scales", 1)), bool(cfg["network"].get("residual", False))
+    side_by_side = probe_views(scales, residual)
+    if len(side_by_side) > 1 and cfg["data"]["views"]:
+        raise ValueError("network.scales = 2 or residual trains on the images as served: set data.views = 0")
+    if len(side_by_side) > 1:  # the views' features side by side, as LiteProbe computes them
+        views = [(0, v) for v in side_by_side]
+        feats = features(items, views, cache or Path("work/probe-features"), log)[..., tap_columns(taps)]
+        feats = np.concatenate([feats[:, k] for k in range(len(views))], -1)[:, None]
         views = views[:1]
+    else:
+        views = [(seed, v) for v in range(cfg["data"]["views"] + 1)]
+        feats = features(items, views, cache or Path("work/probe-features"), log)[..., tap_columns(taps)]
     fake, tr, va, te = masks(items, seed)
     folds = assign_folds(items, cfg["data"]["folds"], seed)
     view_idx = list(range(len(views)))
@@ -285,7 +303,7 @@ def train_probe(cfg: dict, out: Path, data: Path, log: Log = print, cache: Path 
     log(f"L2 {l2} (leave-group-out CV ROC-AUC by L2: {json.dumps(cv)})")
     x, y = training_rows(feats, items, fake | tr, view_idx)
     model = fit_logistic(x, y, l2)
-    net = pretrained_probe(taps, scales)
+    net = pretrained_probe(taps, scales, residual=residual)
     net.feat_mean.copy_(torch.from_numpy(model["mean"]).float())
     net.feat_scale.copy_(torch.from_numpy(model["scale"]).float())
     with torch.no_grad():
