@@ -104,12 +104,21 @@ def write_fusion_card() -> None:
     """effunet-cm ships no weights of its own: its card names its components and their hashes."""
     learned = json.loads((CARDS / "effunet.json").read_text())
     matcher = json.loads((CARDS / "copymove-sift.json").read_text())
-    card = {"name": "effunet-cm", "task": "localize", "family": "fusion",
+    design = OUT / "fusion-design" / "results.json"  # scripts/design_fusion.py: chosen on validation + CVIP
+    rule = json.loads(design.read_text())["chosen"].removeprefix("rule ") if design.is_file() else "union"
+    card = {"name": "effunet-cm", "task": "localize", "family": "fusion", "rule": rule,
+            "rule_source": str(design.relative_to(REPO)) if design.is_file() else None,
             "components": {"effunet": {"weights_sha256": learned["weights_sha256"], "threshold": learned["threshold"]},
                            "copymove-sift": {"threshold": matcher["threshold"]}},
             "weights_sha256": learned["weights_sha256"], "threshold": learned["threshold"],
             "threshold_note": "effunet's; the image is flagged when effunet or copymove-sift flags it",
             "licence": "Apache-2.0", "training_data_terms": learned.get("training_data_terms"), "metrics": {}}
+    old = json.loads((CARDS / "effunet-cm.json").read_text()) if (CARDS / "effunet-cm.json").is_file() else {}
+    for block in ("calibration", "robustness"):  # the image score does not depend on the map rule
+        if block in old:
+            card[block] = old[block]
+    if "robustness" in card and card["robustness"].get("rule", old.get("rule", "union")) != rule:
+        card["robustness"]["rule"] = old.get("rule", "union")  # measured with that rule's maps
     (CARDS / "effunet-cm.json").write_text(json.dumps(card, indent=2) + "\n")
 
 
@@ -128,6 +137,8 @@ def main() -> None:
         if "effunet" in runs:
             runs["effunet-cm"] = runs["effunet"]
     detectors = CLASSICAL + trained
+    if args.update_cards and "effunet-cm" in trained:
+        write_fusion_card()  # first: the evaluation must run the rule scripts/design_fusion.py chose
 
     run_eval(args.forgeries / "val.csv", trained + ["copymove-sift"], runs, OUT / "validation")
     synthetic = run_eval(args.forgeries / "test.csv", SYNTHETIC_CLASSICAL + trained, runs, OUT / "synthetic")
@@ -141,8 +152,6 @@ def main() -> None:
     print(base)
 
     if args.update_cards:
-        if "effunet-cm" in trained:
-            write_fusion_card()
         for name in [d for d in SYNTHETIC_CLASSICAL + trained if (CARDS / f"{d}.json").is_file()
                      and (d in trained or d == "copymove-sift")]:
             card = json.loads((CARDS / f"{name}.json").read_text())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
 from forenscope.detectors import load_detector
 from forenscope.evaluate.metrics import pixel_f1_at
@@ -75,23 +76,45 @@ def test_large_image_works_at_working_resolution():
     assert a.score > 0.5
 
 
-def test_fusion_adds_the_clone_regions_to_the_learned_map():
+def test_fusion_rules_fall_back_to_the_learned_map_and_grade_by_the_matchers_strength():
+    from forenscope.detectors.fusion import RULES
+
+    rng = np.random.default_rng(0)
+    learned, clone = rng.random((40, 50)).astype(np.float32), (rng.random((40, 50)) > 0.8).astype(np.float32)
+    for name, rule in RULES.items():
+        assert np.array_equal(rule(learned, clone, 0.3, 0.4), learned), name  # the matcher is silent
+    assert np.array_equal(RULES["union"](learned, clone, 0.5, 0.4), np.maximum(learned, clone))
+    assert np.array_equal(RULES["matcher-only"](learned, clone, 0.41, 0.4), clone)
+    graded = RULES["matcher-only-from-0.6-else-union"]
+    assert np.array_equal(graded(learned, clone, 0.65, 0.4), clone)                        # strong: a copy-move
+    assert np.array_equal(graded(learned, clone, 0.5, 0.4), np.maximum(learned, clone))   # weak: both maps
+    confident = RULES["matcher-only-from-0.6-else-confident-learned"](learned, clone, 0.5, 0.4)
+    assert np.array_equal(confident, np.maximum(clone, np.where(learned >= 0.9, learned, 0)))
+
+
+def test_fusion_applies_its_cards_rule_to_the_clone_regions_and_the_learned_map(monkeypatch):
     """effunet-cm: on a copy-move the fused mask covers source and target (the learned map
     alone need not); on an image with no copy it is exactly effunet's map."""
-    from forenscope.detectors.fusion import excess_on_scale
+    from forenscope.detectors.fusion import RULES, excess_on_scale
 
     fused = load_detector("effunet-cm")
+    assert fused.rule == (fused.card.get("rule") or "union") and fused.config()["rule"] == fused.rule
     image, truth = copied(0.0)
     a = fused.analyze(image)
     learned = fused.learned.analyze(image)
+    clone = fused.matcher.analyze(image)
     assert a.label == "tampered" and a.extras.get("raw_score", a.score) >= learned.score  # both uncalibrated
-    assert np.all(a.heatmap >= learned.heatmap)
+    expected = RULES[fused.rule](learned.heatmap, clone.heatmap, clone.score, fused.matcher.threshold)
+    assert np.array_equal(a.heatmap, expected)
     assert a.mask[50:110, 50:110].mean() > 0.6 and a.mask[180:260, 260:340].mean() > 0.6
     assert pixel_f1_at(truth, a.heatmap) > 0.7
 
     plain = texture(300, 400, 1)
     b = fused.analyze(plain)
     assert np.array_equal(b.heatmap, fused.learned.analyze(plain).heatmap)
+    monkeypatch.setattr("forenscope.detectors.fusion.load_card", lambda name: {"rule": "nope"})
+    with pytest.raises(ValueError, match="unknown rule"):
+        load_detector("effunet-cm")
 
     # the matcher's excess over its threshold lands on the learned score's range above its own
     assert excess_on_scale(0.3, 0.4, 0.9) == 0.0

@@ -248,3 +248,22 @@ def test_eval_prints_a_summary_that_fits_80_columns(pixel_folder, tmp_path):
     text = " ".join(lines)
     assert "flag everything" in text and "pixel F1" in text and "noise" in text
     assert "patch_f1_from_map_pooled_over_all_images" in (tmp_path / "o" / "results.md").read_text()
+
+
+def test_patch_f1_over_all_images_borrows_the_authentic_subsets_false_alarms(pixel_folder):
+    """A manifest whose authentic images form their own subset: each kind's all-images patch F1
+    counts the authentic images' flagged patches too; the authentic subset has no such F1."""
+    from forenscope.evaluate.metrics import patch_labels
+
+    csv = pixel_folder / "kinds.csv"
+    csv.write_text("image,mask,subset\nTp/Tp_0.png,Gt/Tp_0_gt.png,splice\nAu/Au_0.png,,authentic\n"
+                   "Au/Au_1.png,,authentic\n")
+    out = evaluate(EvalRun(dataset=csv, detectors=[load_detector("noise")]))
+    every = out["baselines"]["flag everything"]
+    truth = patch_labels(noisy_paste(300)[1])
+    tp, fp = int(truth.sum()), int((~truth).sum()) + 2 * 9  # two 96 x 96 authentic images: 3 x 3 patches each
+    assert every["splice"]["patch_f1_from_map_pooled_over_all_images"] == pytest.approx(2 * tp / (2 * tp + fp))
+    assert every["splice"]["patch_f1_from_map_pooled_over_manipulated_images"] == pytest.approx(
+        2 * tp / (2 * tp + int((~truth).sum())))
+    assert every["authentic"]["patch_f1_from_map_pooled_over_all_images"] is None or \
+        np.isnan(every["authentic"]["patch_f1_from_map_pooled_over_all_images"])

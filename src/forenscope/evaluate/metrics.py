@@ -290,7 +290,8 @@ def patch_f1(true_patch_labels, pred_patch_labels) -> float:
 
 
 def _f1_counts(tp: int, fp: int, fn: int) -> float:
-    return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else math.nan
+    """F1 from counts; undefined (NaN) without a single positive to find."""
+    return 2 * tp / (2 * tp + fp + fn) if tp + fn else math.nan
 
 
 @dataclass
@@ -334,7 +335,13 @@ class PixelMetricAccumulator:
         self.rows.append(row)
         return row
 
-    def summary(self) -> dict:
+    @property
+    def authentic_patch_false_positives(self) -> int:
+        return self._authentic_patch_fp
+
+    def summary(self, other_authentic_patch_fp: int = 0) -> dict:
+        """``other_authentic_patch_fp``: flagged patches of authentic images kept elsewhere (a
+        set whose authentic images form their own subset), counted in the all-images patch F1."""
         manip = [r for r in self.rows if r["manipulated"]]
         auth = [r for r in self.rows if not r["manipulated"]]
         aucs = [r["auc"] for r in manip if r["auc"] is not None]
@@ -360,6 +367,7 @@ class PixelMetricAccumulator:
             # over those of every image (authentic images' flagged patches are false positives).
             "patch_f1_from_map_pooled_over_manipulated_images": _f1_counts(*self._patches),
             "patch_f1_from_map_pooled_over_all_images": _f1_counts(
-                self._patches[0], self._patches[1] + self._authentic_patch_fp, self._patches[2]),
+                self._patches[0], self._patches[1] + self._authentic_patch_fp + other_authentic_patch_fp,
+                self._patches[2]),
             "false_positive_area_mean_per_authentic_image": mean("false_positive_area", auth),
         }

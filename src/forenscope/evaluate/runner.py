@@ -177,10 +177,12 @@ def _pixel_tables(accs: dict, scores: dict, threshold: float) -> dict:
     # a subset of authentic images only (e.g. "authentic" in a synthetic manifest) gives
     # the negatives for the image-level metrics of every subset that has none of its own
     pool = [yp for sub in scores.values() if not any(y for y, _ in sub) for yp in sub]
+    pool_fp = sum(a.authentic_patch_false_positives for k, a in accs.items() if not any(y for y, _ in scores[k]))
     for subset, acc in accs.items():
-        row = acc.summary()
         pairs = scores[subset]
-        if all(y for y, _ in pairs):
+        alone = all(y for y, _ in pairs)  # no authentic images of its own: it borrows the pool's
+        row = acc.summary(pool_fp if alone else 0)
+        if alone:
             pairs = pairs + pool
         y, p = zip(*pairs)
         if 0 < sum(y) < len(y):

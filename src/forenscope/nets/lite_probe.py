@@ -72,31 +72,43 @@ class LiteTrunk(nn.Module):
         return out
 
 
-RESIDUAL_SIGMA, RESIDUAL_GAIN = 1.0, 4.0
-_TAPS_1D = 9  # OpenCV's Gaussian size for sigma 1 on float images: round(8 sigma + 1) | 1
+RESIDUAL_GAIN = 4.0
+VIEWS = ("image", "half", "residual")
 
 
-def _gaussian_1d() -> torch.Tensor:
-    k = torch.exp(-((torch.arange(_TAPS_1D, dtype=torch.float64) - _TAPS_1D // 2) ** 2) / (2 * RESIDUAL_SIGMA ** 2))
+def _gaussian_1d(sigma: float) -> torch.Tensor:
+    taps = int(round(8 * sigma + 1)) | 1  # OpenCV's Gaussian size on float images
+    k = torch.exp(-((torch.arange(taps, dtype=torch.float64) - taps // 2) ** 2) / (2 * sigma ** 2))
     return (k / k.sum()).float()
 
 
-def gaussian_kernels(channels: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+def gaussian_kernels(channels: int = 3, sigma: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """The separable blur of :func:`high_pass` as depthwise conv weights (row, column)."""
-    k = _gaussian_1d()
+    k = _gaussian_1d(sigma)
     return k.view(1, 1, 1, -1).repeat(channels, 1, 1, 1), k.view(1, 1, -1, 1).repeat(channels, 1, 1, 1)
 
 
-def high_pass(x: torch.Tensor, kernels: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
-    """0.5 + 4 (x - Gaussian blur of x, sigma 1), clipped to [0, 1], for RGB in [0, 1]: the
-    fine-scale residual where generators' up-sampling leaves its traces and content mostly does
-    not. Equals cv2.GaussianBlur(x, (0, 0), 1) with its default reflect-101 border.
-    ``kernels``: :func:`gaussian_kernels` held by the caller (constants for ONNX export)."""
-    row, col = kernels or gaussian_kernels(x.shape[1])
-    r = _TAPS_1D // 2
+def high_pass(x: torch.Tensor, kernels: tuple[torch.Tensor, torch.Tensor] | None = None,
+              sigma: float = 1.0) -> torch.Tensor:
+    """0.5 + 4 (x - Gaussian blur of x), clipped to [0, 1], for RGB in [0, 1]: the fine-scale
+    residual where generators' up-sampling leaves its traces and content mostly does not.
+    Equals cv2.GaussianBlur(x, (0, 0), sigma) with its default reflect-101 border.
+    ``kernels``: :func:`gaussian_kernels` (sigma) held by the caller (constants for ONNX export)."""
+    row, col = kernels or gaussian_kernels(x.shape[1], sigma)
+    r = row.shape[-1] // 2
     blur = F.pad(x, (r, r, r, r), mode="reflect")
     blur = F.conv2d(F.conv2d(blur, row.to(x), groups=x.shape[1]), col.to(x), groups=x.shape[1])
     return (0.5 + RESIDUAL_GAIN * (x - blur)).clamp(0.0, 1.0)
+
+
+def probe_view_names(scales: int = 1, residual: bool = False, views=None) -> tuple[str, ...]:
+    """The views a probe sets side by side: ``views`` when given, else the image, its half-scale
+    copy when ``scales`` is 2, and its residual when ``residual``."""
+    names = tuple(views) if views else ("image",) + (("half",) if scales == 2 else ()) + (("residual",) if residual else ())
+    bad = [v for v in names if v not in VIEWS]
+    if bad or not names or len(set(names)) < len(names):
+        raise ValueError(f"views must be distinct names from {', '.join(VIEWS)}; got {list(names)}")
+    return names
 
 
 def pooled(maps: list[torch.Tensor]) -> torch.Tensor:
@@ -111,22 +123,24 @@ def feature_dim(taps: tuple[int, ...], variant: str = "lite0") -> int:
 
 
 class LiteProbe(nn.Module):
-    """``scales=2``: features of the image and of its 2x area-downsampled copy, side by side
-    (generator traces fade at half scale while content stays: the contrast is informative).
-    ``residual``: and of its high-pass residual (:func:`high_pass`), through the same trunk."""
+    """Features of several views of the image through one frozen trunk, side by side:
+    ``image`` (as served), ``half`` (its 2x area-downsampled copy: generator traces fade at half
+    scale while content stays) and ``residual`` (:func:`high_pass` at ``residual_sigma``).
+    ``views`` names them; without it ``scales=2`` adds ``half`` and ``residual`` the residual."""
 
     def __init__(self, taps: tuple[int, ...] = (4, 10), depth: int | None = None, scales: int = 1,
-                 encoder: str = "lite0", residual: bool = False):
+                 encoder: str = "lite0", residual: bool = False, views=None, residual_sigma: float = 1.0):
         super().__init__()
         taps = tuple(sorted(int(t) for t in taps))
         if scales not in (1, 2):
             raise ValueError(f"scales must be 1 or 2, got {scales}")
-        self.scales, self.residual = scales, bool(residual)
+        self.views = probe_view_names(scales, residual, views)
+        self.residual_sigma = float(residual_sigma)
         self.trunk = LiteTrunk(depth or max(taps) + 1, taps, encoder)
-        dim = feature_dim(taps, encoder) * (scales + self.residual)
+        dim = feature_dim(taps, encoder) * len(self.views)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-        row, col = gaussian_kernels(3)
+        row, col = gaussian_kernels(3, self.residual_sigma)
         self.register_buffer("blur_row", row, persistent=False)
         self.register_buffer("blur_col", col, persistent=False)
         # the probe's feature standardisation, fitted with it on the training features
@@ -134,13 +148,15 @@ class LiteProbe(nn.Module):
         self.register_buffer("feat_scale", torch.ones(dim))
         self.linear = nn.Linear(dim, 1)
 
+    def view(self, x: torch.Tensor, name: str) -> torch.Tensor:
+        if name == "half":
+            return F.avg_pool2d(x, 2)  # = area resampling by 1/2 (odd last row / column dropped)
+        if name == "residual":
+            return high_pass(x, (self.blur_row, self.blur_col))
+        return x
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        views = [x]
-        if self.scales == 2:
-            views.append(F.avg_pool2d(x, 2))  # = area resampling by 1/2 (odd last row / column dropped)
-        if self.residual:
-            views.append(high_pass(x, (self.blur_row, self.blur_col)))
-        return torch.cat([pooled(self.trunk((v - self.mean) / self.std)) for v in views], 1)
+        return torch.cat([pooled(self.trunk((self.view(x, v) - self.mean) / self.std)) for v in self.views], 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.linear((self.features(x) - self.feat_mean) / self.feat_scale)

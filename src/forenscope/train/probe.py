@@ -56,10 +56,12 @@ def tap_columns(taps, all_taps=ALL_TAPS, encoder: str = "lite0") -> np.ndarray:
     return np.concatenate(cols + [c + start for c in cols])
 
 
-def pretrained_probe(taps, scales: int = 1, encoder: str = "lite0", residual: bool = False) -> LiteProbe:
+def pretrained_probe(taps, scales: int = 1, encoder: str = "lite0", network: dict | None = None) -> LiteProbe:
+    """``network``: a config's [network] table (its views); else ``scales`` and ``encoder``."""
     from forenscope.train.pretrained import checkpoint_path
 
-    net = LiteProbe(tuple(taps), scales=scales, encoder=encoder, residual=residual).eval()
+    kw = {k: v for k, v in (network or {}).items() if k in ("scales", "residual", "views", "residual_sigma")}
+    net = LiteProbe(tuple(taps), encoder=encoder, **({"scales": scales} | kw)).eval()
     state = torch.load(checkpoint_path(f"efficientnet-{encoder}"), map_location="cpu", weights_only=True)
     load_lite0_trunk(net.trunk, state)
     return net
@@ -109,12 +111,24 @@ class FeatureExtractor:
 
 
 HALF_SCALE = -1  # the view id of the image area-downsampled by 2 (the second scale of scales=2)
-RESIDUAL = -2  # the view id of the image's high-pass residual (LiteProbe(residual=True))
+RESIDUAL_VIEW = {1.0: -2, 0.5: -3}  # view ids of the high-pass residual, by its blur's sigma
+RESIDUAL = RESIDUAL_VIEW[1.0]
 
 
-def probe_views(scales: int, residual: bool) -> list[int]:
-    """The view ids whose features LiteProbe(scales, residual) sets side by side, in its order."""
-    return [0] + ([HALF_SCALE] if scales == 2 else []) + ([RESIDUAL] if residual else [])
+def probe_views(scales: int = 1, residual: bool = False, views=None, residual_sigma: float = 1.0) -> list[int]:
+    """The view ids whose features LiteProbe(...) sets side by side, in its order."""
+    from forenscope.nets.lite_probe import probe_view_names
+
+    if float(residual_sigma) not in RESIDUAL_VIEW:
+        raise ValueError(f"residual_sigma must be one of {sorted(RESIDUAL_VIEW)}, got {residual_sigma}")
+    ids = {"image": 0, "half": HALF_SCALE, "residual": RESIDUAL_VIEW[float(residual_sigma)]}
+    return [ids[v] for v in probe_view_names(scales, residual, views)]
+
+
+def network_views(network: dict) -> list[int]:
+    """probe_views of a config's or card's [network] table."""
+    return probe_views(int(network.get("scales", 1)), bool(network.get("residual", False)), network.get("views"),
+                       float(network.get("residual_sigma", 1.0)))
 
 
 def view_of(rgb: np.ndarray, item: Item, seed: int, view: int) -> np.ndarray:
@@ -126,13 +140,14 @@ def view_of(rgb: np.ndarray, item: Item, seed: int, view: int) -> np.ndarray:
         h, w = rgb.shape[:2]
         x = rgb[: h - h % 2, : w - w % 2].astype(np.float32)
         return x.reshape(h // 2, 2, w // 2, 2, 3).mean(axis=(1, 3))  # float: no rounding, as the network
-    if view == RESIDUAL:  # as nets.lite_probe.high_pass computes it, on the 0..255 scale of the other views
+    sigmas = {v: k for k, v in RESIDUAL_VIEW.items()}
+    if view in sigmas:  # as nets.lite_probe.high_pass computes it, on the 0..255 scale of the other views
         import cv2
 
-        from forenscope.nets.lite_probe import RESIDUAL_GAIN, RESIDUAL_SIGMA
+        from forenscope.nets.lite_probe import RESIDUAL_GAIN
 
         x = rgb.astype(np.float32) / 255.0
-        res = 0.5 + RESIDUAL_GAIN * (x - cv2.GaussianBlur(x, (0, 0), RESIDUAL_SIGMA))
+        res = 0.5 + RESIDUAL_GAIN * (x - cv2.GaussianBlur(x, (0, 0), sigmas[view]))
         return np.clip(res, 0.0, 1.0) * 255.0
 
     from forenscope.data.wild import augment, random_crop
@@ -284,11 +299,10 @@ def train_probe(cfg: dict, out: Path, data: Path, log: Log = print, cache: Path 
     if art is not None and not (art / "manifest.tsv").is_file():
         raise FileNotFoundError(f"{art}/manifest.tsv not found: run `python scripts/fetch_real_art.py --out {art}` first")
     items = pool_items(data, art)
-    scales, residual = int(cfg["network"].get("scales", 1)), bool(cfg["network"].get("residual", False))
-    side_by_side = probe_views(scales, residual)
-    if len(side_by_side) > 1 and cfg["data"]["views"]:
-        raise ValueError("network.scales = 2 or residual trains on the images as served: set data.views = 0")
-    if len(side_by_side) > 1:  # the views' features side by side, as LiteProbe computes them
+    side_by_side = network_views(cfg["network"])
+    if side_by_side != [0] and cfg["data"]["views"]:
+        raise ValueError("network.scales = 2, residual or views train on the images as served: set data.views = 0")
+    if side_by_side != [0]:  # the views' features side by side, as LiteProbe computes them
         views = [(0, v) for v in side_by_side]
         feats = features(items, views, cache or Path("work/probe-features"), log)[..., tap_columns(taps)]
         feats = np.concatenate([feats[:, k] for k in range(len(views))], -1)[:, None]
@@ -303,7 +317,7 @@ def train_probe(cfg: dict, out: Path, data: Path, log: Log = print, cache: Path 
     log(f"L2 {l2} (leave-group-out CV ROC-AUC by L2: {json.dumps(cv)})")
     x, y = training_rows(feats, items, fake | tr, view_idx)
     model = fit_logistic(x, y, l2)
-    net = pretrained_probe(taps, scales, residual=residual)
+    net = pretrained_probe(taps, network=cfg["network"])
     net.feat_mean.copy_(torch.from_numpy(model["mean"]).float())
     net.feat_scale.copy_(torch.from_numpy(model["scale"]).float())
     with torch.no_grad():

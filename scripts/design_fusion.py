@@ -1,0 +1,130 @@
+"""Choose effunet-cm's per-pixel combination rule on validation data (issue 18, item 3).
+
+    python scripts/design_fusion.py [--data ../shared/data] [--forgeries work/synth-forgeries] [--test]
+
+The components' raw maps (effunet, copymove-sift) are computed once per image and cached in
+work/fusion-maps; every candidate rule is then scored offline on the synthetic VALIDATION split
+(per kind) and on CVIP, and the rule with the best worst-case margin over its best component
+("never loses to its parts") wins, mean pixel F1 breaking ties. ``--test`` also scores the
+synthetic test split, once, for RESULTS (it chooses nothing). Writes
+docs/results/localize/fusion-design/results.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from forenscope.data.datasets import find_pixel_pairs
+from forenscope.detectors import load_detector
+from forenscope.detectors.fusion import RULES
+from forenscope.evaluate.metrics import PixelMetricAccumulator
+from forenscope.evaluate.provenance import environment, git_commit
+from forenscope.imageio import read_image
+
+REPO = Path(__file__).resolve().parent.parent
+CACHE = REPO / "work" / "fusion-maps"
+OUT = REPO / "docs" / "results" / "localize" / "fusion-design"
+
+
+def component_maps(samples, learned, matcher) -> list[dict]:
+    """Per image: truth mask, effunet's heat, copymove-sift's heat and whether it fires (cached)."""
+    rows = []
+    for n, s in enumerate(samples):
+        key = hashlib.sha256(f"{s.image}|{s.image.stat().st_size}".encode()).hexdigest()[:20]
+        path = CACHE / f"{key}.npz"
+        if not path.is_file():
+            pixels, meta = read_image(s.image)
+            a, c = learned._analyze(pixels, meta), matcher._analyze(pixels, meta)
+            truth = (read_image(s.mask)[0].max(axis=2) > 127) if s.mask else np.zeros(pixels.shape[:2], bool)
+            CACHE.mkdir(parents=True, exist_ok=True)
+            np.savez_compressed(path, truth=truth, learned=a.heatmap.astype(np.float16),
+                                clone=c.heatmap.astype(np.float16), score=c.score)
+        z = np.load(path)
+        rows.append({"subset": s.subset, "truth": z["truth"], "learned": z["learned"].astype(np.float32),
+                     "clone": z["clone"].astype(np.float32), "score": float(z["score"])})
+        if (n + 1) % 100 == 0:
+            print(f"  maps {n + 1}/{len(samples)}", file=sys.stderr)
+    return rows
+
+
+def score(rows: list[dict], heat_of) -> dict[str, float]:
+    """Mean pixel F1 per subset (manipulated images) of the maps ``heat_of(row)``."""
+    accs: dict[str, PixelMetricAccumulator] = {}
+    for r in rows:
+        accs.setdefault(r["subset"], PixelMetricAccumulator()).add(r["truth"], heat_of(r))
+    return {k: a.summary()["f1_mean_per_image"] for k, a in accs.items() if a.summary()["n_manipulated"]}
+
+
+def evaluate(sets: dict[str, list[dict]], threshold: float) -> dict:
+    """F1 per set and subset for each component and each rule (``threshold``: the matcher's)."""
+    candidates = {"effunet": lambda r: r["learned"], "copymove-sift": lambda r: r["clone"]}
+    candidates |= {f"rule {name}": (lambda r, f=f: f(r["learned"], r["clone"], r["score"], threshold))
+                   for name, f in RULES.items()}
+    return {name: {set_name: score(rows, f) for set_name, rows in sets.items()} for name, f in candidates.items()}
+
+
+def margins(table: dict) -> dict[str, dict]:
+    """Each rule's worst margin over its best component across every set and subset, and its mean F1."""
+    out = {}
+    for name, per_set in table.items():
+        if not name.startswith("rule "):
+            continue
+        deltas, f1s = [], []
+        for set_name, subsets in per_set.items():
+            for sub, f1 in subsets.items():
+                best = max(table["effunet"][set_name][sub], table["copymove-sift"][set_name][sub])
+                deltas.append(f1 - best)
+                f1s.append(f1)
+        out[name] = {"worst_margin": float(min(deltas)), "mean_f1": float(np.mean(f1s))}
+    return out
+
+
+def markdown(result: dict) -> str:
+    lines = ["# effunet-cm: per-pixel combination chosen on validation", "",
+             f"Chosen: **{result['chosen']}** (best worst-case margin over the better component on the "
+             "validation kinds and CVIP; mean F1 breaks ties).", "",
+             "| map | set | " + " | ".join(result["columns"]) + " |", "|---|---|" + "---|" * len(result["columns"])]
+    for split in ("design", "test"):
+        for name, per_set in result.get(split, {}).items():
+            cells = [f"{per_set.get(s, {}).get(k, float('nan')):.3f}" for s, k in result["column_keys"]]
+            lines.append(f"| {name} | {split} | " + " | ".join(cells) + " |")
+    lines += ["", "| rule | worst margin | mean F1 |", "|---|---|---|"]
+    lines += [f"| {k} | {v['worst_margin']:+.3f} | {v['mean_f1']:.3f} |" for k, v in result["margins"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=Path(os.environ.get("FORENSCOPE_DATA", REPO.parent / "shared" / "data")))
+    ap.add_argument("--forgeries", type=Path, default=REPO / "work" / "synth-forgeries")
+    ap.add_argument("--test", action="store_true", help="also score the synthetic test split (chooses nothing)")
+    args = ap.parse_args()
+    learned = load_detector("effunet", calibrated=False)
+    matcher = load_detector("copymove-sift", calibrated=False)
+    design = {"validation": component_maps(find_pixel_pairs(args.forgeries / "val.csv"), learned, matcher),
+              "cvip": component_maps(find_pixel_pairs(args.data / "copymove_cvip"), learned, matcher)}
+    table = evaluate(design, matcher.threshold)
+    m = margins(table)
+    chosen = max(m, key=lambda k: (round(m[k]["worst_margin"], 3), m[k]["mean_f1"]))
+    result = {"design": table, "margins": m, "chosen": chosen, "git": git_commit(), "environment": environment()}
+    if args.test:
+        result["test"] = evaluate({"test": component_maps(find_pixel_pairs(args.forgeries / "test.csv"), learned, matcher)},
+                                  matcher.threshold)
+    cols = [(s, k) for s, subs in table["effunet"].items() for k in subs]
+    result["column_keys"] = cols + ([("test", k) for k in result["test"]["effunet"]["test"]] if args.test else [])
+    result["columns"] = [f"{s} {k}" for s, k in result["column_keys"]]
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "results.json").write_text(json.dumps(result, indent=2) + "\n")
+    (OUT / "results.md").write_text(markdown(result))
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()
