@@ -123,6 +123,16 @@ def test_data_manifest_follows_file_content(tiny_root, tmp_path):
         target.write_bytes(original)
 
 
+def _rounded(x):
+    if isinstance(x, float):
+        return round(x, 6)
+    if isinstance(x, dict):
+        return {k: _rounded(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_rounded(v) for v in x]
+    return x
+
+
 def test_holdout_protocol_is_reproducible_and_resumes(tiny_root, tmp_path):
     """A tiny protocol of kind generated: two runs (full width, half width), each tested on its
     own set and on a shared 0_real / 1_fake folder; run twice from scratch, same numbers."""
@@ -156,7 +166,9 @@ tests:
     proto = load_protocol(str(tmp_path / "p.yaml"))
     a = run_benchmark(proto, tmp_path / "a", tiny_root, tmp_path, log=lambda m: None)
     b = run_benchmark(proto, tmp_path / "b", tiny_root, tmp_path, log=lambda m: None)
-    assert a["runs"] == b["runs"] and a["mean"] == b["mean"]
+    # same weights; scores through multi-threaded ONNX Runtime may differ in the last float bits
+    # when the machine is busy (its work split changes), so compare to 6 decimals
+    assert _rounded(a["runs"]) == _rounded(b["runs"]) and _rounded(a["mean"]) == _rounded(b["mean"])
     assert set(a["runs"]["wide"]["tests"]) == {"own", "folder"} and set(a["runs"]["narrow"]["tests"]) == {"folder"}
     assert a["runs"]["wide"]["tests"]["folder"]["n_real"] == 6 == a["runs"]["wide"]["tests"]["folder"]["n_fake"]
     assert a["mean"]["own"]["runs"] == 1 and a["mean"]["folder"]["runs"] == 2
