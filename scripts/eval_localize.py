@@ -117,8 +117,9 @@ def write_fusion_card() -> None:
     for block in ("calibration", "robustness"):  # the image score does not depend on the map rule
         if block in old:
             card[block] = old[block]
-    if "robustness" in card and card["robustness"].get("rule", old.get("rule", "union")) != rule:
-        card["robustness"]["rule"] = old.get("rule", "union")  # measured with that rule's maps
+    for block in card.get("robustness", {}).values():  # one block per task: measured with the old rule's maps
+        if block.get("map_rule", old.get("rule", "union")) != rule:
+            block["map_rule"] = old.get("rule", "union")
     (CARDS / "effunet-cm.json").write_text(json.dumps(card, indent=2) + "\n")
 
 
