@@ -266,3 +266,11 @@ def test_usage_errors_are_one_plain_line_when_not_on_a_terminal(tmp_path):
     assert res.returncode == 2 and "╭" not in res.stderr
     line = next(x for x in res.stderr.splitlines() if x.startswith("Error:"))
     assert "unknown detector 'nosuch'" in line and "lite-probe" in line and line.rstrip().endswith("pelee-hpf.")
+
+
+def test_benchmark_help_lists_every_shipped_protocol():
+    from pathlib import Path
+
+    shipped = sorted(p.stem for p in (Path(__file__).resolve().parent.parent / "src" / "forenscope" / "protocols").glob("*.yaml"))
+    text = " ".join(run("benchmark", "--help").output.replace("│", " ").split())
+    assert "generator-holdout-views" in shipped and all(name in text for name in shipped)

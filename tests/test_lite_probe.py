@@ -219,6 +219,13 @@ def test_residual_view_is_the_opencv_high_pass_and_the_probe_sets_it_beside_the_
     with torch.no_grad():
         assert torch.allclose(two.features(x), torch.cat([one.features(xh), one.features(xf)], 1), atol=1e-4)
     assert probe_views(views=["half", "residual"], residual_sigma=0.5) == [-1, RESIDUAL_VIEW[0.5]]
+    # the half-scale copy's residual: the network's and the cached view agree too
+    from forenscope.train.probe import HALF_RESIDUAL_VIEW
+
+    cached_half = view_of(img, item, 0, HALF_RESIDUAL_VIEW[0.5]) / 255.0
+    three = LiteProbe((2,), views=("half-residual",), residual_sigma=0.5)
+    assert cached_half.shape == (35, 45, 3)
+    assert np.abs(three.view(x, "half-residual")[0].permute(1, 2, 0).numpy() - cached_half).max() < 1e-5
     for bad in (["half", "half"], ["edges"], []):
         with pytest.raises(ValueError, match="views|residual_sigma"):
             LiteProbe((2,), views=bad) if bad else probe_views(views=["image"], residual_sigma=0.3)

@@ -313,6 +313,14 @@ def eval_(
     raise typer.Exit(1 if run.errors else 0)
 
 
+def _shipped_protocols() -> list[str]:
+    """Names of the protocol files forenscope ships (listed without importing the evaluators)."""
+    from importlib import resources
+
+    folder = resources.files("forenscope") / "protocols"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
 # the few figures a terminal shows (results.md has every metric): name in results.json -> column
 _EVAL_SUMMARY = {
     "image": {"ap": "AP", "roc_auc": "ROC-AUC", "acc": "acc"},
@@ -479,7 +487,7 @@ def train(
 
 @app.command()
 def benchmark(
-    protocol: str = typer.Argument(..., help="A shipped protocol (case1, case2, case3, generator-holdout, category-holdout, simulated-decoder-holdout) or a protocol YAML file."),
+    protocol: str = typer.Argument(..., help=f"A shipped protocol ({', '.join(_shipped_protocols())}) or a protocol YAML file."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default work/benchmarks/<protocol>). A rerun reuses its trained model."),
     data: Optional[Path] = typer.Option(None, "--data", help="Shared data folder (default $FORENSCOPE_DATA or ../shared/data)."),
     forgeries: Path = typer.Option(Path("work/synth-forgeries"), "--forgeries", help="Output of `forenscope synth forgeries`."),

@@ -73,7 +73,7 @@ class LiteTrunk(nn.Module):
 
 
 RESIDUAL_GAIN = 4.0
-VIEWS = ("image", "half", "residual")
+VIEWS = ("image", "half", "residual", "half-residual")
 
 
 def _gaussian_1d(sigma: float) -> torch.Tensor:
@@ -125,7 +125,8 @@ def feature_dim(taps: tuple[int, ...], variant: str = "lite0") -> int:
 class LiteProbe(nn.Module):
     """Features of several views of the image through one frozen trunk, side by side:
     ``image`` (as served), ``half`` (its 2x area-downsampled copy: generator traces fade at half
-    scale while content stays) and ``residual`` (:func:`high_pass` at ``residual_sigma``).
+    scale while content stays), ``residual`` (:func:`high_pass` at ``residual_sigma``) and
+    ``half-residual`` (that of the half-scale copy).
     ``views`` names them; without it ``scales=2`` adds ``half`` and ``residual`` the residual."""
 
     def __init__(self, taps: tuple[int, ...] = (4, 10), depth: int | None = None, scales: int = 1,
@@ -153,6 +154,8 @@ class LiteProbe(nn.Module):
             return F.avg_pool2d(x, 2)  # = area resampling by 1/2 (odd last row / column dropped)
         if name == "residual":
             return high_pass(x, (self.blur_row, self.blur_col))
+        if name == "half-residual":  # the residual of the half-scale copy: coarser traces, a quarter of the cost
+            return high_pass(F.avg_pool2d(x, 2), (self.blur_row, self.blur_col))
         return x
 
     def features(self, x: torch.Tensor) -> torch.Tensor:

@@ -112,6 +112,7 @@ class FeatureExtractor:
 
 HALF_SCALE = -1  # the view id of the image area-downsampled by 2 (the second scale of scales=2)
 RESIDUAL_VIEW = {1.0: -2, 0.5: -3}  # view ids of the high-pass residual, by its blur's sigma
+HALF_RESIDUAL_VIEW = {1.0: -4, 0.5: -5}  # ... and of the half-scale copy's residual
 RESIDUAL = RESIDUAL_VIEW[1.0]
 
 
@@ -121,7 +122,8 @@ def probe_views(scales: int = 1, residual: bool = False, views=None, residual_si
 
     if float(residual_sigma) not in RESIDUAL_VIEW:
         raise ValueError(f"residual_sigma must be one of {sorted(RESIDUAL_VIEW)}, got {residual_sigma}")
-    ids = {"image": 0, "half": HALF_SCALE, "residual": RESIDUAL_VIEW[float(residual_sigma)]}
+    ids = {"image": 0, "half": HALF_SCALE, "residual": RESIDUAL_VIEW[float(residual_sigma)],
+           "half-residual": HALF_RESIDUAL_VIEW[float(residual_sigma)]}
     return [ids[v] for v in probe_view_names(scales, residual, views)]
 
 
@@ -140,13 +142,13 @@ def view_of(rgb: np.ndarray, item: Item, seed: int, view: int) -> np.ndarray:
         h, w = rgb.shape[:2]
         x = rgb[: h - h % 2, : w - w % 2].astype(np.float32)
         return x.reshape(h // 2, 2, w // 2, 2, 3).mean(axis=(1, 3))  # float: no rounding, as the network
-    sigmas = {v: k for k, v in RESIDUAL_VIEW.items()}
+    sigmas = {v: k for k, v in RESIDUAL_VIEW.items()} | {v: k for k, v in HALF_RESIDUAL_VIEW.items()}
     if view in sigmas:  # as nets.lite_probe.high_pass computes it, on the 0..255 scale of the other views
         import cv2
 
         from forenscope.nets.lite_probe import RESIDUAL_GAIN
 
-        x = rgb.astype(np.float32) / 255.0
+        x = (view_of(rgb, item, seed, HALF_SCALE) if view in HALF_RESIDUAL_VIEW.values() else rgb).astype(np.float32) / 255.0
         res = 0.5 + RESIDUAL_GAIN * (x - cv2.GaussianBlur(x, (0, 0), sigmas[view]))
         return np.clip(res, 0.0, 1.0) * 255.0
 
