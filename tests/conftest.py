@@ -1,6 +1,8 @@
 import io
 import os
+import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -75,3 +77,37 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA} (set FORENSCOPE_DATA)")
     return SHARED_DATA
+
+
+def _held_detector():
+    """Register ``test-held`` once: an analysis that runs until its test lets it go (at most 30 s),
+    so that "analyses in flight" is a number a test knows."""
+    from forenscope.analysis import Analysis
+    from forenscope.detectors import register_detector
+    from forenscope.detectors.base import Detector
+
+    @register_detector("test-held", task="generated")
+    class Held(Detector):
+        state = SimpleNamespace(release=threading.Event(), started=threading.Semaphore(0))
+
+        def _analyze(self, rgb, meta):
+            state = type(self).state  # the state of the test that started it, even if it ends first
+            state.started.release()
+            state.release.wait(30)
+            return Analysis(self.name, self.task, 0.25, "authentic")
+
+    return Held
+
+
+_HELD = None
+
+
+@pytest.fixture
+def held():
+    """Fresh ``started`` (released as each held analysis begins) and ``release`` for this test;
+    everything still held is let go at its end."""
+    global _HELD
+    _HELD = _HELD or _held_detector()
+    _HELD.state = state = SimpleNamespace(release=threading.Event(), started=threading.Semaphore(0))
+    yield state
+    state.release.set()

@@ -16,27 +16,10 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from conftest import encode, noisy_photo  # noqa: E402
-from forenscope.analysis import Analysis  # noqa: E402
-from forenscope.detectors import register_detector  # noqa: E402
-from forenscope.detectors.base import Detector  # noqa: E402
 from forenscope.report.verdict import VERDICTS  # noqa: E402
 from forenscope.serve.app import create_app  # noqa: E402
 
 PNG = encode(noisy_photo(96, 128, 5), "PNG")
-RELEASE = threading.Event()
-STARTED = threading.Semaphore(0)
-
-
-@register_detector("test-blocking", task="generated")
-class Blocking(Detector):
-    """Holds its worker until RELEASE is set: makes "requests in flight" a known number."""
-
-    def _analyze(self, rgb, meta):
-        STARTED.release()
-        RELEASE.wait(30)
-        return Analysis(self.name, self.task, 0.25, "authentic")
-
-
 @pytest.fixture(scope="module")
 def client():
     with TestClient(create_app(["noise", "ela"])) as c:
@@ -88,12 +71,11 @@ def test_size_and_pixel_limits():
         assert r.status_code == 413 and "too many pixels" in r.json()["detail"]
 
 
-def test_concurrent_requests_are_bounded_and_models_loaded_once():
-    RELEASE.clear()
-    app = create_app(["test-blocking"], workers=1, queue=1, concurrent_per_client=0)
+def test_concurrent_requests_are_bounded_and_models_loaded_once(held):
+    app = create_app(["test-held"], workers=1, queue=1, concurrent_per_client=0)
     with TestClient(app) as c, ThreadPoolExecutor(6) as pool:
         first = pool.submit(_post, c, PNG)
-        assert STARTED.acquire(timeout=30)            # one analysis running
+        assert held.started.acquire(timeout=30)       # one analysis running
         second = pool.submit(_post, c, PNG)           # one waiting
         deadline = threading.Event()
         while c.get("/healthz").json()["pending"] < 2 and not deadline.wait(0.01):
@@ -101,10 +83,10 @@ def test_concurrent_requests_are_bounded_and_models_loaded_once():
         turned_away = [pool.submit(_post, c, PNG) for _ in range(3)]
         codes = [f.result(timeout=30).status_code for f in turned_away]
         assert codes == [503, 503, 503]
-        RELEASE.set()
+        held.release.set()
         assert first.result(timeout=30).status_code == 200 and second.result(timeout=30).status_code == 200
         health = c.get("/healthz").json()
-        assert health["loaded"] == ["test-blocking"] and health["pending"] == 0
+        assert health["loaded"] == ["test-held"] and health["pending"] == 0
 
 
 def test_models_page_and_schema(client):

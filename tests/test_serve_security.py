@@ -16,7 +16,6 @@ from fastapi.testclient import TestClient  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from conftest import encode, noisy_photo  # noqa: E402
-from forenscope.analysis import Analysis  # noqa: E402
 from forenscope.cli import app as cli_app  # noqa: E402
 from forenscope.detectors import register_detector  # noqa: E402
 from forenscope.detectors.base import Detector  # noqa: E402
@@ -26,20 +25,6 @@ from forenscope.serve.security import ClientLimits, KeyError_, key_name, load_ke
 PNG = encode(noisy_photo(64, 64, 3), "PNG")
 ALICE, BOB = "alice-key-0123456789abcdef", "bob-key-0123456789abcdefgh"
 KEYS = {ALICE: "alice", BOB: "bob"}
-HOLD = threading.Event()
-HELD = threading.Semaphore(0)
-
-
-@register_detector("test-held", task="generated")
-class Held(Detector):
-    """Runs until HOLD is set (at most 20 s): an analysis that takes as long as a test wants."""
-
-    def _analyze(self, rgb, meta):
-        HELD.release()
-        HOLD.wait(20)
-        return Analysis(self.name, self.task, 0.25, "authentic")
-
-
 @register_detector("test-leaky", task="generated")
 class Leaky(Detector):
     """Fails the way a careless detector might: with server paths in its messages."""
@@ -102,17 +87,16 @@ def test_rate_window_slides():
     assert limits.start("a")
 
 
-def test_concurrent_analyses_are_limited_per_client():
-    HOLD.clear()
+def test_concurrent_analyses_are_limited_per_client(held):
     with TestClient(create_app(["test-held"], api_keys=KEYS, concurrent_per_client=1, workers=2)) as c, \
             ThreadPoolExecutor(3) as pool:
         first = pool.submit(_post, c, ALICE)
-        assert HELD.acquire(timeout=20)
+        assert held.started.acquire(timeout=20)
         second = _post(c, ALICE)
         assert second.status_code == 429 and "retry-after" in second.headers
         other = pool.submit(_post, c, BOB)
-        assert HELD.acquire(timeout=20)  # bob's analysis runs while alice waits her turn
-        HOLD.set()
+        assert held.started.acquire(timeout=20)  # bob's analysis runs while alice waits her turn
+        held.release.set()
         assert first.result(timeout=20).status_code == 200 and other.result(timeout=20).status_code == 200
 
 
@@ -205,9 +189,8 @@ def test_slow_upload_times_out_and_a_disconnect_leaves_nothing(server):
     assert list(private.iterdir()) == []
 
 
-def test_a_stuck_analysis_gets_503_and_frees_its_slot(server):
+def test_a_stuck_analysis_gets_503_and_frees_its_slot(server, held):
     start, _ = server
-    HOLD.clear()
     port = start(create_app(["test-held"], api_keys=KEYS, request_timeout=1.0, workers=1, queue=0,
                             concurrent_per_client=0))
     t0 = time.time()
@@ -220,4 +203,3 @@ def test_a_stuck_analysis_gets_503_and_frees_its_slot(server):
     nxt = _raw(port, len(body), body, key=BOB)
     assert _status(nxt) == 200
     nxt.close()
-    HOLD.set()

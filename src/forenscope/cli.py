@@ -27,6 +27,7 @@ from forenscope.data.inputs import InputItem, expand_inputs, unique_output_stems
 from forenscope.detectors import UnknownDetectorError, available_detectors, describe_detector, load_detector
 from forenscope.detectors.base import RESEARCH, load_card
 from forenscope.detectors.registry import get_detector_class
+from forenscope.evaluate.benchmark import protocol_names
 from forenscope.imageio import DEFAULT_MAX_PIXELS, ImageError, read_image
 from forenscope.report.maps import write_heatmap_png, write_mask_png, write_overlay_png
 
@@ -313,14 +314,6 @@ def eval_(
     raise typer.Exit(1 if run.errors else 0)
 
 
-def _shipped_protocols() -> list[str]:
-    """Names of the protocol files forenscope ships (listed without importing the evaluators)."""
-    from importlib import resources
-
-    folder = resources.files("forenscope") / "protocols"
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
-
-
 # the few figures a terminal shows (results.md has every metric): name in results.json -> column
 _EVAL_SUMMARY = {
     "image": {"ap": "AP", "roc_auc": "ROC-AUC", "acc": "acc"},
@@ -487,7 +480,7 @@ def train(
 
 @app.command()
 def benchmark(
-    protocol: str = typer.Argument(..., help=f"A shipped protocol ({', '.join(_shipped_protocols())}) or a protocol YAML file."),
+    protocol: str = typer.Argument(..., help=f"A shipped protocol ({', '.join(protocol_names())}) or a protocol YAML file."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default work/benchmarks/<protocol>). A rerun reuses its trained model."),
     data: Optional[Path] = typer.Option(None, "--data", help="Shared data folder (default $FORENSCOPE_DATA or ../shared/data)."),
     forgeries: Path = typer.Option(Path("work/synth-forgeries"), "--forgeries", help="Output of `forenscope synth forgeries`."),

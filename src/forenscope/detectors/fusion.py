@@ -14,6 +14,8 @@ fused label is exactly "either detector flags the image", and the score still ra
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from forenscope.analysis import Analysis
@@ -31,7 +33,7 @@ def _confident_learned(learned, clone):
 
 
 def _graded(strong: float, weak):
-    """The matcher's map alone when its score reaches ``strong`` (many verified matches: a
+    """The matcher's map alone when its score reaches ``strong`` (inf: never; many verified matches: a
     copy-move, whose source the learned map cannot know and whose surroundings it may flag);
     ``weak(learned, clone)`` when it fires below that (a few matches may be a false alarm on
     another kind of forgery, where the learned map knows better)."""
@@ -45,10 +47,9 @@ def _graded(strong: float, weak):
 # How the two maps combine, from the matcher's score and threshold (below it: the learned map
 # alone). Chosen on validation forgeries and CVIP by scripts/design_fusion.py; the card names it.
 RULES = {
-    "union": lambda learned, clone, score, threshold: _union(learned, clone) if score >= threshold else learned,
+    "union": _graded(math.inf, _union),
     "matcher-only": _graded(0.0, None),
-    "confident-learned": lambda learned, clone, score, threshold: (
-        _confident_learned(learned, clone) if score >= threshold else learned),
+    "confident-learned": _graded(math.inf, _confident_learned),
     **{f"matcher-only-from-{strong:g}-else-{name}": _graded(strong, weak)
        for strong in (0.5, 0.6, 0.7) for name, weak in (("union", _union), ("confident-learned", _confident_learned),
                                                           ("learned", lambda learned, clone: learned))},

@@ -176,8 +176,9 @@ def _pixel_tables(accs: dict, scores: dict, threshold: float) -> dict:
     table = {}
     # a subset of authentic images only (e.g. "authentic" in a synthetic manifest) gives
     # the negatives for the image-level metrics of every subset that has none of its own
-    pool = [yp for sub in scores.values() if not any(y for y, _ in sub) for yp in sub]
-    pool_fp = sum(a.authentic_patch_false_positives for k, a in accs.items() if not any(y for y, _ in scores[k]))
+    authentic_only = [k for k, sub in scores.items() if not any(y for y, _ in sub)]
+    pool = [yp for k in authentic_only for yp in scores[k]]
+    pool_fp = sum(accs[k].authentic_patch_false_positives for k in authentic_only)
     for subset, acc in accs.items():
         pairs = scores[subset]
         alone = all(y for y, _ in pairs)  # no authentic images of its own: it borrows the pool's

@@ -304,14 +304,12 @@ def train_probe(cfg: dict, out: Path, data: Path, log: Log = print, cache: Path 
     side_by_side = network_views(cfg["network"])
     if side_by_side != [0] and cfg["data"]["views"]:
         raise ValueError("network.scales = 2, residual or views train on the images as served: set data.views = 0")
+    views = ([(0, v) for v in side_by_side] if side_by_side != [0]
+             else [(seed, v) for v in range(cfg["data"]["views"] + 1)])
+    feats = features(items, views, cache or Path("work/probe-features"), log)[..., tap_columns(taps)]
     if side_by_side != [0]:  # the views' features side by side, as LiteProbe computes them
-        views = [(0, v) for v in side_by_side]
-        feats = features(items, views, cache or Path("work/probe-features"), log)[..., tap_columns(taps)]
         feats = np.concatenate([feats[:, k] for k in range(len(views))], -1)[:, None]
         views = views[:1]
-    else:
-        views = [(seed, v) for v in range(cfg["data"]["views"] + 1)]
-        feats = features(items, views, cache or Path("work/probe-features"), log)[..., tap_columns(taps)]
     fake, tr, va, te = masks(items, seed)
     folds = assign_folds(items, cfg["data"]["folds"], seed)
     view_idx = list(range(len(views)))
