@@ -46,6 +46,7 @@ def test_key_files_and_variable(tmp_path):
     keys = load_keys(path, environ={"FORENSCOPE_API_KEYS": "carol-key-0123456789abcd carol, dave-key-0123456789abcdef"})
     assert keys[ALICE] == "alice" and keys[BOB].startswith("key-") and keys["carol-key-0123456789abcd"] == "carol"
     assert len(keys) == 4
+    assert parse_keys(f"{ALICE}\talice\n", "f") == {ALICE: "alice"}  # a tab separates too
     with pytest.raises(KeyError_, match="at least 16"):
         parse_keys("short name\n", "f")
     with pytest.raises(KeyError_, match="same key twice"):

@@ -49,8 +49,8 @@ def parse_keys(text: str, origin: str) -> dict[str, str]:
         entry = raw.split("#", 1)[0].strip()
         if not entry:
             continue
-        key, _, name = entry.partition(" ")
-        name = name.strip() or "key-" + hashlib.sha256(key.encode()).hexdigest()[:8]
+        key, *rest = entry.split(None, 1)  # any run of spaces or tabs separates key and name
+        name = (rest[0].strip() if rest else "") or "key-" + hashlib.sha256(key.encode()).hexdigest()[:8]
         if len(key) < MIN_KEY_LENGTH:
             raise KeyError_(f"{origin}, entry {n}: a key needs at least {MIN_KEY_LENGTH} characters "
                             f"(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
