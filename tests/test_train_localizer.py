@@ -107,3 +107,54 @@ def test_bappy_localisers_train_and_analyse_any_size(forgeries, tmp_path, family
     assert a.heatmap.shape == (150, 203) and 0.0 <= a.heatmap.min() <= a.heatmap.max() <= 1.0
     one_by_one = predict_map(det.net, family, image, pixels_per_batch=1)
     assert np.allclose(one_by_one, a.heatmap, atol=1e-5)
+
+
+def test_map_statistics_of_a_known_map():
+    from forenscope.detectors.localizers import LOGIT_CLIP, MAP_STATISTICS, map_statistics
+
+    prob = np.full((100, 100), 0.1, np.float32)
+    prob[10:30, 10:30] = 0.95           # one 400-pixel region (4 % of the image)
+    prob[80, 80] = 0.6                  # and a lone flagged pixel
+    s = dict(zip(MAP_STATISTICS, map_statistics(prob)))
+    z95, z1 = np.log(0.95 / 0.05), np.log(0.1 / 0.9)
+    assert np.isclose(s["top_1%_logit"], z95, atol=1e-5)       # the top 100 pixels are all in the region
+    assert np.isclose(s["area_above_0.5"], 401 / 1e4) and np.isclose(s["area_above_0.9"], 400 / 1e4)
+    assert np.isclose(s["largest_region_area"], 400 / 1e4)
+    assert np.isclose(s["largest_region_mean_logit"], z95, atol=1e-5)
+    assert np.isclose(s["mean_logit"], (400 * z95 + np.log(0.6 / 0.4) + 9599 * z1) / 1e4, atol=1e-4)
+    # saturated probabilities are clipped, so a float16 copy of the map gives the same figures
+    sat = np.where(prob > 0.9, 0.99999, prob).astype(np.float32)
+    assert np.allclose(map_statistics(sat), map_statistics(sat.astype(np.float16)), atol=1e-3)
+    assert np.isclose(dict(zip(MAP_STATISTICS, map_statistics(sat)))["top_1%_logit"], np.log((1 - LOGIT_CLIP) / LOGIT_CLIP))
+    empty = dict(zip(MAP_STATISTICS, map_statistics(np.zeros((50, 50)))))
+    assert empty["largest_region_area"] == 0 and empty["area_above_0.5"] == 0
+
+
+def test_image_head_separates_compact_regions_from_maps_high_everywhere_and_sets_a_mid_scale():
+    """Authentic maps here are high everywhere (texture), tampered ones have one confident
+    region on a low background: the top 1 % alone ranks them badly, the head (peak against the
+    image's own level) ranks them well, and its threshold is a probability, not ~1."""
+    from forenscope.detectors.localizers import head_probability, image_score, map_statistics
+    from forenscope.evaluate.metrics import roc_auc, threshold_at_fpr
+    from forenscope.train.localize import fit_image_head
+
+    rng = np.random.default_rng(0)
+    maps, labels = [], []
+    for i in range(60):
+        if i % 2:
+            m = rng.uniform(0.0, 0.2, (64, 64))
+            m[20:36, 20:36] = rng.uniform(0.97, 0.995)
+        else:
+            m = rng.uniform(0.8, 0.995, (64, 64))
+        maps.append(m.astype(np.float32))
+        labels.append(i % 2)
+    labels = np.array(labels)
+    stats = np.stack([map_statistics(m) for m in maps])
+    head, cv = fit_image_head(stats, labels)
+    assert max(cv.values()) > 0.95
+    p = head_probability(head, stats)
+    assert roc_auc(labels, p) > 0.95 and roc_auc(labels, [image_score(m) for m in maps]) < 0.6
+    assert threshold_at_fpr(labels, p, 0.05) < 0.99
+    assert np.isclose(image_score(maps[1], head), p[1])  # the detector's path, one map at a time
+    with pytest.raises(ValueError, match="does not compute"):
+        head_probability({**head, "statistics": ["colour_of_the_sky"]}, stats)

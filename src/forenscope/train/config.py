@@ -41,7 +41,9 @@ LOCALIZE_DEFAULTS = {
     "train": {"seed": 0, "steps": 1000, "batch": 16, "lr": 1e-3, "weight_decay": 0.0, "warmup": 50,
               "val_every": 200, "max_minutes": 60.0, "threads": 0, "double_sigmoid": False,
               "init": ""},  # "efficientnet-lite0": ImageNet weights for effunet's encoder
-    "calibration": {"target_fpr": 0.05},
+    # image_head: fit a logistic image score on map statistics of the validation images
+    # (train/localize.fit_image_head); false keeps the mean of the map's top 1 %
+    "calibration": {"target_fpr": 0.05, "image_head": True},
 }
 
 
@@ -70,7 +72,8 @@ PROBE_DEFAULTS = {
     "network": {"taps": [4, 10]},
     "input": {"tile": 512, "max_tiles": 4},
     "data": {"art": "work/real-art", "folds": 5, "views": 2},
-    "train": {"seed": 0, "l2": [1e-3, 1e-2, 1e-1], "threads": 0},
+    # balance_families: each generator family / real source weighs the same in the fit
+    "train": {"seed": 0, "l2": [1e-3, 1e-2, 1e-1], "threads": 0, "balance_families": False},
     "calibration": {"target_fpr": 0.05},
     # the benchmark figures the card quotes: generator-holdout's results.json and the method row
     "evaluation": {"results": "", "method": ""},

@@ -18,7 +18,8 @@ import torch
 from safetensors.torch import load_file
 
 from forenscope.data.datasets import manifest_hash
-from forenscope.detectors.localizers import FIXED_TILE, image_score, network_batch, predict_map
+from forenscope.detectors.localizers import (FIXED_TILE, HEAD_STATISTICS, MAP_STATISTICS, head_probability,
+                                              image_score, map_statistics, network_batch, predict_map)
 from forenscope.evaluate.metrics import image_metrics, pixel_auc, pixel_f1_at, threshold_at_fpr
 from forenscope.imageio import read_image
 from forenscope.nets.factory import build_network
@@ -120,11 +121,12 @@ def make_batch(rows: list[dict], cache: PairCache, cfg: dict, rng: np.random.Gen
 
 
 def validate(net, family: str, rows: list[dict], cache: PairCache, tile: int) -> dict:
-    f1s, aucs, scores, labels = [], [], [], []
+    f1s, aucs, scores, labels, stats = [], [], [], [], []
     for r in rows:
         rgb, mask = cache.get(r)
         prob = predict_map(net, family, rgb, tile)
         scores.append(image_score(prob))
+        stats.append(map_statistics(prob))
         labels.append(int(mask.any()))
         if mask.any():
             f1s.append(pixel_f1_at(mask, prob))
@@ -134,7 +136,47 @@ def validate(net, family: str, rows: list[dict], cache: PairCache, tile: int) ->
     im = image_metrics(labels, scores, 0.5) if 0 < sum(labels) < len(labels) else {}
     return {"f1_mean_per_image": float(np.mean(f1s)) if f1s else 0.0,
             "auc_mean_per_image": float(np.mean(aucs)) if aucs else None,
-            "image_roc_auc": im.get("roc_auc"), "_scores": np.array(scores), "_labels": np.array(labels)}
+            "image_roc_auc": im.get("roc_auc"), "_scores": np.array(scores), "_labels": np.array(labels),
+            "_stats": np.array(stats)}
+
+
+# ------------------------------------------------------------------ the image head
+
+HEAD_L2_GRID = (1e-3, 1e-2, 1e-1, 1.0)
+
+
+def fit_image_head(stats: np.ndarray, labels: np.ndarray, statistics=HEAD_STATISTICS, folds: int = 5,
+                   seed: int = 0) -> tuple[dict, dict]:
+    """A logistic image head on the named ``statistics`` of ``map_statistics`` rows (one per
+    image; label 1 = tampered). Its L2 strength is the one with the best out-of-fold image ROC-AUC over
+    ``folds`` stratified folds; the head is then fitted on every row. Returns the head (as
+    stored in a card) and the out-of-fold AUC of each L2."""
+    from forenscope.evaluate.metrics import roc_auc
+    from forenscope.train.probe import fit_logistic, probe_logits
+
+    labels = np.asarray(labels).astype(int)
+    folds = min(folds, int(labels.sum()), int((labels == 0).sum()))
+    if folds < 2:
+        raise ValueError("an image head needs at least two authentic and two tampered validation images")
+    stats = np.asarray(stats)[:, [MAP_STATISTICS.index(n) for n in statistics]]
+    rng = np.random.default_rng(seed)
+    fold = np.zeros(len(labels), int)
+    for cls in (0, 1):
+        idx = rng.permutation(np.flatnonzero(labels == cls))
+        fold[idx] = np.arange(len(idx)) % folds
+    cv = {}
+    for l2 in HEAD_L2_GRID:
+        out = np.zeros(len(labels))
+        for k in range(folds):
+            model = fit_logistic(stats[fold != k], labels[fold != k], l2)
+            out[fold == k] = probe_logits(model, stats[fold == k])
+        cv[l2] = float(roc_auc(labels, out))
+    l2 = max(HEAD_L2_GRID, key=lambda v: (round(cv[v], 4), v))  # ties: the stronger prior
+    m = fit_logistic(stats, labels, l2)
+    head = {"statistics": list(statistics), "mean": m["mean"].tolist(), "scale": m["scale"].tolist(),
+            "weight": m["weight"].tolist(), "bias": m["bias"], "l2": l2,
+            "fitted_on": f"{int((labels == 0).sum())} authentic + {int(labels.sum())} tampered validation images"}
+    return head, {str(k): v for k, v in cv.items()}
 
 
 # ------------------------------------------------------------------ the loop
@@ -195,16 +237,22 @@ def _finish(cfg, out, state, train_rows, val_rows, val_cache, log) -> dict:
     net = build_network(cfg["family"], cfg["network"])
     net.load_state_dict(load_file(out / "best.safetensors"))
     metrics = validate(net, cfg["family"], val_rows, val_cache, cfg["input"]["tile"])
-    scores, labels = metrics.pop("_scores"), metrics.pop("_labels")
+    scores, labels, stats = metrics.pop("_scores"), metrics.pop("_labels"), metrics.pop("_stats")
     target = cfg["calibration"]["target_fpr"]
-    threshold = float(threshold_at_fpr(labels, scores, target)) if 0 < labels.sum() < len(labels) else 0.5
+    both_classes = 0 < labels.sum() < len(labels)
+    head, rule = None, "mean of the top 1% of the map"
+    if cfg["calibration"]["image_head"] and min(labels.sum(), len(labels) - labels.sum()) >= 2:
+        head, cv = fit_image_head(stats, labels, seed=cfg["train"]["seed"])
+        scores, rule = head_probability(head, stats), "image head on map statistics"
+        metrics |= {"image_roc_auc_top1pct": metrics["image_roc_auc"], "image_head_cv_roc_auc": cv,
+                    "image_roc_auc": image_metrics(labels, scores, 0.5)["roc_auc"]}
+    threshold = float(threshold_at_fpr(labels, scores, target)) if both_classes else 0.5
     files = [r["image"] for r in train_rows + val_rows] + [r["mask"] for r in train_rows + val_rows if r["mask"]]
     card = model_card(net, cfg, state, out, task="localize", threshold=threshold,
-                      threshold_note=f"image score (mean of the top 1% of the map) flagging {target:.0%} "
-                                     "of validation authentic images",
+                      threshold_note=f"image score ({rule}) flagging {target:.0%} of validation authentic images",
                       counts={"train_images": len(train_rows), "val_images": len(val_rows)},
                       data_sha256=manifest_hash(files, Path(cfg["data"]["forgeries"])))
-    card |= {
+    card |= ({"image_head": head} if head else {}) | {
         "metrics": {"validation": {k: v for k, v in metrics.items()}},
         "git": git_commit(), "environment": environment(),
         "licence": "Apache-2.0",
