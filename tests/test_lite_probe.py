@@ -11,7 +11,8 @@ import torch
 
 from conftest import textured
 from forenscope.nets.lite_probe import LiteProbe, feature_dim, load_lite0_trunk
-from forenscope.train.probe import ALL_TAPS, fit_logistic, probe_logits, tap_columns, threshold_for_fpr
+from forenscope.train.probe import (ALL_TAPS, fit_logistic, probe_logits, row_weights, tap_columns,
+                                    threshold_for_fpr)
 
 
 def _random_bn(net):
@@ -80,6 +81,32 @@ def test_logistic_fit_matches_scikit_learn():
     assert np.allclose(mine["weight"], ref.coef_[0], atol=1e-4)
     assert abs(mine["bias"] - ref.intercept_[0]) < 1e-4
     assert np.allclose(probe_logits(mine, x), ref.decision_function(xs), atol=1e-3)
+
+
+def test_family_balanced_fit_matches_scikit_learn_and_ignores_how_many_images_a_family_has():
+    sklearn = pytest.importorskip("sklearn.linear_model")
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(240, 4))
+    families = np.array(["big"] * 150 + ["small"] * 30 + ["real-a"] * 40 + ["real-b"] * 20)
+    y = np.r_[np.ones(180), np.zeros(60)]
+    x[:150, 0] += 1.0   # the big family leans on feature 0, the small one on feature 1
+    x[150:180, 1] += 2.0
+    w = row_weights(y, families)
+    for fam in ("big", "small"):  # each fake family half the fake weight; classes half each
+        assert np.isclose(w[families == fam].sum(), len(y) / 4)
+    assert np.isclose(w[y == 0].sum(), len(y) / 2) and np.isclose(w[families == "real-b"].sum(), len(y) / 4)
+    l2 = 0.05
+    mine = fit_logistic(x, y, l2, groups=families)
+    xs = (x - mine["mean"]) / mine["scale"]
+    ref = sklearn.LogisticRegression(C=1 / (l2 * len(y)), tol=1e-10, max_iter=5000).fit(xs, y, sample_weight=w)
+    assert np.allclose(mine["weight"], ref.coef_[0], atol=1e-4)
+    plain = fit_logistic(x, y, l2)  # unbalanced, the big family dominates: feature 0 weighs more
+    assert mine["weight"][1] / mine["weight"][0] > plain["weight"][1] / plain["weight"][0]
+    # three copies of the small family change nothing once families weigh the same (up to the
+    # standardisation, which sees the copies: compare scores' ranks on the original rows)
+    rep = np.r_[np.arange(240), np.repeat(np.arange(150, 180), 2)]
+    again = fit_logistic(x[rep], y[rep], l2, groups=families[rep])
+    assert np.corrcoef(probe_logits(again, x), probe_logits(mine, x))[0, 1] > 0.999
 
 
 def test_threshold_flags_at_most_the_target_share_and_is_the_lowest_such():

@@ -213,10 +213,11 @@ def _fit_scores(method: dict, pool: Pool, train: np.ndarray, val_real: np.ndarra
         else:
             feats, face_feats = pool.probe_features(tap_columns(method["taps"]), side_by_side)
         views = pool.view_idx(seed) if method.get("augment", True) and side_by_side == [0] else [0]
+        balance = bool(method.get("balance_families", False))
         l2, cv = choose_l2(feats, pool.items, fake & train, train_real, val_real, inner_folds,
-                           method.get("l2", L2_GRID), views)
-        x, y = training_rows(feats, pool.items, train, views)
-        model = fit_logistic(x, y, l2)
+                           method.get("l2", L2_GRID), views, balance)
+        x, y, families = training_rows(feats, pool.items, train, views)
+        model = fit_logistic(x, y, l2, groups=families if balance else None)
         faces = probe_logits(model, face_feats) if face_feats is not None else None
         return probe_logits(model, feats[:, 0]), faces, {"l2": l2}
     if kind == "stats":

@@ -199,16 +199,33 @@ def features(items: list[Item], views: list[tuple[int, int]], cache: Path | None
     return np.stack(out, 1)
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, max_iter: int = 200) -> dict:
-    """L2-regularised logistic regression, classes weighted equally, on standardised features.
-    Deterministic (full-batch L-BFGS in float64). Returns mean, scale, weight, bias."""
+def row_weights(y: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
+    """Per-row weights that give each class half the total; with ``groups`` (e.g. generator
+    family / real source per row), each group within its class weighs the same, so 369 images
+    of one generator count no more than 11 of another."""
+    w = np.ones(len(y)) if groups is None else np.zeros(len(y))
+    if groups is not None:
+        for cls in (0, 1):
+            rows = np.flatnonzero(y == cls)
+            _, inverse, counts = np.unique(groups[rows], return_inverse=True, return_counts=True)
+            w[rows] = 1.0 / counts[inverse]
+    for cls in (0, 1):
+        rows = y == cls
+        if rows.any():
+            w[rows] *= len(y) / (2 * w[rows].sum())
+    return w
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, max_iter: int = 200,
+                 groups: np.ndarray | None = None) -> dict:
+    """L2-regularised logistic regression, classes weighted equally (and, with ``groups``, each
+    group within its class; see ``row_weights``), on standardised features. Deterministic
+    (full-batch L-BFGS in float64). Returns mean, scale, weight, bias."""
     mean = x.mean(0)
     scale = x.std(0) + 1e-6
     xs = torch.from_numpy((x - mean) / scale).double()
     yt = torch.from_numpy(y.astype(np.float64))
-    pos = max(1.0, float(y.sum()))
-    neg = max(1.0, float(len(y) - y.sum()))
-    sw = torch.where(yt > 0, len(y) / (2 * pos), len(y) / (2 * neg))
+    sw = torch.from_numpy(row_weights(y, groups))
     w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
     b = torch.zeros(1, dtype=torch.float64, requires_grad=True)
     opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=max_iter, tolerance_grad=1e-7, tolerance_change=1e-10,
@@ -231,15 +248,19 @@ def probe_logits(model: dict, x: np.ndarray) -> np.ndarray:
 
 
 def training_rows(feats: np.ndarray, items: list[Item], keep: np.ndarray, view_idx: list[int]):
-    """Stack the chosen views of the kept items: (rows, dim) and labels."""
+    """Stack the chosen views of the kept items: (rows, dim), labels and each row's family."""
     x = feats[keep][:, view_idx].reshape(-1, feats.shape[-1])
-    y = np.repeat(np.array([items[i].label for i in np.flatnonzero(keep)]), len(view_idx))
-    return x, y
+    kept = np.flatnonzero(keep)
+    y = np.repeat(np.array([items[i].label for i in kept]), len(view_idx))
+    families = np.repeat(np.array([items[i].family for i in kept]), len(view_idx))
+    return x, y, families
 
 
-def choose_l2(feats, items, train_fake, train_real, val_real, folds, grid, view_idx) -> tuple[float, dict]:
+def choose_l2(feats, items, train_fake, train_real, val_real, folds, grid, view_idx,
+              balance: bool = False) -> tuple[float, dict]:
     """The L2 strength with the best mean ROC-AUC over leave-one-fold-out splits of the
-    training families (inner held-out fakes against validation reals, clean views)."""
+    training families (inner held-out fakes against validation reals, clean views); ``balance``:
+    each family / real source weighs the same in every fit."""
     from forenscope.evaluate.metrics import roc_auc
 
     fold_of = np.array([folds.get(it.group, -1) for it in items])
@@ -249,8 +270,8 @@ def choose_l2(feats, items, train_fake, train_real, val_real, folds, grid, view_
         aucs = []
         for j in inner:
             fit_mask = (train_fake & (fold_of != j)) | train_real
-            x, y = training_rows(feats, items, fit_mask, view_idx)
-            model = fit_logistic(x, y, l2)
+            x, y, families = training_rows(feats, items, fit_mask, view_idx)
+            model = fit_logistic(x, y, l2, groups=families if balance else None)
             held = np.flatnonzero(train_fake & (fold_of == j))
             vr = np.flatnonzero(val_real)
             s = probe_logits(model, feats[np.concatenate([held, vr]), 0])
@@ -313,10 +334,11 @@ def train_probe(cfg: dict, out: Path, data: Path, log: Log = print, cache: Path 
     fake, tr, va, te = masks(items, seed)
     folds = assign_folds(items, cfg["data"]["folds"], seed)
     view_idx = list(range(len(views)))
-    l2, cv = choose_l2(feats, items, fake, tr, va, folds, cfg["train"]["l2"], view_idx)
+    balance = bool(cfg["train"]["balance_families"])
+    l2, cv = choose_l2(feats, items, fake, tr, va, folds, cfg["train"]["l2"], view_idx, balance)
     log(f"L2 {l2} (leave-group-out CV ROC-AUC by L2: {json.dumps(cv)})")
-    x, y = training_rows(feats, items, fake | tr, view_idx)
-    model = fit_logistic(x, y, l2)
+    x, y, families = training_rows(feats, items, fake | tr, view_idx)
+    model = fit_logistic(x, y, l2, groups=families if balance else None)
     net = pretrained_probe(taps, network=cfg["network"])
     net.feat_mean.copy_(torch.from_numpy(model["mean"]).float())
     net.feat_scale.copy_(torch.from_numpy(model["scale"]).float())
