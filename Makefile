@@ -11,6 +11,7 @@ $(BIN)/forenscope: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check $(TORCH)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps invisible-watermark==0.2.0
 	touch $(BIN)/forenscope
 
 install: $(BIN)/forenscope

@@ -83,7 +83,10 @@ def test_page_shows_verdict_and_overlay(server, browser, tmp_path):
     page.wait_for_function("document.getElementById('overlay').naturalWidth > 0")
     page.fill("#opacity", "85")
     assert page.evaluate("getComputedStyle(document.getElementById('overlay')).opacity") == "0.85"
-    assert page.locator("#scores tr").count() == 2
+    assert page.locator("#scores tr").count() == 3  # provenance, lite-probe, effunet-cm
+    # the provenance panel lists what the file says about itself (the example carries no
+    # generator evidence: its JPEG tables at least, or the explicit "no evidence" line)
+    assert page.is_visible("#provenance") and page.locator("#evidence li").count() >= 1
     assert page.text_content("#error") == ""
     for folder in _screens(tmp_path):
         page.screenshot(path=str(folder / "serve-page.png"))

@@ -265,7 +265,7 @@ def test_usage_errors_are_one_plain_line_when_not_on_a_terminal(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and "╭" not in res.stderr
     line = next(x for x in res.stderr.splitlines() if x.startswith("Error:"))
-    assert "unknown detector 'nosuch'" in line and "lite-probe" in line and line.rstrip().endswith("pelee-hpf.")
+    assert "unknown detector 'nosuch'" in line and "lite-probe" in line and line.rstrip().endswith("provenance.")
 
 
 def test_benchmark_help_lists_every_shipped_protocol():

@@ -27,11 +27,13 @@ from forenscope.imageio import ImageError, ImageMeta, read_image
 __version__ = "0.1.0"
 DEFAULT_DETECTOR = "lite-probe"  # best on the leave-family-out validation (configs/lite-probe.toml, docs/RESULTS.md)
 DEFAULT_LOCALIZER = "effunet-cm"  # best on the validation forgeries (docs/results/localize/validation)
+DEFAULT_PROVENANCE = "provenance"  # training-free: C2PA, generator metadata, watermarks (decides when strong)
+DEFAULT_DETECTORS = (DEFAULT_PROVENANCE, DEFAULT_DETECTOR, DEFAULT_LOCALIZER)  # scan and serve
 
 __all__ = [
     "Analysis", "ImageError", "ImageMeta", "UnknownDetectorError", "analyze",
     "available_detectors", "describe_detector", "load_detector", "read_image",
-    "register_detector", "DEFAULT_DETECTOR", "DEFAULT_LOCALIZER",
+    "register_detector", "DEFAULT_DETECTOR", "DEFAULT_LOCALIZER", "DEFAULT_PROVENANCE", "DEFAULT_DETECTORS",
 ]
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 TASKS = ("generated", "tampered", "localize", "triage")  # triage: authentic / tampered / generated
-LABELS = ("authentic", "generated", "tampered", "uncertain")
+LABELS = ("authentic", "generated", "tampered", "uncertain", "no evidence")  # no evidence: provenance found none
 
 
 @dataclass

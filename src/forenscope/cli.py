@@ -22,7 +22,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from forenscope import DEFAULT_DETECTOR, DEFAULT_LOCALIZER
+from forenscope import DEFAULT_DETECTOR, DEFAULT_DETECTORS, DEFAULT_LOCALIZER
 from forenscope.data.inputs import InputItem, expand_inputs, unique_output_stems
 from forenscope.detectors import UnknownDetectorError, available_detectors, describe_detector, load_detector
 from forenscope.detectors.base import RESEARCH, load_card
@@ -142,7 +142,8 @@ class _Writer:
         if self.fmt == "jsonl":
             sys.stdout.write(json.dumps({k: row.get(k) for k in self.fields}) + "\n")
         elif self._csv:
-            self._csv.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in self.fields})
+            self._csv.writerow({k: ("" if row.get(k) is None else
+                                    " | ".join(row[k]) if isinstance(row[k], list) else row.get(k)) for k in self.fields})
         else:
             self.rows.append(row)
         sys.stdout.flush()
@@ -159,7 +160,20 @@ class _Writer:
         for r in self.rows:
             note = r.get("error") or r.get("heatmap") or ""
             table.add_row(r["path"], _cell(r.get("score")), r.get("label") or "", note)
-        Console().print(table)
+        console = Console()
+        console.print(table)
+        for r in self.rows:  # provenance: what each file says about itself, below the table
+            if r.get("evidence"):
+                console.print(f"{r['path']}:", highlight=False)
+                for line in r["evidence"]:
+                    console.print(f"  - {line}", highlight=False, markup=False)
+
+
+def evidence_lines(extras: dict) -> list[str]:
+    """One line per provenance item ("strength claim: where: detail"), then the notes."""
+    lines = [f"{i['strength']} {i['claim']}: {i['where']}: {i['detail']}" for i in extras.get("evidence", [])]
+    lines += [f"note: {n}" for n in extras.get("notes", [])]
+    return lines or ["no provenance evidence (its absence says nothing about the image)"]
 
 
 def _cell(v) -> str:
@@ -178,6 +192,7 @@ def _run_images(inputs: list[str], detector: str, params: list[str], fmt: str, o
         stderr.print("[red]error:[/] no inputs")
         return 2
     fields = BASE_FIELDS + (MAP_FIELDS + (["overlay"] if overlay else []) if (localize or out) else [])
+    fields += ["evidence"] if det.name == "provenance" else []
     writer = _Writer(fmt, fields)
     stems = unique_output_stems(items)
     failed = 0
@@ -214,7 +229,9 @@ def _analyse_one(det, item: InputItem, stem: Path, out: Optional[Path], overlay:
         row["error"] = f"{item.path}: {det.name} failed: {type(exc).__name__}: {exc}"
         return row
     row.update(score=round(float(result.score), 6), label=result.label)
-    if band > 0:
+    if "evidence" in result.extras:
+        row["evidence"] = evidence_lines(result.extras)
+    if band > 0 and result.label != "no evidence":
         from forenscope.report.verdict import logit
 
         if abs(logit(result.score) - logit(det.threshold)) < band:
@@ -512,7 +529,7 @@ def benchmark(
 def scan(
     folder: Path = typer.Argument(..., help="Folder of images (searched recursively)."),
     out: Path = typer.Option(..., "--out", "-o", help="Report folder: results.jsonl, report.html, summary.png, assets/. A rerun resumes."),
-    detector: list[str] = typer.Option([], "--detector", "-d", help=f"Detectors to run (repeatable; default {DEFAULT_DETECTOR} and {DEFAULT_LOCALIZER})."),
+    detector: list[str] = typer.Option([], "--detector", "-d", help=f"Detectors to run (repeatable; default {', '.join(DEFAULT_DETECTORS)})."),
     band: float = typer.Option(1.0, "--band", help="Margin in logit units around each threshold that counts as uncertain."),
     views: bool = typer.Option(True, "--views/--no-views", help="ELA and noise pictures per image."),
     engine: str = typer.Option("local", "--engine", help="local | ray (Ray actors; pip install 'forenscope\\[distributed]')."),
@@ -531,7 +548,7 @@ def scan(
         stderr.print(f"[red]error:[/] {escape(str(folder))} is a file: scan takes a folder and writes one report for "
                      f"it; for single files use `forenscope detect {escape(str(folder))}`", highlight=False)
         raise typer.Exit(2)
-    cfg = ScanConfig(detectors=detector or [DEFAULT_DETECTOR, DEFAULT_LOCALIZER], band=band,
+    cfg = ScanConfig(detectors=detector or list(DEFAULT_DETECTORS), band=band,
                      max_pixels=max_pixels, views=views)
     dets = [_load(name, {}) for name in cfg.detectors]  # unknown names fail here, before any work
     if engine not in ("local", "ray"):
@@ -705,7 +722,7 @@ def audit(
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind; 0.0.0.0 exposes the service to your network."),
     port: int = typer.Option(8000, "--port"),
-    detector: list[str] = typer.Option([], "--detector", "-d", help=f"Default detectors (repeatable; default {DEFAULT_DETECTOR} and {DEFAULT_LOCALIZER}); a request may name others."),
+    detector: list[str] = typer.Option([], "--detector", "-d", help=f"Default detectors (repeatable; default {', '.join(DEFAULT_DETECTORS)}); a request may name others."),
     workers: int = typer.Option(2, "--workers", help="Analyses running at once."),
     queue: int = typer.Option(8, "--queue", help="Requests that may wait; beyond, 503."),
     max_upload_mb: float = typer.Option(25.0, "--max-upload-mb", help="Largest upload accepted (413 beyond)."),
@@ -736,7 +753,7 @@ def serve(
                      "use it. Give --api-key-file FILE (or $FORENSCOPE_API_KEYS), bind 127.0.0.1, or add --insecure.",
                      highlight=False, markup=False)
         raise typer.Exit(2)
-    names = detector or [DEFAULT_DETECTOR, DEFAULT_LOCALIZER]
+    names = detector or list(DEFAULT_DETECTORS)
     for name in names:
         _load(name, {})  # fail now, with "did you mean", not on the first request
     app_ = create_app(names, max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_pixels=max_pixels,

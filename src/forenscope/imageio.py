@@ -35,6 +35,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from forenscope.provenance.containers import strip_oversized_png_text
+
 # imageio checks width x height against max_pixels before decoding, with a clearer message
 # and a configurable limit; Pillow's fixed global limit would pre-empt it.
 Image.MAX_IMAGE_PIXELS = None
@@ -84,6 +86,9 @@ class ImageMeta:
     jpeg_quality_exact: bool | None = None  # tables equal the IJG tables at that quality
     jpeg_subsampling: str | None = None
     extras: dict = field(default_factory=dict)
+    # what the file says about where it came from (forenscope.provenance.evidence): evidence
+    # items, metadata records, notes on what could not be read
+    provenance: dict | None = None
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
@@ -138,6 +143,10 @@ def decode_image(
         raise ImageError(source, "empty file (0 bytes)")
     if len(data) > max_bytes:
         raise ImageError(source, f"file too large: {len(data):,} bytes > limit {max_bytes:,}", "limit")
+    original = data
+    # Pillow refuses a PNG whose text chunks exceed its memory limit, pixels and all: such
+    # chunks are dropped here and reported in meta.provenance["notes"]
+    data, stripped = strip_oversized_png_text(data)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Pillow warns about odd EXIF/ICC chunks; we report errors
         try:
@@ -168,7 +177,27 @@ def decode_image(
             raise ImageError(source, f"truncated or corrupt image data: {exc}") from None
         pixels = to_rgb_array(oriented)
     meta.height, meta.width = pixels.shape[:2]
+    if stripped:  # describe the file as it is, not the copy Pillow read
+        meta.file_size, meta.sha256 = len(original), hashlib.sha256(original).hexdigest()
+    meta.provenance = file_provenance(original, pixels, meta, stripped)
     return pixels, meta
+
+
+def file_provenance(data: bytes, pixels: np.ndarray, meta: ImageMeta, notes: list[str]) -> dict:
+    """The file's provenance evidence (metadata signatures, camera fields, C2PA, thumbnail,
+    quantisation tables); a failure to read it is a note, never a lost image."""
+    from forenscope.provenance.evidence import jpeg_table_items, read_file_evidence, thumbnail_items
+
+    try:
+        found = read_file_evidence(data)
+        thumbnail = found.pop("_thumbnail", None)
+        if thumbnail:
+            found["items"] += thumbnail_items(thumbnail, pixels)
+        found["items"] += jpeg_table_items(meta)
+    except Exception as exc:  # evidence is optional; the pixels are not
+        found = {"items": [], "records": [], "notes": [f"provenance not read: {type(exc).__name__}: {exc}"]}
+    found["notes"] = notes + found["notes"]
+    return found
 
 
 def to_rgb_array(im: Image.Image) -> np.ndarray:

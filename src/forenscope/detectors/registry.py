@@ -23,6 +23,7 @@ _BUILTIN_MODULES = {
     "jlstm": "forenscope.detectors.localizers",
     "effunet-cm": "forenscope.detectors.fusion",
     "cooc3": "forenscope.detectors.triage",
+    "provenance": "forenscope.detectors.provenance",
 }
 _ENTRY_POINT_GROUP = "forenscope.detectors"  # third-party packages can add detectors here
 _REGISTRY: dict[str, type[Detector]] = {}

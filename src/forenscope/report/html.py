@@ -20,6 +20,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}.v{color:#fff;border-r
 img.t{max-height:64px;max-width:96px}details{margin:.2em 0}.views{display:flex;flex-wrap:wrap;gap:8px}
 .views figure{margin:0}.views img{max-width:320px;max-height:320px;border:1px solid #ccc}figcaption{font-size:12px;color:#555}
 .facts{font:12px monospace;white-space:pre-wrap;background:#fafafa;border:1px solid #eee;padding:6px;max-width:60em}
+.provenance{font-size:13px;margin:6px 0;max-width:60em}
 .summary img{max-width:100%;border:1px solid #ddd}
 """
 
@@ -79,6 +80,17 @@ def _row(i: int, r: dict, detectors: list[str]) -> str:
     return out + f"<tr id='d-r{i}' hidden><td></td><td colspan='{3 + len(detectors)}'>{_details(r)}</td></tr>"
 
 
+def _provenance(p: dict | None) -> str:
+    """The provenance panel: every evidence item and note (absent when provenance did not run)."""
+    if not p:
+        return ""
+    lines = [f"{e['strength']} {e['claim']}: {e['where']}: {e['detail']}" for e in p.get("evidence") or []]
+    lines += [f"note: {n}" for n in p.get("notes") or []]
+    lines = lines or ["no provenance evidence (its absence says nothing about the image)"]
+    items = "".join(f"<li>{html.escape(x)}</li>" for x in lines)
+    return f"<div class='provenance'><b>Provenance: what the file says about itself</b><ul>{items}</ul></div>"
+
+
 def _details(r: dict) -> str:
     if r.get("error"):
         return f"<p>{html.escape(r['error'])}</p>"
@@ -97,7 +109,7 @@ def _details(r: dict) -> str:
     if q:
         text += "\nJPEG quantisation tables (natural order):\n" + "\n".join(
             f" table {k}: " + " ".join(map(str, v)) for k, v in q.items())
-    return (f"<ul>{reasons}</ul><div class='views'>{''.join(figs)}</div>"
+    return (f"<ul>{reasons}</ul><div class='views'>{''.join(figs)}</div>{_provenance(r.get('provenance'))}"
             f"<details><summary>file facts, EXIF, JPEG</summary><div class='facts'>{html.escape(text)}</div></details>")
 
 

@@ -21,7 +21,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from forenscope import DEFAULT_DETECTOR, DEFAULT_LOCALIZER
+from forenscope import DEFAULT_DETECTORS
 from forenscope.data.inputs import iter_image_files
 from forenscope.imageio import DEFAULT_MAX_PIXELS, ImageError, read_image
 from forenscope.report.verdict import DEFAULT_BAND, evidence, fuse
@@ -34,7 +34,7 @@ THUMB_SIDE = 192
 
 @dataclass
 class ScanConfig:
-    detectors: list[str] = field(default_factory=lambda: [DEFAULT_DETECTOR, DEFAULT_LOCALIZER])
+    detectors: list[str] = field(default_factory=lambda: list(DEFAULT_DETECTORS))
     band: float = DEFAULT_BAND
     max_pixels: int = DEFAULT_MAX_PIXELS
     views: bool = True  # ELA and noise pictures
@@ -246,6 +246,8 @@ def analyse_file(path: Path, folder: Path, out: Path, detectors: list, cfg: Scan
         evidences.append(evidence(a, det.threshold) | {"extras": _small(a.extras)})
         if a.heatmap is not None:
             maps.append(a)
+        if "evidence" in a.extras:  # provenance: its items, notes and watermark read, for the report's panel
+            row["provenance"] = {k: a.extras.get(k) for k in ("evidence", "notes", "watermark")}
     row |= fuse(evidences, cfg.band)
     row |= {"evidence": evidences, "facts": file_facts(path, meta),
             "assets": write_assets(rgb, maps, out / ASSETS / row["sha256"][:16], cfg),

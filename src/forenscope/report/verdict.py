@@ -6,6 +6,11 @@ calibrated at 0.9998, a classifier at 0.5), and logits make "how far past the li
 A detector fires when its margin is at least ``band``; it is unsure when the margin is within
 ``band`` of zero. The verdict is the kind of the strongest firing detector; with none firing,
 "uncertain" if any is unsure, else "authentic". The reasons are kept with the verdict.
+
+Provenance evidence comes first: a detector that marks its result ``decisive`` (the
+``provenance`` detector on a valid Content Credential, a known generator's metadata or a decoded
+watermark) decides the verdict, and the reason names the evidence; one that found nothing
+(label "no evidence") is left out, so the pixel detectors decide as if it had not run.
 """
 
 from __future__ import annotations
@@ -28,13 +33,26 @@ def evidence(analysis: Analysis, threshold: float) -> dict:
     kind = {"generated": "generated", "tampered": "tampered", "localize": "tampered"}.get(analysis.task)
     if analysis.task == "triage":  # a 3-class model names its kind itself
         kind = analysis.label if analysis.label in ("generated", "tampered") else None
-    return {"detector": analysis.detector, "task": analysis.task, "kind": kind,
-            "score": round(float(analysis.score), 6), "threshold": float(threshold),
-            "label": analysis.label, "margin": round(logit(analysis.score) - logit(threshold), 4)}
+    if analysis.label == "no evidence":
+        kind = None
+    out = {"detector": analysis.detector, "task": analysis.task, "kind": kind,
+           "score": round(float(analysis.score), 6), "threshold": float(threshold),
+           "label": analysis.label, "margin": round(logit(analysis.score) - logit(threshold), 4)}
+    if analysis.extras.get("decisive") and kind:
+        out |= {"decisive": True, "reason": analysis.extras.get("reason")}
+    return out
 
 
 def fuse(evidences: list[dict], band: float = DEFAULT_BAND) -> dict:
     """{"verdict", "confidence", "reasons"}: confidence is the deciding margin (0 when unsure)."""
+    decisive = [e for e in evidences if e.get("decisive")]
+    if decisive:
+        top = decisive[0]
+        return {"verdict": top["kind"], "confidence": top["margin"],
+                "reasons": [f"{e['detector']}: {e['kind']} ({e.get('reason') or 'provenance evidence'})" for e in decisive]
+                + [f"{e['detector']}: {e['kind']} (score {e['score']:.4g}, threshold {e['threshold']:.4g})"
+                   for e in evidences if not e.get("decisive") and e["kind"] and e["margin"] >= band]}
+    evidences = [e for e in evidences if e["label"] != "no evidence"]
     firing = [e for e in evidences if e["kind"] and e["margin"] >= band]
     if firing:
         top = max(firing, key=lambda e: e["margin"])

@@ -31,7 +31,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from forenscope import DEFAULT_DETECTOR, DEFAULT_LOCALIZER
+from forenscope import DEFAULT_DETECTORS
 from forenscope.imageio import DEFAULT_MAX_PIXELS
 from forenscope.serve.security import ClientLimits, Guard, log, scrub
 
@@ -102,7 +102,7 @@ def create_app(detectors: "list[str] | None" = None, *, max_upload_bytes: int = 
     from forenscope.imageio import ImageError, decode_image
     from forenscope.report.verdict import evidence, fuse
 
-    defaults = list(detectors or [DEFAULT_DETECTOR, DEFAULT_LOCALIZER])
+    defaults = list(detectors or DEFAULT_DETECTORS)
     models = Models()
     gate_holder: dict = {}
     @asynccontextmanager
