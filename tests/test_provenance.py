@@ -105,6 +105,13 @@ def evidence_of(task: str, score: float, threshold: float) -> dict:
     return evidence(Analysis("pixels", task, score, label), threshold)
 
 
+def test_a_composite_declared_in_xmp_is_strong_tampered_evidence_and_the_verdict_says_tampered():
+    xmp = XMP_GENERATED.replace("trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia")
+    a, _ = analyse(png_bytes(textured(96, 96), itxt={"XML:com.adobe.xmp": xmp}))
+    assert a.label == "tampered"
+    assert fuse([evidence(a, 0.5), evidence_of("generated", 0.9, 0.5)])["verdict"] == "tampered"
+
+
 def test_strong_provenance_decides_the_verdict_over_the_pixel_detectors():
     a, _ = analyse(png_bytes(textured(96, 96), SIGNED_TEXT["comfyui-prompt"][0]))
     pixels_say_authentic = evidence_of("generated", 0.01, 0.8)

@@ -35,6 +35,8 @@ def evidence(analysis: Analysis, threshold: float) -> dict:
         kind = analysis.label if analysis.label in ("generated", "tampered") else None
     if analysis.label == "no evidence":
         kind = None
+    elif analysis.extras.get("decisive"):  # provenance names its claim (a composite is "tampered")
+        kind = analysis.label if analysis.label in ("generated", "tampered") else None
     out = {"detector": analysis.detector, "task": analysis.task, "kind": kind,
            "score": round(float(analysis.score), 6), "threshold": float(threshold),
            "label": analysis.label, "margin": round(logit(analysis.score) - logit(threshold), 4)}
