@@ -297,6 +297,15 @@ def test_a_damaged_manifest_store_is_a_note_and_the_pixels_are_still_analysed(si
     assert load_detector("noise").analyze(rgb, meta).heatmap is not None
 
 
+def test_an_oversized_manifest_store_is_noted_not_validated(signed_jpeg, monkeypatch):
+    from forenscope.provenance import evidence as ev
+
+    monkeypatch.setattr(ev, "MAX_C2PA", 1000)  # the signed test store is ~170 kB: "oversized" here
+    a, _ = analyse(signed_jpeg[0])
+    assert a.label == "no evidence" and any("not validated (over 1,000)" in n for n in a.extras["notes"])
+    assert not [e for e in a.extras["evidence"] if e["source"] == "c2pa"]
+
+
 def test_detect_prints_the_evidence(signed_jpeg, tmp_path):
     from typer.testing import CliRunner
 

@@ -158,3 +158,30 @@ def test_image_head_separates_compact_regions_from_maps_high_everywhere_and_sets
     assert np.isclose(image_score(maps[1], head), p[1])  # the detector's path, one map at a time
     with pytest.raises(ValueError, match="does not compute"):
         head_probability({**head, "statistics": ["colour_of_the_sky"]}, stats)
+
+
+def test_balanced_class_weights_give_each_class_half_the_loss():
+    import torch.nn.functional as F
+
+    from forenscope.train.losses import balanced_weights, jlstm_loss, two_channel_sigmoid_ce
+
+    labels = torch.tensor([0, 0, 0, 1])  # 3 authentic, 1 manipulated
+    w = balanced_weights(labels)
+    assert torch.allclose(w, torch.tensor([4 / 6, 4 / 2]))
+    assert torch.isclose((w[labels]).sum(), torch.tensor(4.0))  # total weight unchanged
+    assert torch.allclose(balanced_weights(torch.zeros(5)), torch.tensor([0.5, 2.5]))  # absent class: count 1
+    # H-LSTM: with the map all "authentic" (logit -4 on channel 1) on a 1/4-manipulated mask, the
+    # balanced loss counts the missed quarter as much as the rest
+    mask = torch.zeros(1, 4, 4)
+    mask[0, :2, :2] = 1
+    logits = torch.stack([torch.full((1, 4, 4), 4.0), torch.full((1, 4, 4), -4.0)], 1)
+    plain, bal = two_channel_sigmoid_ce(logits, mask), two_channel_sigmoid_ce(logits, mask, balanced=True)
+    big, small = F.softplus(torch.tensor(4.0)), F.softplus(torch.tensor(-4.0))  # wrong / right side
+    assert torch.isclose(plain, (4 * big + 12 * small) * 2 / 32)
+    assert torch.isclose(bal, (4 * 2.0 * big + 12 * (2 / 3) * small) * 2 / 32)
+    # J-LSTM: "balanced" uses the batch's own patch and pixel frequencies
+    cls, seg = torch.randn(4, 2), torch.randn(4, 2, 8, 8)
+    pix = (torch.rand(4, 8, 8) > 0.8).float()
+    ref = (F.cross_entropy(cls, labels, weight=balanced_weights(labels))
+           + 10 * F.cross_entropy(seg, pix.long(), weight=balanced_weights(pix)))
+    assert torch.isclose(jlstm_loss(cls, seg, labels.bool(), pix, weights="balanced"), ref)

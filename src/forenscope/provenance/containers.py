@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 MAX_TEXT = 1 << 20     # bytes of one text chunk / XMP packet read; larger ones are skipped
 MAX_VALUE = 4000       # characters kept of one value (the evidence quotes, it does not archive)
+MAX_C2PA = 16 << 20    # bytes of an embedded manifest store validated; a larger one is only noted
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 XMP_JPEG_PREFIX = b"http://ns.adobe.com/xap/1.0/\x00"
 PNG_TEXT_TYPES = (b"tEXt", b"zTXt", b"iTXt")
@@ -30,6 +31,7 @@ class Container:
     exif: bytes | None = None          # a TIFF structure (byte-order mark first)
     xmp: str | None = None
     c2pa: bool = False                 # a C2PA / JUMBF manifest store is embedded
+    c2pa_bytes: int = 0                # its size (the sum of its segments / chunks)
     notes: list[str] = field(default_factory=list)
 
 
@@ -100,7 +102,7 @@ def _png(data: bytes) -> Container:
         elif kind == b"eXIf":
             c.exif = body
         elif kind == b"caBX":
-            c.c2pa = True
+            c.c2pa, c.c2pa_bytes = True, c.c2pa_bytes + length
     return c
 
 
@@ -162,8 +164,9 @@ def _jpeg(data: bytes) -> Container:
             c.exif = c.exif or body[6:]
         elif marker == 0xE1 and body.startswith(XMP_JPEG_PREFIX):
             c.xmp = _xmp_text(body[len(XMP_JPEG_PREFIX):], c.notes)
-        elif marker == 0xEB and body[:2] == b"JP":  # APP11: JUMBF boxes (C2PA)
+        elif marker == 0xEB and body[:2] == b"JP":  # APP11: JUMBF boxes (C2PA), possibly in many segments
             c.c2pa = c.c2pa or b"c2pa" in body[:64]
+            c.c2pa_bytes += len(body)
         elif marker == 0xFE:
             c.text.append(("JPEG comment", "comment", cut(body.decode("utf-8", "replace"))))
         pos += 2 + length
@@ -188,6 +191,6 @@ def _webp(data: bytes) -> Container:
         elif kind == b"XMP ":
             c.xmp = _xmp_text(body, c.notes)
         elif kind == b"C2PA":
-            c.c2pa = True
+            c.c2pa, c.c2pa_bytes = True, c.c2pa_bytes + length
         pos += 8 + length + (length & 1)
     return c

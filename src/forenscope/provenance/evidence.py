@@ -21,7 +21,7 @@ from importlib import resources
 
 import numpy as np
 
-from forenscope.provenance.containers import Container, read_container
+from forenscope.provenance.containers import MAX_C2PA, read_container
 from forenscope.provenance.credentials import read_credentials, source_type_claim
 from forenscope.provenance.fields import exif_records, xmp_records
 
@@ -50,7 +50,9 @@ def read_file_evidence(data: bytes, trust_anchors: str | None = None) -> dict:
     if c.xmp:
         records += xmp_records(c.xmp, notes)
     items = match_signatures(records) + camera_items(records)
-    if c.c2pa:
+    if c.c2pa and c.c2pa_bytes > MAX_C2PA:
+        notes.append(f"C2PA manifest store of {c.c2pa_bytes:,} bytes not validated (over {MAX_C2PA:,})")
+    elif c.c2pa:
         items += c2pa_items(read_credentials(data, c.format, trust_anchors))
     out = {"items": items, "records": [{"where": w, "key": k, "value": v} for w, k, v in records], "notes": notes}
     if thumb:

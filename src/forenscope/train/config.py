@@ -40,7 +40,10 @@ LOCALIZE_DEFAULTS = {
              "patch_fraction": 0.125},  # J-LSTM patch label: manipulated when >= this fraction is
     "train": {"seed": 0, "steps": 1000, "batch": 16, "lr": 1e-3, "weight_decay": 0.0, "warmup": 50,
               "val_every": 200, "max_minutes": 60.0, "threads": 0, "double_sigmoid": False,
-              "init": ""},  # "efficientnet-lite0": ImageNet weights for effunet's encoder
+              "init": "",  # "efficientnet-lite0": ImageNet weights for effunet's encoder
+              # "published": each method's own loss weights (J-LSTM 1:5); "balanced": authentic
+              # and manipulated pixels (and J-LSTM patches) carry half the loss each, per batch
+              "class_weights": "published"},
     # image_head: fit a logistic image score on map statistics of the validation images
     # (train/localize.fit_image_head); false keeps the mean of the map's top 1 %
     "calibration": {"target_fpr": 0.05, "image_head": True},

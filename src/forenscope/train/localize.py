@@ -41,15 +41,16 @@ def loss_fn(family: str, cfg: dict, logits, mask: torch.Tensor) -> torch.Tensor:
         from forenscope.train.losses import bce_dice
 
         return bce_dice(logits, mask)
+    balanced = cfg["train"].get("class_weights") == "balanced"
     if family == "hlstm":
         from forenscope.train.losses import two_channel_sigmoid_ce
 
-        return two_channel_sigmoid_ce(logits, mask[:, 0])
+        return two_channel_sigmoid_ce(logits, mask[:, 0], balanced=balanced)
     if family == "jlstm":
         from forenscope.train.losses import jlstm_loss
 
         patch_label = mask.mean(dim=(1, 2, 3)) >= cfg["data"]["patch_fraction"]
-        return jlstm_loss(logits[0], logits[1], patch_label, mask[:, 0])
+        return jlstm_loss(logits[0], logits[1], patch_label, mask[:, 0], weights="balanced" if balanced else (1.0, 5.0))
     raise ValueError(f"unknown localiser family {family!r}")
 
 
@@ -188,6 +189,8 @@ def train_localizer(cfg: dict, out: Path, log: Log = print, restart: bool = Fals
     if current_world().size > 1:
         raise ValueError("several processes (torchrun) train only task 'generated' configs so far; run this one in one process")
     t, d = cfg["train"], cfg["data"]
+    if t["class_weights"] not in ("published", "balanced"):
+        raise ValueError(f"train.class_weights must be 'published' or 'balanced', got {t['class_weights']!r}")
     if cfg["family"] not in TRAINABLE:
         raise ValueError(f"family {cfg['family']!r} has no localiser trainer yet; trainable: {', '.join(TRAINABLE)}")
     forgeries = Path(d["forgeries"])
