@@ -171,6 +171,25 @@ def test_platt_fit_matches_scikit_learn():
     assert cal["b"] == pytest.approx(ref.intercept_[0], abs=1e-4)
 
 
+def test_every_committed_training_config_loads():
+    """Each configs/*.toml with a `family` loads through the trainer's loader (a `status` key
+    once made the research configs unloadable)."""
+    import tomllib
+    from pathlib import Path
+
+    from forenscope.train.config import load_config
+
+    root = Path(__file__).resolve().parent.parent / "configs"
+    trained = [p for p in sorted(root.glob("*.toml")) if "family" in tomllib.loads(p.read_text())]
+    assert len(trained) >= 10
+    for path in trained:
+        cfg = load_config(path)
+        assert cfg["name"] and cfg["family"], path
+        if cfg["status"]:
+            assert cfg["status"] == "research reproduction" and cfg["status_note"], path
+    assert {"jlstm", "hlstm", "effunet", "lite-probe"} <= {load_config(p)["name"] for p in trained}
+
+
 def test_committed_configs_load_and_name_registered_detectors():
     from pathlib import Path
 

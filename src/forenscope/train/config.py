@@ -11,6 +11,9 @@ from pathlib import Path
 
 DEFAULTS = {
     "name": None,            # registry name the weights ship under (npr, pelee-hpf, ...)
+    # a method reproduced for comparison, not for triage: the card carries these (forenscope models marks it)
+    "status": "",
+    "status_note": "",
     "family": None,          # network family: npr | pelee
     "network": {},           # constructor arguments of the network
     "input": {"colour": "rgb", "tile": 256, "max_tiles": 16},
@@ -31,6 +34,9 @@ DEFAULTS = {
 # `task = "localize"`: a pixel localiser trained on `forenscope synth forgeries` output
 LOCALIZE_DEFAULTS = {
     "name": None,
+    # a method reproduced for comparison, not for triage: the card carries these (forenscope models marks it)
+    "status": "",
+    "status_note": "",
     "family": None,          # iidnet | effunet | hlstm | jlstm
     "task": "localize",
     "network": {},
@@ -53,6 +59,9 @@ LOCALIZE_DEFAULTS = {
 # `task = "triage"`: one 3-class model (authentic / tampered / generated), "No one can escape"
 TRIAGE_DEFAULTS = {
     "name": None,
+    # a method reproduced for comparison, not for triage: the card carries these (forenscope models marks it)
+    "status": "",
+    "status_note": "",
     "family": None,          # cooc
     "task": "triage",
     "network": {},
@@ -70,6 +79,9 @@ TRIAGE_DEFAULTS = {
 # every generator family of the shared data against real photos and human-made art
 PROBE_DEFAULTS = {
     "name": None,
+    # a method reproduced for comparison, not for triage: the card carries these (forenscope models marks it)
+    "status": "",
+    "status_note": "",
     "family": "lite-probe",
     "task": "probe",
     "network": {"taps": [4, 10]},

@@ -440,7 +440,7 @@ def model_card(net, cfg: dict, state: dict, out: Path, *, task: str, threshold: 
         "name": cfg["name"], "family": cfg["family"], "task": task,
         "network": cfg["network"], "input": cfg["input"],
         "threshold": threshold, "threshold_note": threshold_note,
-        **{k: cfg[k] for k in ("status", "status_note") if k in cfg},  # e.g. "research reproduction"
+        **{k: cfg[k] for k in ("status", "status_note") if cfg.get(k)},  # e.g. "research reproduction"
         "parameters": sum(p.numel() for p in net.parameters()),
         "weights_sha256": hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest(),
         "training": {"config": cfg, "config_hash": state["config_hash"], "best_step": state["best"]["step"],
