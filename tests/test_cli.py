@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from conftest import encode, textured
+from conftest import REPO, encode, textured
 from forenscope.cli import app
 
 runner = CliRunner()
@@ -274,3 +274,17 @@ def test_benchmark_help_lists_every_shipped_protocol():
     shipped = sorted(p.stem for p in (Path(__file__).resolve().parent.parent / "src" / "forenscope" / "protocols").glob("*.yaml"))
     text = " ".join(run("benchmark", "--help").output.replace("│", " ").split())
     assert "generator-holdout-views" in shipped and all(name in text for name in shipped)
+
+
+def test_a_candidate_config_cannot_ship_over_the_model_its_name_ships(tmp_path):
+    """Issue 21: npr-jpeg.toml is named "npr"; --ship from it would overwrite the shipped npr."""
+    from typer.testing import CliRunner
+
+    from forenscope.cli import app
+    from forenscope.detectors.base import shipping_config
+
+    res = CliRunner().invoke(app, ["train", str(REPO / "configs" / "npr-jpeg.toml"), "--ship", "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "candidate" in res.output and "npr.toml" in res.output
+    assert not any(tmp_path.iterdir())  # refused before any training
+    assert shipping_config("iidnet", REPO / "configs") == "configs/iidnet-telea.toml"
+    assert shipping_config("npr", REPO / "configs") == "configs/npr.toml"

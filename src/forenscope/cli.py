@@ -458,6 +458,11 @@ def train(
         cfg = load_config(config)
     except ConfigError as exc:
         raise typer.BadParameter(str(exc), param_hint="CONFIG") from None
+    canonical = config.with_name(f"{cfg['name']}.toml")
+    if ship and config.stem != cfg["name"] and canonical.is_file():
+        # a candidate (npr-jpeg.toml, pelee-hpf-robust.toml) must not overwrite the shipped model
+        raise typer.BadParameter(f"{config} is a candidate for {cfg['name']!r}, which {canonical} ships; train it "
+                                 "without --ship, or make it that config", param_hint="--ship")
     out = out or Path("work/runs") / config.stem
     log = lambda m: stderr.print(m, highlight=False)  # noqa: E731
     try:

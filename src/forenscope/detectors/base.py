@@ -49,6 +49,22 @@ def load_card(name: str) -> dict | None:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def shipping_config(name: str, folder: Path = Path("configs")) -> str:
+    """The config that ships ``name``: configs/<name>.toml, else the one config there whose
+    ``name`` is ``name`` (iidnet ships from iidnet-telea.toml)."""
+    import tomllib
+
+    if (folder / f"{name}.toml").is_file() or not folder.is_dir():
+        return f"configs/{name}.toml"
+    for path in sorted(folder.glob("*.toml")):
+        try:
+            if tomllib.loads(path.read_text(encoding="utf-8")).get("name") == name:
+                return f"configs/{path.name}"
+        except (OSError, tomllib.TOMLDecodeError):
+            continue
+    return f"configs/{name}.toml"
+
+
 class Detector:
     """Base class. Subclasses set ``name`` and ``task`` (via the registry decorator) and
     implement :meth:`_analyze` on a validated RGB uint8 array."""
@@ -75,7 +91,7 @@ class Detector:
         if not self.card or not weights.is_file():
             raise MissingWeightsError(
                 f"{self.name}: no trained weights at {weights}; train them with "
-                f"`forenscope train configs/{self.name}.toml --ship`")
+                f"`forenscope train {shipping_config(self.name)} --ship`")
         return weights
 
     def config(self) -> dict:

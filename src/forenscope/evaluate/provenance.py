@@ -31,13 +31,17 @@ def git_commit(where: Path | None = None) -> dict:
 
 
 def environment() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
     import numpy
     import PIL
 
-    from forenscope import __version__
-
+    try:  # from the installed metadata: importing the package root would load the detectors
+        ours = version("forenscope")
+    except PackageNotFoundError:
+        ours = "unknown (not installed)"
     return {
-        "forenscope": __version__,
+        "forenscope": ours,
         "python": platform.python_version(),
         "numpy": numpy.__version__,
         "pillow": PIL.__version__,
