@@ -21,6 +21,7 @@ from typing import Callable
 
 import numpy as np
 
+from forenscope.evaluate.results import write_benchmark_results
 
 Log = Callable[[str], None]
 KINDS = ("triage", "generated", "families")
@@ -203,17 +204,7 @@ def run_triage_benchmark(proto: dict, out: Path, data: Path, forgeries: Path, lo
         "data_manifest_sha256": manifest_hash(all_files, data.resolve().parent),
         "git": git_commit(), "environment": environment(),
     }
-    return write_results(result, out, markdown, plot)
-
-
-def write_results(result: dict, out: Path, to_markdown: Callable[[dict], str],
-                  to_plot: Callable[[dict, Path], None]) -> dict:
-    """results.json, results.md and results.png of a benchmark into ``out``; returns ``result``."""
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    (out / "results.md").write_text(to_markdown(result), encoding="utf-8")
-    to_plot(result, out / "results.png")
-    return result
+    return write_benchmark_results(result, out, markdown, plot)
 
 
 def finetuned_models(proto: dict, cfg: dict, model_dir: Path, data: Path, log: Log) -> dict:

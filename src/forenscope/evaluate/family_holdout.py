@@ -271,7 +271,7 @@ def evaluate_fold(scores: np.ndarray, faces: np.ndarray | None, pool: Pool, held
 
 
 def run_family_holdout(proto: dict, out: Path, data: Path, log: Log = print, cache: Path | None = None) -> dict:
-    from forenscope.evaluate.benchmark import write_results
+    from forenscope.evaluate.results import write_benchmark_results
     from forenscope.evaluate.provenance import environment, git_commit
     from forenscope.train.probe import masks
 
@@ -337,7 +337,7 @@ def run_family_holdout(proto: dict, out: Path, data: Path, log: Log = print, cac
         "git": git_commit(), "environment": environment(),
         "data_manifest_sha256": _key(pool.items),
     }
-    return write_results(result, out, markdown, plot)
+    return write_benchmark_results(result, out, markdown, plot)
 
 
 def _method(methods: list[dict], name: str) -> dict:

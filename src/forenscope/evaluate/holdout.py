@@ -163,9 +163,9 @@ def run_holdout(proto: dict, out: Path, data: Path, base: Path, log: Log = print
         "seconds": round(time.time() - start),
         "git": git_commit(), "environment": environment(),
     }
-    from forenscope.evaluate.benchmark import write_results
+    from forenscope.evaluate.results import write_benchmark_results
 
-    return write_results(result, out, markdown, plot)
+    return write_benchmark_results(result, out, markdown, plot)
 
 
 def mean_over_runs(runs: dict) -> dict:

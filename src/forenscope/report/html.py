@@ -5,6 +5,8 @@ EXIF, JPEG quantisation) and summary plots. Self-contained apart from the pictur
 
 from __future__ import annotations
 
+from typing import Iterable
+
 import html
 import json
 from pathlib import Path
@@ -34,8 +36,6 @@ document.querySelectorAll('th[data-k]').forEach(function(th, col){th.addEventLis
 
 
 def write_report(out: Path, rows: list[dict], cfg) -> Path:
-    from forenscope.report.scan import verdict_counts
-
     detectors = list(dict.fromkeys(e["detector"] for r in rows for e in r.get("evidence", [])))
     summary = write_summary_plot(out / "summary.png", rows, detectors)
     counts = verdict_counts(rows)
@@ -121,8 +121,6 @@ def write_summary_plot(path: Path, rows: list[dict], detectors: list[str]) -> st
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from forenscope.report.scan import verdict_counts
-
     if not rows:
         return None
     n = len(detectors) + 1
@@ -144,3 +142,11 @@ def write_summary_plot(path: Path, rows: list[dict], detectors: list[str]) -> st
     fig.savefig(path)
     plt.close(fig)
     return path.name
+
+
+def verdict_counts(rows: Iterable[dict]) -> dict:
+    counts: dict[str, int] = {}
+    for r in rows:
+        key = "error" if r.get("error") else r.get("verdict") or "?"
+        counts[key] = counts.get(key, 0) + 1
+    return counts

@@ -18,8 +18,9 @@ import torch
 from safetensors.torch import load_file
 
 from forenscope.data.datasets import manifest_hash
-from forenscope.detectors.localizers import (FIXED_TILE, HEAD_STATISTICS, MAP_STATISTICS, head_probability,
-                                              image_score, map_statistics, network_batch, predict_map)
+from forenscope.detectors.localizers import (HEAD_STATISTICS, MAP_STATISTICS, head_probability, image_score,
+                                              map_statistics, predict_map)
+from forenscope.nets.inputs import FIXED_TILE, network_batch
 from forenscope.evaluate.metrics import image_metrics, pixel_auc, pixel_f1_at, threshold_at_fpr
 from forenscope.imageio import read_image
 from forenscope.nets.factory import build_network
