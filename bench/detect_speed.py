@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
 from forenscope.detectors import load_detector  # noqa: E402
-from forenscope.evaluate.provenance import environment, git_commit  # noqa: E402
+from forenscope.records import environment, git_commit  # noqa: E402
 from forenscope.imageio import read_image  # noqa: E402
 
 

@@ -72,7 +72,7 @@ def main() -> None:
             rows.append({"detector": det, "peak_rss_bytes": peak, "wall_s": round(secs, 2), "exit_code": rc,
                          "under_2GB": peak < LIMIT_BYTES})
             print(f"{det:12s} peak {peak / 1024**3:.2f} GiB  wall {secs:6.1f} s  exit {rc}")
-    from forenscope.evaluate.provenance import environment, git_commit
+    from forenscope.records import environment, git_commit
     out = {"input": {"width": w, "height": h, "megapixels": w * h / 1e6, "jpeg_quality": 92},
            "results": rows, "limit_bytes": LIMIT_BYTES, "git": git_commit(), "environment": environment(),
            "cpu_count": os.cpu_count()}

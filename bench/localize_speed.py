@@ -66,7 +66,7 @@ def main() -> None:
                 mps = f"{w * h / 1e6 / secs:6.2f} MP/s" if secs else "failed"
                 print(f"{det:14s} {w * h / 1e6:5.1f} MP  {mps}  analyse {secs or 0:6.2f} s  "
                       f"peak {peak / 1024**3:.2f} GiB  exit {rc}")
-    from forenscope.evaluate.provenance import environment, git_commit
+    from forenscope.records import environment, git_commit
 
     result = {"results": rows, "limit_bytes": LIMIT_BYTES, "runs": runs, "git": git_commit(),
               "environment": environment(), "cpu_count": os.cpu_count()}

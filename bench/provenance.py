@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "tests"))
 
 from forenscope.detectors import load_detector  # noqa: E402
-from forenscope.evaluate.provenance import environment, git_commit  # noqa: E402
+from forenscope.records import environment, git_commit  # noqa: E402
 from forenscope.imageio import IMAGE_EXTENSIONS, decode_image, file_provenance  # noqa: E402
 from forenscope.provenance.watermark import PAYLOADS, read_watermarks  # noqa: E402
 

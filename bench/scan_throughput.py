@@ -26,7 +26,7 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
-from forenscope.evaluate.provenance import environment, git_commit  # noqa: E402
+from forenscope.records import environment, git_commit  # noqa: E402
 from forenscope.report.scan import ScanConfig, scan  # noqa: E402
 
 

@@ -33,7 +33,7 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
-from forenscope.evaluate.provenance import environment, git_commit  # noqa: E402
+from forenscope.records import environment, git_commit  # noqa: E402
 
 
 def free_port() -> int:

@@ -26,7 +26,7 @@ import numpy as np
 
 from forenscope.data.datasets import find_pixel_pairs
 from forenscope.evaluate.metrics import roc_auc
-from forenscope.evaluate.provenance import environment, git_commit
+from forenscope.records import environment, git_commit
 from forenscope.imageio import read_image
 from forenscope.synth.regions import segment_region
 from forenscope.train.probe import fit_logistic, probe_logits

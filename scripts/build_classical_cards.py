@@ -28,7 +28,7 @@ from forenscope.data.splits import fitting_photos
 from forenscope.detectors import load_detector
 from forenscope.detectors.calibration import calibrate as calibrate_score
 from forenscope.evaluate.metrics import threshold_at_fpr
-from forenscope.evaluate.provenance import environment, git_commit
+from forenscope.records import environment, git_commit
 from forenscope.imageio import ImageError, read_image
 
 REPO = Path(__file__).resolve().parent.parent

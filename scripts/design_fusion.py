@@ -25,7 +25,7 @@ from forenscope.data.datasets import find_pixel_pairs
 from forenscope.detectors import load_detector
 from forenscope.detectors.fusion import RULES
 from forenscope.evaluate.metrics import PixelMetricAccumulator
-from forenscope.evaluate.provenance import environment, git_commit
+from forenscope.records import environment, git_commit
 from forenscope.imageio import read_image
 
 REPO = Path(__file__).resolve().parent.parent

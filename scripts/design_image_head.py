@@ -38,7 +38,7 @@ from forenscope.detectors.fusion import excess_on_scale  # noqa: E402
 from forenscope.detectors.localizers import (HEAD_STATISTICS, MAP_STATISTICS, head_probability,  # noqa: E402
                                              map_statistics, top_share_mean)
 from forenscope.evaluate.metrics import roc_auc, threshold_at_fpr  # noqa: E402
-from forenscope.evaluate.provenance import environment, git_commit  # noqa: E402
+from forenscope.records import environment, git_commit  # noqa: E402
 from forenscope.train.localize import fit_image_head  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent

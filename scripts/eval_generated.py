@@ -33,7 +33,7 @@ from forenscope.data.sources import CIFAKE_ZIP, ImageCache, generated_files  # n
 from forenscope.data.splits import data_root, real_photos, split_of  # noqa: E402
 from forenscope.detectors import load_detector  # noqa: E402
 from forenscope.evaluate.metrics import image_metrics  # noqa: E402
-from forenscope.evaluate.provenance import environment, git_commit  # noqa: E402
+from forenscope.records import environment, git_commit  # noqa: E402
 from forenscope.imageio import decode_image, read_image  # noqa: E402
 
 REAL_GENERATORS = ("latent_diffusion", "glid3")

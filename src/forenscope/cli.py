@@ -27,7 +27,7 @@ from forenscope.data.inputs import InputItem, expand_inputs, unique_output_stems
 from forenscope.detectors import UnknownDetectorError, available_detectors, describe_detector, load_detector
 from forenscope.detectors.base import RESEARCH, load_card
 from forenscope.detectors.registry import get_detector_class
-from forenscope.evaluate.benchmark import protocol_names
+from forenscope.benchmarks.benchmark import protocol_names
 from forenscope.imageio import DEFAULT_MAX_PIXELS, ImageError, read_image
 from forenscope.report.maps import write_heatmap_png, write_mask_png, write_overlay_png
 
@@ -512,7 +512,7 @@ def benchmark(
     """Run a published evaluation protocol rebuilt from the data available here: train, test
     on every set it lists, write results.json + results.md + results.png."""
     from forenscope.data.splits import data_root
-    from forenscope.evaluate.benchmark import ProtocolError, load_protocol, run_benchmark, update_matching_cards
+    from forenscope.benchmarks.benchmark import ProtocolError, load_protocol, run_benchmark, update_matching_cards
 
     _reexec_with_tcmalloc()
     log = lambda m: stderr.print(m, highlight=False)  # noqa: E731
@@ -696,7 +696,7 @@ def audit(
 
     if str(dataset) == "generator-pool":
         from forenscope.data.splits import data_root
-        from forenscope.evaluate.family_holdout import audit_markdown, audit_pool
+        from forenscope.benchmarks.family_holdout import audit_markdown, audit_pool
 
         try:
             report = audit_pool(data_root(data), art if (art / "manifest.tsv").is_file() else None, limit=limit)
@@ -784,7 +784,7 @@ def _photos_and_provenance(data: Optional[Path]) -> tuple[Path, dict]:
     content hash of the real photos it was made from. Exits 2 when there are no photos."""
     from forenscope.data.datasets import manifest_hash
     from forenscope.data.splits import data_root, real_photos
-    from forenscope.evaluate.provenance import environment, git_commit
+    from forenscope.records import environment, git_commit
 
     root = data_root(data)
     try:

@@ -102,7 +102,7 @@ def markdown(report: dict) -> str:
 
 def write(report: dict, out: Path, to_markdown=None) -> None:
     """results.json (+ the git commit) and results.md (``to_markdown``, default :func:`markdown`)."""
-    from forenscope.evaluate.provenance import git_commit
+    from forenscope.records import git_commit
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(report | {"git": git_commit()}, indent=2) + "\n", encoding="utf-8")

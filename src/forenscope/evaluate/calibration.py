@@ -138,7 +138,7 @@ def run_calibration(cfg: dict, out: Path, data: Path, log: Log = print, config_p
     """Fit and report every listed detector; writes results.json, results.md and one
     reliability diagram per detector (``<name>.png``) into ``out``."""
     from forenscope.detectors import load_detector
-    from forenscope.evaluate.provenance import environment, git_commit
+    from forenscope.records import environment, git_commit
 
     t0, git = time.time(), git_commit()  # the code that runs: taken before, not after
     out = Path(out)

@@ -97,7 +97,7 @@ def generated_set(cfg: dict, data: Path, split: str = "test",
 def localize_set(cfg: dict, split: str | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Images and masks of the forgeries' split (the config's unless given): authentic images
     and an even spread of the manipulated ones, ``limit`` of each."""
-    from forenscope.train.localize import PairCache, read_rows
+    from forenscope.data.forgeries import PairCache, read_rows
 
     loc = cfg["localize"]
     rows = read_rows(Path(loc["forgeries"]), split or loc["split"], None, authentic=True)
@@ -159,7 +159,7 @@ def score_localize(det, images, masks) -> dict:
 
 
 def run_robustness(cfg: dict, out: Path, data: Path, log: Log = print, config_path: str = "") -> dict:
-    from forenscope.evaluate.provenance import environment, git_commit
+    from forenscope.records import environment, git_commit
 
     t0, git = time.time(), git_commit()  # the code that runs: taken before, not after
     out = Path(out)

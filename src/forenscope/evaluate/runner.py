@@ -25,7 +25,7 @@ from forenscope.data.datasets import (
 )
 from forenscope.detectors.base import Detector
 from forenscope.evaluate.metrics import PixelMetricAccumulator, image_metrics
-from forenscope.evaluate.provenance import environment, git_commit
+from forenscope.records import environment, git_commit
 from forenscope.imageio import DEFAULT_MAX_PIXELS, ImageError, read_image
 
 IMAGE_COLUMNS = ("acc", "real_acc", "fake_acc", "ap", "roc_auc", "tpr_at_fpr_5pct", "oracle_acc")

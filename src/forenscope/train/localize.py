@@ -8,7 +8,6 @@ run killed and resumed makes the same batches as an uninterrupted one.
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 from typing import Callable
@@ -22,7 +21,7 @@ from forenscope.detectors.localizers import (HEAD_STATISTICS, MAP_STATISTICS, he
                                               map_statistics, predict_map)
 from forenscope.nets.inputs import FIXED_TILE, network_batch
 from forenscope.evaluate.metrics import image_metrics, pixel_auc, pixel_f1_at, threshold_at_fpr
-from forenscope.imageio import read_image
+from forenscope.data.forgeries import PairCache, read_rows
 from forenscope.nets.factory import build_network
 from forenscope.train.loop import model_card, open_run, run_steps, save_checkpoint
 
@@ -56,36 +55,6 @@ def loss_fn(family: str, cfg: dict, logits, mask: torch.Tensor) -> torch.Tensor:
 
 
 # ------------------------------------------------------------------ data
-
-def read_rows(forgeries: Path, split: str, kinds: list[str] | None, authentic: bool) -> list[dict]:
-    """Rows of ``<split>.csv``: image path, mask path or None, kind."""
-    path = Path(forgeries) / f"{split}.csv"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: run `forenscope synth forgeries --out {forgeries}` first")
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = [{"image": Path(forgeries) / r["image"], "mask": (Path(forgeries) / r["mask"]) if r["mask"] else None,
-                 "kind": r["subset"]} for r in csv.DictReader(fh)]
-    return [r for r in rows if (r["mask"] is None and authentic) or (r["mask"] is not None and (not kinds or r["kind"] in kinds))]
-
-
-class PairCache:
-    """Decoded (image, mask) pairs, kept in memory (a few thousand small images)."""
-
-    def __init__(self):
-        self._items: dict[Path, tuple[np.ndarray, np.ndarray]] = {}
-
-    def get(self, row: dict) -> tuple[np.ndarray, np.ndarray]:
-        key = row["image"]
-        if key not in self._items:
-            rgb, _ = read_image(row["image"])
-            if row["mask"] is None:
-                mask = np.zeros(rgb.shape[:2], bool)
-            else:
-                m, _ = read_image(row["mask"])
-                mask = m.max(axis=2) > 127
-            self._items[key] = (rgb, mask)
-        return self._items[key]
-
 
 def sample_crop(rgb: np.ndarray, mask: np.ndarray, size: int, rng: np.random.Generator,
                 positive: float) -> tuple[np.ndarray, np.ndarray]:
@@ -236,7 +205,7 @@ def _checkpoint(net, opt, cfg, out, state, step, elapsed, val_rows, val_cache, l
 
 
 def _finish(cfg, out, state, train_rows, val_rows, val_cache, log) -> dict:
-    from forenscope.evaluate.provenance import environment, git_commit
+    from forenscope.records import environment, git_commit
 
     net = build_network(cfg["family"], cfg["network"])
     net.load_state_dict(load_file(out / "best.safetensors"))

@@ -452,7 +452,7 @@ def model_card(net, cfg: dict, state: dict, out: Path, *, task: str, threshold: 
 
 def finish(cfg: dict, out: Path, val, units: dict, state: dict, log: Log, data: Path, base: Path) -> dict:
     """Best checkpoint -> model.safetensors; threshold at the target FPR on validation reals."""
-    from forenscope.evaluate.provenance import environment, git_commit
+    from forenscope.records import environment, git_commit
 
     net = build_network(cfg["family"], cfg["network"])
     net.load_state_dict(load_file(out / "best.safetensors"))

@@ -313,7 +313,7 @@ def train_probe(cfg: dict, out: Path, data: Path, log: Log = print, cache: Path 
 
     from forenscope.data.families import pool_items
     from forenscope.evaluate.metrics import image_metrics
-    from forenscope.evaluate.provenance import environment, git_commit
+    from forenscope.records import environment, git_commit
 
     start = time.time()
     out.mkdir(parents=True, exist_ok=True)

@@ -50,7 +50,7 @@ class Item:
 
 
 def forgery_items(forgeries: Path, split: str, tampered_kinds: list[str]) -> list[Item]:
-    from forenscope.train.localize import read_rows
+    from forenscope.data.forgeries import read_rows
 
     rows = read_rows(forgeries, split, tampered_kinds, authentic=True)
     return [Item(r["image"], 0 if r["mask"] is None else 1, r["kind"]) for r in rows]
@@ -240,7 +240,7 @@ def train_triage(cfg: dict, out: Path, data: Path, log: Log = print, restart: bo
 
 
 def _finish(cfg: dict, out: Path, state: dict, sets: dict, allowed: np.ndarray, log: Log) -> dict:
-    from forenscope.evaluate.provenance import environment, git_commit
+    from forenscope.records import environment, git_commit
 
     net = build_network(cfg["family"], cfg["network"])
     net.load_state_dict(load_file(out / "best.safetensors"))
@@ -273,7 +273,7 @@ def finetune_triage(cfg: dict, init: Path, items: list[Item], settings: dict, ou
     import copy
     import hashlib
 
-    from forenscope.evaluate.provenance import git_commit
+    from forenscope.records import git_commit
 
     init_weights = Path(init) / "model.safetensors"
     ft = copy.deepcopy(cfg)

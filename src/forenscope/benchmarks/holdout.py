@@ -138,7 +138,7 @@ def evaluate_run(cfg: dict, card: dict, run_dir: Path, tests: list[dict], data: 
 
 def run_holdout(proto: dict, out: Path, data: Path, base: Path, log: Log = print,
                 model_dir: Path | None = None) -> dict:
-    from forenscope.evaluate.provenance import environment, git_commit
+    from forenscope.records import environment, git_commit
 
     check_runs(proto)
     out, model_dir = Path(out), Path(model_dir or Path(out) / "models")
@@ -163,7 +163,7 @@ def run_holdout(proto: dict, out: Path, data: Path, base: Path, log: Log = print
         "seconds": round(time.time() - start),
         "git": git_commit(), "environment": environment(),
     }
-    from forenscope.evaluate.results import write_benchmark_results
+    from forenscope.benchmarks.results import write_benchmark_results
 
     return write_benchmark_results(result, out, markdown, plot)
 

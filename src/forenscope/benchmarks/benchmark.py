@@ -9,7 +9,7 @@ hash), ``results.md`` and ``results.png`` into the output folder.
 
 Kind ``triage`` (authentic / tampered / generated, "No one can escape"): Case 1, 2 and 3.
 Kind ``generated`` (several real-vs-generated models, each tested on what it never saw):
-``generator-holdout`` and ``category-holdout``, run by :mod:`forenscope.evaluate.holdout`.
+``generator-holdout`` and ``category-holdout``, run by :mod:`forenscope.benchmarks.holdout`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-from forenscope.evaluate.results import write_benchmark_results
+from forenscope.benchmarks.results import write_benchmark_results
 
 Log = Callable[[str], None]
 KINDS = ("triage", "generated", "families")
@@ -82,7 +82,7 @@ def load_protocol(name_or_path: str) -> dict:
                 raise ProtocolError(f"{path}: fusion {m['name']!r} must name methods listed before it")
         return proto
     if proto["kind"] == "generated":
-        from forenscope.evaluate.holdout import check_runs
+        from forenscope.benchmarks.holdout import check_runs
 
         try:
             check_runs(proto)
@@ -149,11 +149,11 @@ def run_benchmark(proto: dict, out: Path, data: Path, forgeries: Path, log: Log 
     on every set, write the results into ``out``. ``base``: where relative source paths of
     generated-kind protocols start (default the working directory)."""
     if proto["kind"] == "families":
-        from forenscope.evaluate.family_holdout import run_family_holdout
+        from forenscope.benchmarks.family_holdout import run_family_holdout
 
         return run_family_holdout(proto, out, data, log, cache=Path(model_dir) if model_dir else None)
     if proto["kind"] == "generated":
-        from forenscope.evaluate.holdout import run_holdout
+        from forenscope.benchmarks.holdout import run_holdout
 
         return run_holdout(proto, out, data, Path(base or Path.cwd()), log, model_dir)
     return run_triage_benchmark(proto, out, data, forgeries, log, model_dir)
@@ -163,7 +163,7 @@ def run_triage_benchmark(proto: dict, out: Path, data: Path, forgeries: Path, lo
                          model_dir: Path | None = None) -> dict:
     from forenscope.data.datasets import manifest_hash
     from forenscope.detectors import load_detector
-    from forenscope.evaluate.provenance import environment, git_commit
+    from forenscope.records import environment, git_commit
     from forenscope.train.triage import (build_inputs, evaluate_triage, forgery_post_processing, train_triage,
                                          trained_classes)
 
@@ -213,7 +213,7 @@ def finetuned_models(proto: dict, cfg: dict, model_dir: Path, data: Path, log: L
     when unchanged)."""
     from safetensors.torch import load_file
 
-    from forenscope.evaluate.holdout import slug
+    from forenscope.benchmarks.holdout import slug
     from forenscope.nets.factory import build_network
     from forenscope.train.triage import cvip_items, finetune_triage
 

@@ -271,8 +271,8 @@ def evaluate_fold(scores: np.ndarray, faces: np.ndarray | None, pool: Pool, held
 
 
 def run_family_holdout(proto: dict, out: Path, data: Path, log: Log = print, cache: Path | None = None) -> dict:
-    from forenscope.evaluate.results import write_benchmark_results
-    from forenscope.evaluate.provenance import environment, git_commit
+    from forenscope.benchmarks.results import write_benchmark_results
+    from forenscope.records import environment, git_commit
     from forenscope.train.probe import masks
 
     start = time.time()
