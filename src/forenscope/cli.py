@@ -82,6 +82,14 @@ def _load(name: str, params: dict):
         raise typer.Exit(2) from None
 
 
+def _check_name(name: str, hint: str = "--detector") -> None:
+    """A usage error with "did you mean" for an unknown detector name, without loading weights."""
+    try:
+        get_detector_class(name)
+    except UnknownDetectorError as exc:
+        raise typer.BadParameter(str(exc), param_hint=hint) from None
+
+
 def _warn_if_research(name: str) -> None:
     """A detector whose card says it is a research reproduction says so whenever it is used."""
     card = load_card(name) or {}
@@ -285,9 +293,10 @@ def localize(
 ) -> None:
     """Where was each image manipulated? Writes <out>/<name>.heatmap.png and .mask.png at the
     input's exact size (255 = manipulated). Exit status 1 if any input failed."""
-    det = _load(detector, _parse_params(param))
-    if det.task not in ("localize",):
-        raise typer.BadParameter(f"{detector!r} gives no heatmap (task {det.task!r}); "
+    _check_name(detector)
+    task = get_detector_class(detector).task
+    if task != "localize":  # decided from the registry: no weights loaded for a wrong command
+        raise typer.BadParameter(f"{detector!r} gives no heatmap (task {task!r}); "
                                  f"use `forenscope detect`", param_hint="--detector")
     raise typer.Exit(_run_images(inputs, detector, param, fmt, out, overlay, max_pixels, progress, True))
 
@@ -602,10 +611,7 @@ def export(
     if model == "all":
         names = [n for n in available_detectors() if "family" in describe_detector(n) and "network" in describe_detector(n)]
     else:
-        try:  # "did you mean" on typos, without loading the detector
-            get_detector_class(model)
-        except UnknownDetectorError as exc:
-            raise typer.BadParameter(str(exc), param_hint="MODEL") from None
+        _check_name(model, "MODEL")  # "did you mean" on typos, without loading the detector
         names = [model]
     failed = 0
     for name in names:
@@ -759,11 +765,17 @@ def serve(
                      highlight=False, markup=False)
         raise typer.Exit(2)
     names = detector or list(DEFAULT_DETECTORS)
+    for name in names:  # fail now, with "did you mean", not on the first request (no weights loaded yet)
+        _check_name(name)
+    try:  # preload loads each detector once
+        app_ = create_app(names, max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_pixels=max_pixels,
+                          workers=workers, queue=queue, preload=True, api_keys=keys, rate_per_minute=rate,
+                          concurrent_per_client=client_concurrency, request_timeout=timeout, cors_origin=cors_origin)
+    except FileNotFoundError as exc:  # a trained detector whose weights are not shipped
+        stderr.print(f"error: {exc}", highlight=False, markup=False)
+        raise typer.Exit(2) from None
     for name in names:
-        _load(name, {})  # fail now, with "did you mean", not on the first request
-    app_ = create_app(names, max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_pixels=max_pixels,
-                      workers=workers, queue=queue, preload=True, api_keys=keys, rate_per_minute=rate,
-                      concurrent_per_client=client_concurrency, request_timeout=timeout, cors_origin=cors_origin)
+        _warn_if_research(name)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     access = f"{len(keys)} API key(s)" if keys else "NO AUTHENTICATION (--insecure)" if not is_loopback(host) \
         else "no API keys (loopback only)"
