@@ -48,11 +48,25 @@ class Analysis:
             self.mask = m
 
     def summary(self) -> dict:
-        """The JSON-friendly part (no arrays)."""
+        """The JSON-friendly part: no maps; numpy values in ``extras`` made plain (``jsonable``)."""
         return {
             "detector": self.detector,
             "task": self.task,
             "score": float(self.score),
             "label": self.label,
-            "extras": self.extras,
+            "extras": jsonable(self.extras),
         }
+
+
+def jsonable(x):
+    """``x`` with numpy scalars as Python numbers and small arrays as lists (a larger array
+    becomes its description): what every output that writes extras as JSON needs."""
+    if isinstance(x, dict):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v) for v in x]
+    if isinstance(x, (np.floating, np.integer, np.bool_)):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist() if x.size <= 64 else f"array {x.shape}"
+    return x

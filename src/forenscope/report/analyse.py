@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from forenscope import DEFAULT_DETECTORS
+from forenscope.analysis import jsonable
 from forenscope.imageio import DEFAULT_MAX_PIXELS, ImageError, read_image
 from forenscope.report.verdict import DEFAULT_BAND, evidence, fuse
 
@@ -119,9 +120,9 @@ def _resize(m: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def _small(extras: dict) -> dict:
-    """Extras fit for a line: numbers, short strings, small dicts."""
+    """Extras fit for a line: numbers, short strings, small dicts (made plain by ``jsonable``)."""
     out = {}
-    for k, v in (extras or {}).items():
+    for k, v in jsonable(extras or {}).items():
         if isinstance(v, (int, float, bool)) or (isinstance(v, str) and len(v) < 200):
             out[k] = v
         elif isinstance(v, dict) and len(json.dumps(v, default=str)) < 500:

@@ -206,22 +206,10 @@ def create_app(detectors: "list[str] | None" = None, *, max_upload_bytes: int = 
                 raise HTTPException(422, f"{name} cannot analyse this {meta.width}x{meta.height} image: {exc}") from None
             ev = evidence(a, det.threshold)
             evidences.append(ev)
-            analyses.append(ev | {"extras": _jsonable(a.extras),
+            analyses.append(ev | {"extras": a.summary()["extras"],
                                   "heatmap_png": heatmap_png(a.heatmap) if a.heatmap is not None else None})
         return {"image": {"sha256": meta.sha256, "format": meta.format, "width": meta.width, "height": meta.height,
                           "jpeg_quality": meta.jpeg_quality, "has_exif": meta.has_exif},
                 "verdict": fuse(evidences, band), "analyses": analyses, "seconds": round(time.time() - t0, 3)}
 
     return app
-
-
-def _jsonable(x):
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, (np.floating, np.integer)):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist() if x.size <= 64 else f"array {x.shape}"
-    return x
