@@ -14,7 +14,7 @@ authentic images. CVIP (copy-moves with their originals) and, with ``--test``, t
 test split are then scored with the chosen rule for the record; they choose nothing. Maps come
 from scripts/design_fusion.py's cache (work/fusion-maps). ``--ship`` writes the head and the
 threshold into src/forenscope/weights/effunet.json (the card's Platt calibration, fitted on
-the old score, is removed: rerun `forenscope calibrate configs/calibration-effunet.toml`). Writes
+the old score, is removed: rerun `forenscope calibrate configs/calibration-retrained.toml`). Writes
 docs/results/localize/image-head/results.{json,md}.
 """
 
@@ -137,7 +137,7 @@ def ship(head: dict, threshold: float, validation: dict) -> None:
     (whose threshold is effunet's); a calibration fitted on another score is removed."""
     card = json.loads(CARD.read_text())
     if card.get("image_head") != head:
-        card.pop("calibration", None)  # fitted on the old score: rerun configs/calibration-effunet.toml
+        card.pop("calibration", None)  # fitted on the old score: rerun configs/calibration-retrained.toml
     card["image_head"] = head
     card["threshold"] = threshold
     card["threshold_note"] = (f"image score (image head on map statistics, scripts/design_image_head.py) flagging "

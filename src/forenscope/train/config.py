@@ -148,11 +148,16 @@ def load_config(path: str | Path) -> dict:
 # Keys added after runs were made, with the value that means "as before": left out of the hash
 # when they hold it, so a finished run of an older config is still recognised (and resumed).
 NEUTRAL = {("augment", "resize_prob"): 0.0, ("augment", "resize_scale"): [0.5, 1.5],
-           ("augment", "noise_prob"): 0.0, ("augment", "noise_sigma"): [0.0, 8.0], ("train", "amp"): True}
+           ("augment", "noise_prob"): 0.0, ("augment", "noise_sigma"): [0.0, 8.0], ("train", "amp"): True,
+           ("train", "class_weights"): "published", ("train", "balance_families"): False}
+# what describes a model without changing how it trains: never part of the hash
+DOCUMENTATION = ("status", "status_note")
 
 
 def config_hash(cfg: dict) -> str:
-    cfg = copy.deepcopy(cfg)
+    """The hash a run folder records: a resumed run must have the same. Keys added later with
+    their old behaviour as default (``NEUTRAL``) and documentation keys do not count."""
+    cfg = {k: v for k, v in copy.deepcopy(cfg).items() if k not in DOCUMENTATION}
     for (table, key), value in NEUTRAL.items():
         if table in cfg and cfg[table].get(key, object()) == value:
             del cfg[table][key]
