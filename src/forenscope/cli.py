@@ -23,12 +23,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from forenscope import DEFAULT_DETECTOR, DEFAULT_DETECTORS, DEFAULT_LOCALIZER
+from forenscope.benchmarks.benchmark import protocol_names
 from forenscope.data.inputs import InputItem, expand_inputs, unique_output_stems
 from forenscope.detectors import UnknownDetectorError, available_detectors, describe_detector, load_detector
 from forenscope.detectors.base import RESEARCH, load_card
 from forenscope.detectors.registry import get_detector_class
-from forenscope.benchmarks.benchmark import protocol_names
 from forenscope.imageio import DEFAULT_MAX_PIXELS, ImageError, read_image
+from forenscope.provenance.evidence import evidence_lines
 from forenscope.report.maps import write_heatmap_png, write_mask_png, write_overlay_png
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -175,13 +176,6 @@ class _Writer:
                 console.print(f"{r['path']}:", highlight=False)
                 for line in r["evidence"]:
                     console.print(f"  - {line}", highlight=False, markup=False)
-
-
-def evidence_lines(extras: dict) -> list[str]:
-    """One line per provenance item ("strength claim: where: detail"), then the notes."""
-    lines = [f"{i['strength']} {i['claim']}: {i['where']}: {i['detail']}" for i in extras.get("evidence", [])]
-    lines += [f"note: {n}" for n in extras.get("notes", [])]
-    return lines or ["no provenance evidence (its absence says nothing about the image)"]
 
 
 def _cell(v) -> str:

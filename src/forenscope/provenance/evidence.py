@@ -165,6 +165,14 @@ def jpeg_table_items(meta) -> list[dict]:
              "detail": detail, "reference": "ITU-T T.81 Annex K; IJG libjpeg jcparam.c"}]
 
 
+def evidence_lines(found: dict) -> list[str]:
+    """For people: one line per item of ``found["evidence"]`` ("strength claim: where: detail"),
+    then its ``notes``; the provenance detector's extras and a scan line's provenance alike."""
+    lines = [f"{i['strength']} {i['claim']}: {i['where']}: {i['detail']}" for i in found.get("evidence") or []]
+    lines += [f"note: {n}" for n in found.get("notes") or []]
+    return lines or ["no provenance evidence (its absence says nothing about the image)"]
+
+
 def _quote(value: str, n: int = 160) -> str:
     one = " ".join(value.split())
     return one if len(one) <= n else one[:n] + "..."

@@ -5,11 +5,12 @@ EXIF, JPEG quantisation) and summary plots. Self-contained apart from the pictur
 
 from __future__ import annotations
 
-from typing import Iterable
-
 import html
 import json
 from pathlib import Path
+from typing import Iterable
+
+from forenscope.provenance.evidence import evidence_lines
 
 VERDICT_COLOURS = {"authentic": "#2e7d32", "generated": "#6a1b9a", "tampered": "#c62828",
                    "uncertain": "#ef6c00", "duplicate": "#607d8b", "error": "#455a64"}
@@ -84,10 +85,7 @@ def _provenance(p: dict | None) -> str:
     """The provenance panel: every evidence item and note (absent when provenance did not run)."""
     if not p:
         return ""
-    lines = [f"{e['strength']} {e['claim']}: {e['where']}: {e['detail']}" for e in p.get("evidence") or []]
-    lines += [f"note: {n}" for n in p.get("notes") or []]
-    lines = lines or ["no provenance evidence (its absence says nothing about the image)"]
-    items = "".join(f"<li>{html.escape(x)}</li>" for x in lines)
+    items = "".join(f"<li>{html.escape(x)}</li>" for x in evidence_lines(p))
     return f"<div class='provenance'><b>Provenance: what the file says about itself</b><ul>{items}</ul></div>"
 
 
