@@ -45,22 +45,22 @@ def evidence(analysis: Analysis, threshold: float) -> dict:
     return out
 
 
+def _fired(e: dict) -> str:
+    return f"{e['detector']}: {e['kind']} (score {e['score']:.4g}, threshold {e['threshold']:.4g})"
+
+
 def fuse(evidences: list[dict], band: float = DEFAULT_BAND) -> dict:
     """{"verdict", "confidence", "reasons"}: confidence is the deciding margin (0 when unsure)."""
     decisive = [e for e in evidences if e.get("decisive")]
-    if decisive:
-        top = decisive[0]
-        return {"verdict": top["kind"], "confidence": top["margin"],
-                "reasons": [f"{e['detector']}: {e['kind']} ({e.get('reason') or 'provenance evidence'})" for e in decisive]
-                + [f"{e['detector']}: {e['kind']} (score {e['score']:.4g}, threshold {e['threshold']:.4g})"
-                   for e in evidences if not e.get("decisive") and e["kind"] and e["margin"] >= band]}
-    evidences = [e for e in evidences if e["label"] != "no evidence"]
+    evidences = [e for e in evidences if e["label"] != "no evidence" and not e.get("decisive")]
     firing = [e for e in evidences if e["kind"] and e["margin"] >= band]
+    if decisive:
+        return {"verdict": decisive[0]["kind"], "confidence": decisive[0]["margin"],
+                "reasons": [f"{e['detector']}: {e['kind']} ({e.get('reason') or 'provenance evidence'})"
+                            for e in decisive] + [_fired(e) for e in firing]}
     if firing:
-        top = max(firing, key=lambda e: e["margin"])
-        return {"verdict": top["kind"], "confidence": top["margin"],
-                "reasons": [f"{e['detector']}: {e['kind']} (score {e['score']:.4g}, threshold {e['threshold']:.4g})"
-                            for e in sorted(firing, key=lambda e: -e["margin"])]}
+        firing.sort(key=lambda e: -e["margin"])  # stable: the first of equal margins decides, as max() did
+        return {"verdict": firing[0]["kind"], "confidence": firing[0]["margin"], "reasons": [_fired(e) for e in firing]}
     unsure = [e for e in evidences if abs(e["margin"]) < band]
     if unsure:
         return {"verdict": "uncertain", "confidence": 0.0,
