@@ -54,6 +54,18 @@ def component_maps(samples, learned, matcher) -> list[dict]:
     return rows
 
 
+def component_sets(data: Path, forgeries: Path, test: bool) -> tuple[dict[str, list[dict]], float]:
+    """The cached component maps of the validation split and CVIP (and the synthetic test split
+    when ``test``), with copymove-sift's threshold: what this script and
+    scripts/design_image_head.py design on."""
+    learned = load_detector("effunet", calibrated=False)
+    matcher = load_detector("copymove-sift", calibrated=False)
+    sources = {"validation": forgeries / "val.csv", "cvip": data / "copymove_cvip"}
+    if test:
+        sources["test"] = forgeries / "test.csv"
+    return {name: component_maps(find_pixel_pairs(src), learned, matcher) for name, src in sources.items()}, matcher.threshold
+
+
 def score(rows: list[dict], heat_of) -> dict[str, float]:
     """Mean pixel F1 per subset (manipulated images) of the maps ``heat_of(row)``."""
     accs: dict[str, PixelMetricAccumulator] = {}
@@ -106,17 +118,14 @@ def main() -> None:
     ap.add_argument("--forgeries", type=Path, default=REPO / "work" / "synth-forgeries")
     ap.add_argument("--test", action="store_true", help="also score the synthetic test split (chooses nothing)")
     args = ap.parse_args()
-    learned = load_detector("effunet", calibrated=False)
-    matcher = load_detector("copymove-sift", calibrated=False)
-    design = {"validation": component_maps(find_pixel_pairs(args.forgeries / "val.csv"), learned, matcher),
-              "cvip": component_maps(find_pixel_pairs(args.data / "copymove_cvip"), learned, matcher)}
-    table = evaluate(design, matcher.threshold)
+    sets, threshold = component_sets(args.data, args.forgeries, args.test)
+    test = sets.pop("test", None)
+    table = evaluate(sets, threshold)
     m = margins(table)
     chosen = max(m, key=lambda k: (round(m[k]["worst_margin"], 3), m[k]["mean_f1"]))
     result = {"design": table, "margins": m, "chosen": chosen, "git": git_commit(), "environment": environment()}
     if args.test:
-        result["test"] = evaluate({"test": component_maps(find_pixel_pairs(args.forgeries / "test.csv"), learned, matcher)},
-                                  matcher.threshold)
+        result["test"] = evaluate({"test": test}, threshold)
     cols = [(s, k) for s, subs in table["effunet"].items() for k in subs]
     result["column_keys"] = cols + ([("test", k) for k in result["test"]["effunet"]["test"]] if args.test else [])
     result["columns"] = [f"{s} {k}" for s, k in result["column_keys"]]

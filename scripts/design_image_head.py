@@ -30,10 +30,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from design_fusion import component_maps  # noqa: E402  (the shared map cache)
+from design_fusion import component_sets  # noqa: E402  (the shared map cache)
 
-from forenscope.data.datasets import find_pixel_pairs  # noqa: E402
-from forenscope.detectors import load_detector  # noqa: E402
 from forenscope.detectors.fusion import excess_on_scale  # noqa: E402
 from forenscope.detectors.localizers import (HEAD_STATISTICS, MAP_STATISTICS, head_probability,  # noqa: E402
                                              map_statistics, top_share_mean)
@@ -89,12 +87,7 @@ def main() -> None:
     ap.add_argument("--test", action="store_true", help="also score the synthetic test split (chooses nothing)")
     ap.add_argument("--ship", action="store_true", help="write the chosen head and threshold into effunet's card")
     args = ap.parse_args()
-    learned = load_detector("effunet", calibrated=False)
-    matcher = load_detector("copymove-sift", calibrated=False)
-    sets = {"validation": component_maps(find_pixel_pairs(args.forgeries / "val.csv"), learned, matcher),
-            "cvip": component_maps(find_pixel_pairs(args.data / "copymove_cvip"), learned, matcher)}
-    if args.test:
-        sets["test"] = component_maps(find_pixel_pairs(args.forgeries / "test.csv"), learned, matcher)
+    sets, matcher_threshold = component_sets(args.data, args.forgeries, args.test)
     data = {name: table(rows) for name, rows in sets.items()}
 
     y, top, stats, _ = data["validation"]
@@ -116,7 +109,7 @@ def main() -> None:
     per_set = {name: {s: at_threshold(d[0], f(d), thresholds[name]) for s, d in data.items()}
                for name, f in scorers.items()}
     for name in list(scorers):  # the default localiser: effunet's score or the matcher's, rescaled
-        fused = lambda d, f=scorers[name], t=thresholds[name]: fused_scores(f(d), d[3], t, matcher.threshold)  # noqa: E731
+        fused = lambda d, f=scorers[name], t=thresholds[name]: fused_scores(f(d), d[3], t, matcher_threshold)  # noqa: E731
         per_set[f"effunet-cm with {name}"] = {s: at_threshold(d[0], fused(d), thresholds[name]) for s, d in data.items()}
         thresholds[f"effunet-cm with {name}"] = thresholds[name]
     search = subset_search(stats, y)
