@@ -29,7 +29,7 @@ from forenscope.evaluate.metrics import roc_auc
 from forenscope.records import environment, git_commit
 from forenscope.imageio import read_image
 from forenscope.synth.regions import segment_region
-from forenscope.train.probe import fit_logistic, probe_logits
+from forenscope.train.probe import out_of_fold_logits
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "docs" / "results" / "localize" / "realism"
@@ -53,19 +53,6 @@ def region_statistics(rgb: np.ndarray, region: np.ndarray) -> list[float]:
     out_noise = residual[outer].std() if outer.sum() > 10 else residual.std()
     noise = float(np.log((residual[region].std() + 1e-3) / (out_noise + 1e-3)))
     return [float(grad[boundary].mean() / (grad.mean() + 1e-6)), shift, noise, float(region.mean())]
-
-
-def out_of_fold_auc(x: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0) -> float:
-    rng = np.random.default_rng(seed)
-    fold = np.zeros(len(y), int)
-    for cls in (0, 1):
-        idx = rng.permutation(np.flatnonzero(y == cls))
-        fold[idx] = np.arange(len(idx)) % folds
-    scores = np.zeros(len(y))
-    for k in range(folds):
-        model = fit_logistic(x[fold != k], y[fold != k], 1e-2)
-        scores[fold == k] = probe_logits(model, x[fold == k])
-    return float(roc_auc(y, scores))
 
 
 def main() -> None:
@@ -93,7 +80,7 @@ def main() -> None:
     for kind, pos in sorted(rows.items()):
         pos = np.array(pos)
         x, y = np.concatenate([pos, neg]), np.r_[np.ones(len(pos)), np.zeros(len(neg))]
-        result["kinds"][kind] = {"n": len(pos), "all_statistics": out_of_fold_auc(x, y),
+        result["kinds"][kind] = {"n": len(pos), "all_statistics": float(roc_auc(y, out_of_fold_logits(x, y, 1e-2))),
                                  **{name: float(max(roc_auc(y, x[:, i]), 1 - roc_auc(y, x[:, i])))
                                     for i, name in enumerate(STATS)}}
     OUT.mkdir(parents=True, exist_ok=True)

@@ -123,25 +123,14 @@ def fit_image_head(stats: np.ndarray, labels: np.ndarray, statistics=HEAD_STATIS
     ``folds`` stratified folds; the head is then fitted on every row. Returns the head (as
     stored in a card) and the out-of-fold AUC of each L2."""
     from forenscope.evaluate.metrics import roc_auc
-    from forenscope.train.probe import fit_logistic, probe_logits
+    from forenscope.train.probe import fit_logistic, out_of_fold_logits
 
     labels = np.asarray(labels).astype(int)
     folds = min(folds, int(labels.sum()), int((labels == 0).sum()))
     if folds < 2:
         raise ValueError("an image head needs at least two authentic and two tampered validation images")
     stats = np.asarray(stats)[:, [MAP_STATISTICS.index(n) for n in statistics]]
-    rng = np.random.default_rng(seed)
-    fold = np.zeros(len(labels), int)
-    for cls in (0, 1):
-        idx = rng.permutation(np.flatnonzero(labels == cls))
-        fold[idx] = np.arange(len(idx)) % folds
-    cv = {}
-    for l2 in HEAD_L2_GRID:
-        out = np.zeros(len(labels))
-        for k in range(folds):
-            model = fit_logistic(stats[fold != k], labels[fold != k], l2)
-            out[fold == k] = probe_logits(model, stats[fold == k])
-        cv[l2] = float(roc_auc(labels, out))
+    cv = {l2: float(roc_auc(labels, out_of_fold_logits(stats, labels, l2, folds, seed))) for l2 in HEAD_L2_GRID}
     l2 = max(HEAD_L2_GRID, key=lambda v: (round(cv[v], 4), v))  # ties: the stronger prior
     m = fit_logistic(stats, labels, l2)
     head = {"statistics": list(statistics), "mean": m["mean"].tolist(), "scale": m["scale"].tolist(),

@@ -243,6 +243,22 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, max_iter: int = 200,
     return {"mean": mean, "scale": scale, "weight": w.detach().numpy().copy(), "bias": float(b.detach()[0])}
 
 
+def out_of_fold_logits(x: np.ndarray, y: np.ndarray, l2: float, folds: int = 5, seed: int = 0) -> np.ndarray:
+    """Each row's logit from a ``fit_logistic`` model that did not see it: ``folds`` folds,
+    stratified by label (each class dealt round-robin in a seeded order)."""
+    y = np.asarray(y).astype(int)
+    rng = np.random.default_rng(seed)
+    fold = np.zeros(len(y), int)
+    for cls in (0, 1):
+        idx = rng.permutation(np.flatnonzero(y == cls))
+        fold[idx] = np.arange(len(idx)) % folds
+    out = np.zeros(len(y))
+    for k in range(folds):
+        model = fit_logistic(x[fold != k], y[fold != k], l2)
+        out[fold == k] = probe_logits(model, x[fold == k])
+    return out
+
+
 def probe_logits(model: dict, x: np.ndarray) -> np.ndarray:
     return ((x - model["mean"]) / model["scale"]) @ model["weight"] + model["bias"]
 
