@@ -91,13 +91,16 @@ def make_batch(rows: list[dict], cache: PairCache, cfg: dict, rng: np.random.Gen
     return network_batch(crops, cfg["family"]), torch.from_numpy(np.stack(ms))
 
 
-def validate(net, family: str, rows: list[dict], cache: PairCache, tile: int) -> dict:
+def validate(net, family: str, rows: list[dict], cache: PairCache, tile: int, statistics: bool = False) -> dict:
+    """Validation metrics; ``statistics``: also each map's ``map_statistics`` (``_stats``), which
+    only the final image head needs, not every checkpoint."""
     f1s, aucs, scores, labels, stats = [], [], [], [], []
     for r in rows:
         rgb, mask = cache.get(r)
         prob = predict_map(net, family, rgb, tile)
         scores.append(image_score(prob))
-        stats.append(map_statistics(prob))
+        if statistics:
+            stats.append(map_statistics(prob))
         labels.append(int(mask.any()))
         if mask.any():
             f1s.append(pixel_f1_at(mask, prob))
@@ -198,7 +201,7 @@ def _finish(cfg, out, state, train_rows, val_rows, val_cache, log) -> dict:
 
     net = build_network(cfg["family"], cfg["network"])
     net.load_state_dict(load_file(out / "best.safetensors"))
-    metrics = validate(net, cfg["family"], val_rows, val_cache, cfg["input"]["tile"])
+    metrics = validate(net, cfg["family"], val_rows, val_cache, cfg["input"]["tile"], statistics=True)
     scores, labels, stats = metrics.pop("_scores"), metrics.pop("_labels"), metrics.pop("_stats")
     target = cfg["calibration"]["target_fpr"]
     both_classes = 0 < labels.sum() < len(labels)
