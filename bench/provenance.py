@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, PngImagePlugin
+from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
@@ -101,7 +101,7 @@ def measure(files: list[tuple[str, bytes]], det) -> dict:
     for name, data in files:
         rgb, meta = decode_image(data, source=name)
         t = time.perf_counter()
-        file_provenance(data, rgb, meta, [])
+        file_provenance(data, rgb, meta)
         file_ms.append(1e3 * (time.perf_counter() - t))
         t = time.perf_counter()
         read_watermarks(rgb)

@@ -129,6 +129,7 @@ def test_a_png_with_a_100_mb_text_chunk_is_analysed_with_a_note():
     rgb, meta = decode_image(data, source="big-text.png")
     assert rgb.shape == (64, 64, 3) and meta.file_size == len(data)
     assert any("skipped" in n and "104,857,6" in n for n in meta.provenance["notes"])
+    assert sum("skipped" in n for n in meta.provenance["notes"]) == 1  # once, not per reader
     assert load_detector("ela").analyze(rgb, meta).heatmap.shape == (64, 64)  # the pixel detectors still run
 
 

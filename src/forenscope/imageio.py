@@ -145,7 +145,7 @@ def decode_image(
         raise ImageError(source, f"file too large: {len(data):,} bytes > limit {max_bytes:,}", "limit")
     original = data
     # Pillow refuses a PNG whose text chunks exceed its memory limit, pixels and all: such
-    # chunks are dropped here and reported in meta.provenance["notes"]
+    # chunks are dropped here (the provenance reader notes each in meta.provenance["notes"])
     data, stripped = strip_oversized_png_text(data)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Pillow warns about odd EXIF/ICC chunks; we report errors
@@ -179,11 +179,11 @@ def decode_image(
     meta.height, meta.width = pixels.shape[:2]
     if stripped:  # describe the file as it is, not the copy Pillow read
         meta.file_size, meta.sha256 = len(original), hashlib.sha256(original).hexdigest()
-    meta.provenance = file_provenance(original, pixels, meta, stripped)
+    meta.provenance = file_provenance(original, pixels, meta)
     return pixels, meta
 
 
-def file_provenance(data: bytes, pixels: np.ndarray, meta: ImageMeta, notes: list[str]) -> dict:
+def file_provenance(data: bytes, pixels: np.ndarray, meta: ImageMeta) -> dict:
     """The file's provenance evidence (metadata signatures, camera fields, C2PA, thumbnail,
     quantisation tables); a failure to read it is a note, never a lost image."""
     from forenscope.provenance.evidence import jpeg_table_items, read_file_evidence, thumbnail_items
@@ -196,7 +196,6 @@ def file_provenance(data: bytes, pixels: np.ndarray, meta: ImageMeta, notes: lis
         found["items"] += jpeg_table_items(meta)
     except Exception as exc:  # evidence is optional; the pixels are not
         found = {"items": [], "records": [], "notes": [f"provenance not read: {type(exc).__name__}: {exc}"]}
-    found["notes"] = notes + found["notes"]
     return found
 
 

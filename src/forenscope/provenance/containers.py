@@ -64,22 +64,22 @@ def png_chunks(data: bytes):
         pos += 12 + length
 
 
-def strip_oversized_png_text(data: bytes) -> tuple[bytes, list[str]]:
+def strip_oversized_png_text(data: bytes) -> tuple[bytes, bool]:
     """The PNG without its text chunks over ``MAX_TEXT`` bytes (Pillow refuses a file whose text
-    exceeds its memory limit, and with it the pixels), and a note per chunk removed."""
+    exceeds its memory limit, and with it the pixels), and whether any was removed (``_png``
+    notes each one when the file's metadata is read)."""
     if not data.startswith(PNG_SIGNATURE):
-        return data, []
-    keep, notes, pos = [data[:len(PNG_SIGNATURE)]], [], len(PNG_SIGNATURE)
+        return data, False
+    keep, removed, pos = [data[:len(PNG_SIGNATURE)]], False, len(PNG_SIGNATURE)
     for kind, start, length in png_chunks(data):
         end = min(start + length + 4, len(data))
         if kind in PNG_TEXT_TYPES and length > MAX_TEXT:
-            key = data[start:start + 80].split(b"\x00", 1)[0].decode("latin-1", "replace")
-            notes.append(f"PNG {kind.decode()} chunk {key!r} of {length:,} bytes skipped (over {MAX_TEXT:,})")
+            removed = True
         else:
             keep.append(data[start - 8:end])
         pos = end
     keep.append(data[pos:])
-    return (b"".join(keep), notes) if notes else (data, [])
+    return (b"".join(keep), True) if removed else (data, False)
 
 
 def _png(data: bytes) -> Container:
