@@ -93,7 +93,7 @@ def main() -> None:
         for name in args.detector or ["npr", "pelee-hpf"]:
             fast = load_detector(name)
             eager = load_detector(name, backend="torch")
-            x1 = fast.tiles(read_image(paths[0])[0])
+            x1 = fast.method.tiles(read_image(paths[0])[0], fast.settings)
             xb = np.repeat(x1, 16, axis=0)
             gflop = network_gflop(eager.net, x1.shape)
             net = eager.net
@@ -106,8 +106,8 @@ def main() -> None:
                 "backend": fast.backend,
                 "gflop_per_image": gflop,
                 "detect_in_process_img_s": rate(lambda: [fast.analyze(read_image(p)[0]) for p in paths[:50]], 50),
-                "model_batch1_img_s": rate(lambda: fast.logits(x1), 1),
-                "model_batch16_img_s": rate(lambda: fast.logits(xb), 16),
+                "model_batch1_img_s": rate(lambda: fast.outputs(torch.from_numpy(x1)), 1),
+                "model_batch16_img_s": rate(lambda: fast.outputs(torch.from_numpy(xb)), 16),
                 "eager_batch1_img_s": rate(lambda: eager_ref(x1), 1),
                 "eager_batch16_img_s": rate(lambda: eager_ref(xb), 16),
             }

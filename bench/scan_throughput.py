@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
 from forenscope.records import environment, git_commit  # noqa: E402
-from forenscope.report.scan import ScanConfig, scan  # noqa: E402
+from forenscope.scan.job import ScanConfig, scan  # noqa: E402
 
 
 def make_folder(folder: Path, n: int, h: int, w: int, seed: int = 0) -> None:

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from design_fusion import component_sets  # noqa: E402  (the shared map cache)
 
 from forenscope.detectors.fusion import excess_on_scale  # noqa: E402
-from forenscope.detectors.localizers import (HEAD_STATISTICS, MAP_STATISTICS, head_probability,  # noqa: E402
+from forenscope.methods.image_head import (HEAD_STATISTICS, MAP_STATISTICS, head_probability,  # noqa: E402
                                              map_statistics, top_share_mean)
 from forenscope.evaluate.metrics import roc_auc, threshold_at_fpr  # noqa: E402
 from forenscope.records import environment, git_commit  # noqa: E402

@@ -105,7 +105,7 @@ def test_page_reports_a_bad_file(server, browser, tmp_path):
 
 
 def test_scan_report_opens_with_its_pictures(browser, tmp_path):
-    from forenscope.report.scan import ScanConfig, scan
+    from forenscope.scan.job import ScanConfig, scan
 
     folder = tmp_path / "examples"
     shutil.copytree(REPO / "examples" / "forged", folder / "forged")

@@ -137,7 +137,7 @@ def test_models_lists_every_detector():
     assert {"ela", "noise", "jpeg-ghost", "copymove-sift", "effunet", "iidnet"} <= set(cards)
     assert all(c["task"] and c["licence"] for c in cards.values())
     assert run("models").exit_code == 0
-    from forenscope.cli import _card_metrics  # nested test metrics (per subset + mean) -> short text
+    from forenscope.cli.evaluation import card_metrics as _card_metrics  # nested test metrics (per subset + mean) -> short text
 
     short = _card_metrics(cards["effunet"])
     assert "test synthetic (mean): F1" in short and "git" not in short
@@ -170,7 +170,7 @@ def test_detect_band_marks_scores_near_the_threshold_uncertain(tmp_path):
     from conftest import noisy_photo as _photo
     from forenscope.cli import app as _app
     from forenscope.detectors import load_detector as _load_detector
-    from forenscope.report.verdict import logit as _logit
+    from forenscope.verdict import logit as _logit
 
     _Image.fromarray(_photo(96, 128, 2)).save(tmp_path / "a.png")
     det = _load_detector("noise")
@@ -281,10 +281,20 @@ def test_a_candidate_config_cannot_ship_over_the_model_its_name_ships(tmp_path):
     from typer.testing import CliRunner
 
     from forenscope.cli import app
-    from forenscope.detectors.base import shipping_config
-
     res = CliRunner().invoke(app, ["train", str(REPO / "configs" / "npr-jpeg.toml"), "--ship", "--out", str(tmp_path)])
     assert res.exit_code == 2 and "candidate" in res.output and "npr.toml" in res.output
     assert not any(tmp_path.iterdir())  # refused before any training
-    assert shipping_config("iidnet", REPO / "configs") == "configs/iidnet-telea.toml"
-    assert shipping_config("npr", REPO / "configs") == "configs/npr.toml"
+
+
+def test_every_method_names_the_config_that_ships_it():
+    """The missing-weights hint names ``method.config``: it must exist, train this method and
+    ship under the method's detector name (iidnet ships from iidnet-telea.toml)."""
+    import tomllib
+
+    from forenscope.methods import available_methods, get_method
+
+    for name in available_methods():
+        method = get_method(name)
+        cfg = tomllib.loads((REPO / method.config).read_text(encoding="utf-8"))
+        assert cfg["family"] == method.name and cfg["name"] == method.detector_name, method.config
+        assert not cfg.get("status", "").startswith("candidate"), method.config

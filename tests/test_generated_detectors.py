@@ -7,13 +7,14 @@ from safetensors.torch import save_file
 
 from conftest import textured
 from forenscope.detectors import load_detector
-from forenscope.detectors.generated import MissingWeightsError, tile_origins
-from forenscope.nets.factory import build_network
+from forenscope.detectors.trained import MissingWeightsError
+from forenscope.methods import get_method
+from forenscope.methods.classifier import tile_origins
 
 
 def _run_dir(tmp_path, family, network, colour="rgb", tile=64, max_tiles=4, threshold=0.5):
     torch.manual_seed(0)
-    net = build_network(family, network)
+    net = get_method(family).build(network)
     for m in net.modules():  # non-trivial BN statistics, as after training
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_mean.uniform_(-0.2, 0.2)
@@ -41,14 +42,14 @@ def test_onnx_runtime_scores_equal_pytorch(tmp_path, family, network, colour):
         a, b = fast.analyze(img), eager.analyze(img)
         assert abs(a.score - b.score) < 1e-4
         assert a.extras["tiles"] == b.extras["tiles"]
-    batch = fast.tiles(textured(128, 128))
-    assert np.abs(fast.logits(batch) - eager.logits(batch)).max() < 1e-4
+    batch = torch.from_numpy(fast.method.tiles(textured(128, 128), fast.settings))
+    assert np.abs(fast.outputs(batch).numpy() - eager.outputs(batch).numpy()).max() < 1e-4
 
 
 def test_large_images_are_tiled_and_small_ones_analysed_whole(tmp_path):
     det = load_detector("npr", run=str(_run_dir(tmp_path, "npr", {"width": 8, "blocks": [1, 1]})), backend="torch")
     assert det.analyze(textured(50, 37)).extras["tiles"] == 1
-    assert det.tiles(textured(50, 37)).shape == (1, 3, 50, 36)  # cropped to even for NPR
+    assert det.method.tiles(textured(50, 37), det.settings).shape == (1, 3, 50, 36)  # cropped to even for NPR
     assert det.analyze(textured(300, 400)).extras["tiles"] == 4
 
 
@@ -66,9 +67,9 @@ def test_score_and_label_follow_the_card_threshold(tmp_path):
 
 
 def test_missing_weights_error_names_the_command(tmp_path, monkeypatch):
-    from forenscope.detectors import generated
+    from forenscope.detectors import trained
 
-    monkeypatch.setattr(generated.Detector, "__init__", lambda self, threshold=None: setattr(self, "card", {}))
+    monkeypatch.setattr(trained.Detector, "__init__", lambda self, threshold=None: setattr(self, "card", {}))
     with pytest.raises(MissingWeightsError, match="forenscope train configs/pelee-hpf.toml"):
         load_detector("pelee-hpf")
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "forenscope"
 # lowest first; a module may import its own layer and the ones before it
-LAYERS = ("analysis", "provenance", "imageio", "signals", "nets", "data", "synth", "records", "detectors",
-          "export", "evaluate", "train", "benchmarks", "(root)", "report", "serve", "cli", "__main__")
+LAYERS = ("analysis", "provenance", "imageio", "signals", "nets", "data", "synth", "records", "methods", "detectors", "verdict",
+          "export", "evaluate", "train", "benchmarks", "(root)", "report", "scan", "serve", "cli", "__main__")
 
 
 def module_name(path: Path) -> str:

@@ -11,7 +11,7 @@ from forenscope.nets.iidnet import IIDNet, LOCAL_KERNEL, bayar_constrain, global
 from forenscope.nets.lstm_localizers import HLSTM, JLSTM, FixedBilinearUp
 from forenscope.signals.resampling import (LAPLACIAN, hilbert_curve, hilbert_order, image_resampling_features,
                                            laplacian_symmetric, patch_resampling_features)
-from forenscope.train.losses import iid_focal_bce
+from forenscope.nets.losses import iid_focal_bce
 
 
 def n_params(m):

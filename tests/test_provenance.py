@@ -18,7 +18,7 @@ from PIL import Image, PngImagePlugin
 from conftest import REPO, textured
 from forenscope.detectors import load_detector
 from forenscope.imageio import decode_image
-from forenscope.report.verdict import evidence, fuse
+from forenscope.verdict import evidence, fuse
 
 PHOTO = REPO / "examples" / "original" / "rocket.jpg"
 
@@ -330,7 +330,7 @@ def test_scan_includes_provenance_by_default_and_its_panel(signed_jpeg, tmp_path
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / "signed.jpg").write_bytes(signed_jpeg[0])
-    from forenscope.report.scan import ScanConfig, analyse_file
+    from forenscope.scan.job import ScanConfig, analyse_file
 
     row = analyse_file(folder / "signed.jpg", folder, tmp_path / "out",
                        [load_detector("provenance"), load_detector("ela")], ScanConfig(detectors=["provenance", "ela"]), {})

@@ -16,8 +16,8 @@ import pytest
 from PIL import Image
 
 from conftest import noisy_photo
-from forenscope.report.scan import ScanConfig, read_done, scan
-from forenscope.report.verdict import evidence, fuse
+from forenscope.scan.job import ScanConfig, read_done, scan
+from forenscope.verdict import evidence, fuse
 from forenscope.analysis import Analysis
 
 

@@ -16,7 +16,7 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from conftest import encode, noisy_photo  # noqa: E402
-from forenscope.report.verdict import VERDICTS  # noqa: E402
+from forenscope.verdict import VERDICTS  # noqa: E402
 from forenscope.serve.app import create_app  # noqa: E402
 
 PNG = encode(noisy_photo(96, 128, 5), "PNG")

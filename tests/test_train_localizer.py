@@ -93,8 +93,6 @@ def test_bappy_localisers_train_and_analyse_any_size(forgeries, tmp_path, family
     """H-LSTM (256 grid, resampling features made on the fly) and J-LSTM (64x64 patches) train
     through the same loop, load from their run and map odd-sized images at the exact size,
     tiles batched or not alike."""
-    from forenscope.detectors.localizers import predict_map
-
     cfg = tiny_config(forgeries, steps=4)
     cfg.update(name=f"{family}-test", family=family, network=network)
     cfg["train"].update(val_every=4, batch=4)
@@ -105,12 +103,12 @@ def test_bappy_localisers_train_and_analyse_any_size(forgeries, tmp_path, family
     image = noisy_photo(150, 203, 7)
     a = det.analyze(image)
     assert a.heatmap.shape == (150, 203) and 0.0 <= a.heatmap.min() <= a.heatmap.max() <= 1.0
-    one_by_one = predict_map(det.net, family, image, pixels_per_batch=1)
+    one_by_one = det.method.predict_map(det.net, image, pixels_per_batch=1)
     assert np.allclose(one_by_one, a.heatmap, atol=1e-5)
 
 
 def test_map_statistics_of_a_known_map():
-    from forenscope.detectors.localizers import LOGIT_CLIP, MAP_STATISTICS, map_statistics
+    from forenscope.methods.image_head import LOGIT_CLIP, MAP_STATISTICS, map_statistics
 
     prob = np.full((100, 100), 0.1, np.float32)
     prob[10:30, 10:30] = 0.95           # one 400-pixel region (4 % of the image)
@@ -134,7 +132,7 @@ def test_image_head_separates_compact_regions_from_maps_high_everywhere_and_sets
     """Authentic maps here are high everywhere (texture), tampered ones have one confident
     region on a low background: the top 1 % alone ranks them badly, the head (peak against the
     image's own level) ranks them well, and its threshold is a probability, not ~1."""
-    from forenscope.detectors.localizers import head_probability, image_score, map_statistics
+    from forenscope.methods.image_head import head_probability, image_score, map_statistics
     from forenscope.evaluate.metrics import roc_auc, threshold_at_fpr
     from forenscope.train.localize import fit_image_head
 
@@ -163,7 +161,7 @@ def test_image_head_separates_compact_regions_from_maps_high_everywhere_and_sets
 def test_balanced_class_weights_give_each_class_half_the_loss():
     import torch.nn.functional as F
 
-    from forenscope.train.losses import balanced_weights, jlstm_loss, two_channel_sigmoid_ce
+    from forenscope.nets.losses import balanced_weights, jlstm_loss, two_channel_sigmoid_ce
 
     labels = torch.tensor([0, 0, 0, 1])  # 3 authentic, 1 manipulated
     w = balanced_weights(labels)

@@ -47,16 +47,6 @@ class Analysis:
                 raise ValueError(f"mask {m.shape} and heatmap {self.heatmap.shape} differ in shape")
             self.mask = m
 
-    def summary(self) -> dict:
-        """The JSON-friendly part: no maps; numpy values in ``extras`` made plain (``jsonable``)."""
-        return {
-            "detector": self.detector,
-            "task": self.task,
-            "score": float(self.score),
-            "label": self.label,
-            "extras": jsonable(self.extras),
-        }
-
 
 def jsonable(x):
     """``x`` with numpy scalars as Python numbers and small arrays as lists (a larger array

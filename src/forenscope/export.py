@@ -2,8 +2,8 @@
 checked against PyTorch on inputs of another batch size (and image size, where the network
 takes any) than the one it was traced with.
 
-The inputs are exactly what the detector feeds its network (``network_input`` /
-``network_batch`` / ``cooc_input``), so the exported graph can replace PyTorch in any runtime.
+The inputs are exactly what the detector feeds its network (the method's ``batch``), so the
+exported graph can replace PyTorch in any runtime.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from forenscope.nets.onnx import export_onnx
+from forenscope.methods import get_method
+from forenscope.methods.onnx import export_onnx
 
 
 def export_detector(name: str, out: Path, run: str | None = None, atol: float = 1e-4) -> dict:
@@ -21,7 +22,6 @@ def export_detector(name: str, out: Path, run: str | None = None, atol: float = 
     from safetensors.torch import load_file
 
     from forenscope.detectors import describe_detector
-    from forenscope.nets.factory import build_network
 
     if run:
         card = json.loads((Path(run) / "card.json").read_text())
@@ -35,9 +35,10 @@ def export_detector(name: str, out: Path, run: str | None = None, atol: float = 
         raise ValueError(f"{name!r} has no trained network to export (a classical detector, or a fusion)")
     if not weights.is_file():
         raise FileNotFoundError(f"{weights} not found")
-    net = build_network(card["family"], card["network"])
+    method = get_method(card["family"])
+    net = method.build(card["network"])
     net.load_state_dict(load_file(str(weights)))
-    model, report = export_onnx(net, card["family"], card, atol)
+    model, report = export_onnx(net, method, card, atol)
     report |= {"detector": name, "weights_sha256": card.get("weights_sha256"), "path": str(out)}
     if not report["passes"]:
         raise ValueError(f"{name}: ONNX differs from PyTorch by {report['max_abs_diff']:.2e} > {atol:g}")

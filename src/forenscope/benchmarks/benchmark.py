@@ -214,7 +214,7 @@ def finetuned_models(proto: dict, cfg: dict, model_dir: Path, data: Path, log: L
     from safetensors.torch import load_file
 
     from forenscope.benchmarks.holdout import slug
-    from forenscope.nets.factory import build_network
+    from forenscope.methods import get_method
     from forenscope.train.triage import cvip_items, finetune_triage
 
     spec = proto.get("finetune") or {}
@@ -229,7 +229,7 @@ def finetuned_models(proto: dict, cfg: dict, model_dir: Path, data: Path, log: L
         ft_dir = model_dir / "finetune" / proto["name"] / slug(run["name"])
         log(f"fine-tuning on {run['name']}: {len(items)} items")
         card = finetune_triage(cfg, model_dir, items, settings, ft_dir, data, log)
-        net = build_network(cfg["family"], cfg["network"])
+        net = get_method(cfg["family"]).build(cfg["network"])
         net.load_state_dict(load_file(ft_dir / "model.safetensors"))
         nets[run["name"]] = (net, card["weights_sha256"])
     return nets

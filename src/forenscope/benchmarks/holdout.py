@@ -122,10 +122,10 @@ def evaluate_run(cfg: dict, card: dict, run_dir: Path, tests: list[dict], data: 
     from safetensors.torch import load_file
 
     from forenscope.evaluate.metrics import image_metrics
-    from forenscope.nets.factory import build_network
+    from forenscope.methods import get_method
     from forenscope.train.loop import predict
 
-    net = build_network(cfg["family"], cfg["network"])
+    net = get_method(cfg["family"]).build(cfg["network"])
     net.load_state_dict(load_file(run_dir / "model.safetensors"))
     out = {}
     for test in tests:

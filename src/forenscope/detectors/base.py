@@ -49,22 +49,6 @@ def load_card(name: str) -> dict | None:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def shipping_config(name: str, folder: Path = Path("configs")) -> str:
-    """The config that ships ``name``: configs/<name>.toml, else the one config there whose
-    ``name`` is ``name`` (iidnet ships from iidnet-telea.toml)."""
-    import tomllib
-
-    if (folder / f"{name}.toml").is_file() or not folder.is_dir():
-        return f"configs/{name}.toml"
-    for path in sorted(folder.glob("*.toml")):
-        try:
-            if tomllib.loads(path.read_text(encoding="utf-8")).get("name") == name:
-                return f"configs/{path.name}"
-        except (OSError, tomllib.TOMLDecodeError):
-            continue
-    return f"configs/{name}.toml"
-
-
 class Detector:
     """Base class. Subclasses set ``name`` and ``task`` (via the registry decorator) and
     implement :meth:`_analyze` on a validated RGB uint8 array."""
@@ -78,9 +62,10 @@ class Detector:
         self.card = load_card(self.name) or {}
         self.threshold = float(threshold if threshold is not None else self.card.get("threshold", 0.5))
 
-    def _trained_weights(self, threshold: float | None, run: str | None) -> Path:
+    def _trained_weights(self, threshold: float | None, run: str | None, config: str = "") -> Path:
         """Card and threshold of a trained detector, shipped or from a ``forenscope train`` run
-        folder (``run``: its card.json and model.safetensors); returns the weights' path."""
+        folder (``run``: its card.json and model.safetensors); returns the weights' path.
+        ``config``: the config that trains the shipped weights (named when they are missing)."""
         if run is not None:
             self.card = json.loads((Path(run) / "card.json").read_text(encoding="utf-8"))
             weights = Path(run) / "model.safetensors"
@@ -91,7 +76,7 @@ class Detector:
         if not self.card or not weights.is_file():
             raise MissingWeightsError(
                 f"{self.name}: no trained weights at {weights}; train them with "
-                f"`forenscope train {shipping_config(self.name)} --ship`")
+                f"`forenscope train {config or f'configs/{self.name}.toml'} --ship`")
         return weights
 
     def config(self) -> dict:

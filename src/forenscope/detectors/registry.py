@@ -8,21 +8,14 @@ from importlib.metadata import entry_points
 
 from forenscope.detectors.base import Detector, load_card
 
-# Built-in detectors by module, imported only when asked for (torch-based ones are slow to load).
+# Built-in detectors that are not a trained method, by module, imported only when asked for.
+# Trained methods (methods/<name>.py) are found by the methods registry.
 _BUILTIN_MODULES = {
     "ela": "forenscope.detectors.ela",
     "noise": "forenscope.detectors.noise",
     "jpeg-ghost": "forenscope.detectors.jpeg_ghost",
-    "npr": "forenscope.detectors.generated",
-    "pelee-hpf": "forenscope.detectors.generated",
-    "lite-probe": "forenscope.detectors.generated",
     "copymove-sift": "forenscope.detectors.copymove",
-    "iidnet": "forenscope.detectors.localizers",
-    "effunet": "forenscope.detectors.localizers",
-    "hlstm": "forenscope.detectors.localizers",
-    "jlstm": "forenscope.detectors.localizers",
     "effunet-cm": "forenscope.detectors.fusion",
-    "cooc3": "forenscope.detectors.triage",
     "provenance": "forenscope.detectors.provenance",
 }
 _ENTRY_POINT_GROUP = "forenscope.detectors"  # third-party packages can add detectors here
@@ -48,15 +41,30 @@ def register_detector(name: str, *, task: str, input_size: int | None = None):
 
 
 def available_detectors() -> list[str]:
+    """Every detector name, without importing any detector (or torch)."""
+    from forenscope.methods import builtin_detector_names, registered_detector_names
+
     names = set(_BUILTIN_MODULES) | set(_REGISTRY) | {ep.name for ep in _entry_points()}
-    return sorted(names)
+    return sorted(names | set(builtin_detector_names()) | set(registered_detector_names()))
+
+
+def known_detector(name: str) -> bool:
+    """Whether ``name`` is a detector, checked without loading it (or its weights)."""
+    return name in available_detectors()
 
 
 def get_detector_class(name: str) -> type[Detector]:
     if name not in _REGISTRY:
+        from forenscope.methods import method_for_detector
+
         module = _BUILTIN_MODULES.get(name)
+        method = None if module else method_for_detector(name)
         if module is not None:
             importlib.import_module(module)
+        elif method is not None:
+            from forenscope.detectors.trained import trained_detector_class
+
+            register_detector(name, task=method.task)(trained_detector_class(method))
         else:
             for ep in _entry_points():
                 if ep.name == name:

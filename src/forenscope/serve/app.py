@@ -100,7 +100,7 @@ def create_app(detectors: "list[str] | None" = None, *, max_upload_bytes: int = 
     from forenscope.detectors import UnknownDetectorError, available_detectors, describe_detector
     from forenscope.detectors.registry import reported_threshold
     from forenscope.imageio import ImageError, decode_image
-    from forenscope.report.verdict import evidence, fuse
+    from forenscope.verdict import analysis_row, fuse
 
     defaults = list(detectors or DEFAULT_DETECTORS)
     models = Models()
@@ -204,10 +204,9 @@ def create_app(detectors: "list[str] | None" = None, *, max_upload_bytes: int = 
                 a = det.analyze(rgb, meta)
             except (ValueError, OSError) as exc:  # e.g. too small for a network, too long for JPEG
                 raise HTTPException(422, f"{name} cannot analyse this {meta.width}x{meta.height} image: {exc}") from None
-            ev = evidence(a, det.threshold)
-            evidences.append(ev)
-            analyses.append(ev | {"extras": a.summary()["extras"],
-                                  "heatmap_png": heatmap_png(a.heatmap) if a.heatmap is not None else None})
+            row = analysis_row(a, det.threshold)
+            evidences.append(row)
+            analyses.append(row | {"heatmap_png": heatmap_png(a.heatmap) if a.heatmap is not None else None})
         return {"image": {"sha256": meta.sha256, "format": meta.format, "width": meta.width, "height": meta.height,
                           "jpeg_quality": meta.jpeg_quality, "has_exif": meta.has_exif},
                 "verdict": fuse(evidences, band), "analyses": analyses, "seconds": round(time.time() - t0, 3)}

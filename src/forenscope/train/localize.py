@@ -17,41 +17,14 @@ import torch
 from safetensors.torch import load_file
 
 from forenscope.data.datasets import manifest_hash
-from forenscope.detectors.localizers import (HEAD_STATISTICS, MAP_STATISTICS, head_probability, image_score,
-                                              map_statistics, predict_map)
-from forenscope.nets.inputs import FIXED_TILE, network_batch
+from forenscope.methods import get_method
+from forenscope.methods.image_head import (HEAD_STATISTICS, MAP_STATISTICS, head_probability, image_score,
+                                           map_statistics)
 from forenscope.evaluate.metrics import image_metrics, pixel_auc, pixel_f1_at, threshold_at_fpr
 from forenscope.data.forgeries import PairCache, read_rows
-from forenscope.nets.factory import build_network
 from forenscope.train.loop import model_card, open_run, run_steps, save_checkpoint
 
 Log = Callable[[str], None]
-TRAINABLE = ("iidnet", "effunet", "hlstm", "jlstm")
-
-
-# ------------------------------------------------------------------ per family
-
-def loss_fn(family: str, cfg: dict, logits, mask: torch.Tensor) -> torch.Tensor:
-    """``logits``: the network's output; ``mask``: (B, 1, H, W) float 0/1."""
-    if family == "iidnet":
-        from forenscope.train.losses import iid_focal_bce
-
-        return iid_focal_bce(logits, mask, double_sigmoid=bool(cfg["train"].get("double_sigmoid", False)))
-    if family == "effunet":
-        from forenscope.train.losses import bce_dice
-
-        return bce_dice(logits, mask)
-    balanced = cfg["train"].get("class_weights") == "balanced"
-    if family == "hlstm":
-        from forenscope.train.losses import two_channel_sigmoid_ce
-
-        return two_channel_sigmoid_ce(logits, mask[:, 0], balanced=balanced)
-    if family == "jlstm":
-        from forenscope.train.losses import jlstm_loss
-
-        patch_label = mask.mean(dim=(1, 2, 3)) >= cfg["data"]["patch_fraction"]
-        return jlstm_loss(logits[0], logits[1], patch_label, mask[:, 0], weights="balanced" if balanced else (1.0, 5.0))
-    raise ValueError(f"unknown localiser family {family!r}")
 
 
 # ------------------------------------------------------------------ data
@@ -77,7 +50,8 @@ def sample_crop(rgb: np.ndarray, mask: np.ndarray, size: int, rng: np.random.Gen
 
 def make_batch(rows: list[dict], cache: PairCache, cfg: dict, rng: np.random.Generator):
     d = cfg["data"]
-    size = FIXED_TILE.get(cfg["family"], d["crop"])
+    method = get_method(cfg["family"])
+    size = method.fixed_tile or d["crop"]
     crops, ms = [], []
     for _ in range(cfg["train"]["batch"]):
         rgb, mask = cache.get(rows[int(rng.integers(len(rows)))])
@@ -88,7 +62,7 @@ def make_batch(rows: list[dict], cache: PairCache, cfg: dict, rng: np.random.Gen
             rgb, mask = rgb[::-1], mask[::-1]
         crops.append(rgb)
         ms.append(mask[None].astype(np.float32))
-    return network_batch(crops, cfg["family"]), torch.from_numpy(np.stack(ms))
+    return method.batch(crops, cfg["input"]), torch.from_numpy(np.stack(ms))
 
 
 def validate(net, family: str, rows: list[dict], cache: PairCache, tile: int, statistics: bool = False) -> dict:
@@ -97,7 +71,7 @@ def validate(net, family: str, rows: list[dict], cache: PairCache, tile: int, st
     f1s, aucs, scores, labels, stats = [], [], [], [], []
     for r in rows:
         rgb, mask = cache.get(r)
-        prob = predict_map(net, family, rgb, tile)
+        prob = get_method(family).predict_map(net, rgb, tile)
         scores.append(image_score(prob))
         if statistics:
             stats.append(map_statistics(prob))
@@ -153,8 +127,9 @@ def train_localizer(cfg: dict, out: Path, log: Log = print, restart: bool = Fals
     t, d = cfg["train"], cfg["data"]
     if t["class_weights"] not in ("published", "balanced"):
         raise ValueError(f"train.class_weights must be 'published' or 'balanced', got {t['class_weights']!r}")
-    if cfg["family"] not in TRAINABLE:
-        raise ValueError(f"family {cfg['family']!r} has no localiser trainer yet; trainable: {', '.join(TRAINABLE)}")
+    method = get_method(cfg["family"])
+    if method.task != "localize":
+        raise ValueError(f"family {cfg['family']!r} is not a localiser (its task is {method.task!r})")
     forgeries = Path(d["forgeries"])
     train_rows = read_rows(forgeries, "train", d["kinds"], d["authentic"])
     val_rows = read_rows(forgeries, "val", d["val_kinds"] or d["kinds"], True)
@@ -167,7 +142,7 @@ def train_localizer(cfg: dict, out: Path, log: Log = print, restart: bool = Fals
     cache, val_cache = PairCache(), PairCache()
 
     torch.manual_seed(t["seed"])
-    net = build_network(cfg["family"], cfg["network"])
+    net = method.build(cfg["network"])
     if t["init"]:
         from forenscope.train.pretrained import initialise
 
@@ -176,7 +151,7 @@ def train_localizer(cfg: dict, out: Path, log: Log = print, restart: bool = Fals
     state = open_run(cfg, out, net, opt, log, restart)
     state = run_steps(cfg, out, net, opt, state,
                       lambda rng: make_batch(train_rows, cache, cfg, rng),
-                      lambda logits, mask: loss_fn(cfg["family"], cfg, logits, mask),
+                      lambda output, mask: method.loss(output, mask, cfg),
                       lambda st, step, elapsed: _checkpoint(net, opt, cfg, out, st, step, elapsed,
                                                             val_rows, val_cache, log),
                       log, stop_after)
@@ -199,7 +174,7 @@ def _checkpoint(net, opt, cfg, out, state, step, elapsed, val_rows, val_cache, l
 def _finish(cfg, out, state, train_rows, val_rows, val_cache, log) -> dict:
     from forenscope.records import environment, git_commit
 
-    net = build_network(cfg["family"], cfg["network"])
+    net = get_method(cfg["family"]).build(cfg["network"])
     net.load_state_dict(load_file(out / "best.safetensors"))
     metrics = validate(net, cfg["family"], val_rows, val_cache, cfg["input"]["tile"], statistics=True)
     scores, labels, stats = metrics.pop("_scores"), metrics.pop("_labels"), metrics.pop("_stats")

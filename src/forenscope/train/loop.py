@@ -20,7 +20,6 @@ from typing import Callable
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from forenscope.data.datasets import manifest_hash
@@ -28,8 +27,7 @@ from forenscope.data.sources import ImageCache, Unit, build_units
 from forenscope.data.splits import real_photos, split_of
 from forenscope.data.wild import augment, gaussian_blur
 from forenscope.evaluate.metrics import image_metrics, threshold_at_fpr
-from forenscope.nets.factory import build_network
-from forenscope.signals.preprocess import network_input
+from forenscope.methods import get_method
 from forenscope.train.config import config_hash
 from forenscope.train.distributed import current_world
 
@@ -144,12 +142,6 @@ def scores_from_logits(logits: torch.Tensor) -> torch.Tensor:
     return torch.softmax(logits, 1)[:, 1]
 
 
-def loss_from_logits(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    if logits.shape[1] == 1:
-        return F.binary_cross_entropy_with_logits(logits[:, 0], labels.float())
-    return F.cross_entropy(logits, labels.long())
-
-
 def save_optimizer(opt: torch.optim.Optimizer, path: Path) -> None:
     sd = opt.state_dict()
     tensors = {f"{i}.{k}": (v.cpu() if torch.is_tensor(v) else torch.tensor(v)).contiguous()
@@ -188,8 +180,7 @@ def _val_set(units: list[Unit], cache: ImageCache, cfg: dict) -> tuple[list, lis
         rng = np.random.default_rng([seed, 1_000_000 + i])
         real, fake = unit_images(unit, cache, cfg, rng, crop=None, train=False)
         for img, label in ((real, 0), (fake, 1)):
-            images.append(network_input(_center(img, cfg["data"]["val_crop"]), cfg["family"],
-                                        cfg["input"]["colour"]))
+            images.append(get_method(cfg["family"]).prepare(_center(img, cfg["data"]["val_crop"]), cfg["input"]))
             labels.append(label)
             groups.append(unit.group)
     return images, labels, groups
@@ -368,7 +359,8 @@ def train(cfg: dict, out: Path, data: Path, base: Path, log: Log = print, restar
 
     torch.manual_seed(t["seed"])
     world = current_world()
-    net = build_network(cfg["family"], cfg["network"]).to(world.device)
+    method = get_method(cfg["family"])
+    net = method.build(cfg["network"]).to(world.device)
     opt = torch.optim.AdamW(net.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
     state = open_run(cfg, out, net, opt, log, restart)
 
@@ -387,12 +379,11 @@ def train(cfg: dict, out: Path, data: Path, base: Path, log: Log = print, restar
         for _ in range(t["batch"] // 2):
             real, fake = unit_images(sampler.draw(rng), caches["train"], cfg, rng,
                                      crop=cfg["data"]["train_crop"], train=True)
-            xs += [network_input(real, cfg["family"], cfg["input"]["colour"]),
-                   network_input(fake, cfg["family"], cfg["input"]["colour"])]
+            xs += [method.prepare(real, cfg["input"]), method.prepare(fake, cfg["input"])]
             ys += [0, 1]
         return _tensor(xs), torch.tensor(ys)
 
-    state = run_steps(cfg, out, net, opt, state, make_batch, loss_from_logits,
+    state = run_steps(cfg, out, net, opt, state, make_batch, lambda logits, y: method.loss(logits, y, cfg),
                       lambda st, step, elapsed: _checkpoint(net, opt, val, cfg, out, st, step, elapsed, log),
                       log, stop_after)
     if state is None:
@@ -454,7 +445,7 @@ def finish(cfg: dict, out: Path, val, units: dict, state: dict, log: Log, data: 
     """Best checkpoint -> model.safetensors; threshold at the target FPR on validation reals."""
     from forenscope.records import environment, git_commit
 
-    net = build_network(cfg["family"], cfg["network"])
+    net = get_method(cfg["family"]).build(cfg["network"])
     net.load_state_dict(load_file(out / "best.safetensors"))
     metrics = _validate(net, val, cfg)
     scores = metrics.pop("_scores")

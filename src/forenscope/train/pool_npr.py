@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from forenscope.data.wild import augment, random_crop
 from forenscope.nets.npr import NPRNet
-from forenscope.signals.preprocess import network_input
+from forenscope.methods import get_method
 
 AUGMENT = {"blur_prob": 0.1, "blur_sigma": (0.0, 2.0), "resize_prob": 0.2, "resize_scale": (0.6, 1.4),
            "jpeg_prob": 0.6, "jpeg_quality": (60, 100)}
@@ -40,7 +40,7 @@ def fit_npr(images: list[np.ndarray], labels: np.ndarray, *, steps: int = 600, b
                 img = augment(images[i], rng, **AUGMENT)
                 if rng.random() < 0.5:
                     img = img[:, ::-1]
-                xs.append(network_input(random_crop(np.ascontiguousarray(img), crop, rng), "npr"))
+                xs.append(get_method("npr").prepare(random_crop(np.ascontiguousarray(img), crop, rng), {}))
                 ys.append(c)
         x = torch.from_numpy(np.stack([_pad(v, crop) for v in xs]))
         loss = F.binary_cross_entropy_with_logits(net(x)[:, 0], torch.tensor(ys, dtype=torch.float32))
@@ -65,5 +65,5 @@ def npr_logits(net: NPRNet, images: list[np.ndarray]) -> np.ndarray:
     out = []
     with torch.inference_mode():
         for img in images:
-            out.append(float(net(torch.from_numpy(network_input(img, "npr"))[None])[0, 0]))
+            out.append(float(net(torch.from_numpy(get_method("npr").prepare(img, {}))[None])[0, 0]))
     return np.array(out)

@@ -26,7 +26,7 @@ import torch
 
 from forenscope.data.families import Item, assign_folds, load_item, real_split
 from forenscope.nets.lite_probe import LiteProbe, load_lite0_trunk, stage_end_taps, tap_channels
-from forenscope.signals.preprocess import network_input
+from forenscope.methods import get_method
 
 Log = Callable[[str], None]
 ALL_TAPS = stage_end_taps("lite0")  # (0, 2, 4, 7, 10, 14, 15, 16): every stage's last block, the head conv
@@ -100,7 +100,7 @@ class FeatureExtractor:
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         if rgb.dtype == np.uint8:
-            x = network_input(rgb, "lite-probe")[None]
+            x = get_method("lite-probe").prepare(rgb, {})[None]
         else:  # a half-scale view, kept in float as the network's own pooling keeps it
             x = (rgb / 255.0).astype(np.float32).transpose(2, 0, 1)[None]
         if self.session is not None:

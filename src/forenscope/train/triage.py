@@ -23,7 +23,6 @@ from typing import Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from safetensors.torch import load_file
 
 from forenscope.data.datasets import manifest_hash
@@ -31,13 +30,11 @@ from forenscope.data.sources import generated_files
 from forenscope.data.splits import split_of
 from forenscope.evaluate.metrics import multiclass_metrics
 from forenscope.imageio import read_image
-from forenscope.nets.factory import build_network
-from forenscope.signals.cooccurrence import cooc_input
+from forenscope.methods import get_method
+from forenscope.methods.cooc3 import CLASSES
 from forenscope.train.loop import model_card, open_run, run_steps, save_checkpoint
 
 Log = Callable[[str], None]
-CLASSES = ("authentic", "tampered", "generated")
-
 
 @dataclass(frozen=True)
 class Item:
@@ -135,10 +132,10 @@ def item_pixels(item: Item, post, seed: int) -> np.ndarray:
 
 
 def build_inputs(items: list[Item], cfg: dict, post, log: Log, what: str) -> np.ndarray:
-    inp = cfg["input"]
+    inp, method = cfg["input"], get_method(cfg["family"])
     out = np.zeros((len(items), 8, inp["levels"], inp["levels"]), np.float32)
     for i, item in enumerate(items):
-        out[i] = cooc_input(item_pixels(item, post, cfg["train"]["seed"]), inp["levels"], inp["norm"])
+        out[i] = method.prepare(item_pixels(item, post, cfg["train"]["seed"]), inp)
         if (i + 1) % 500 == 0:
             log(f"{what}: {i + 1}/{len(items)} co-occurrence inputs")
     return out
@@ -217,7 +214,7 @@ def train_triage(cfg: dict, out: Path, data: Path, log: Log = print, restart: bo
     t = cfg["train"]
     sets = triage_sets(cfg, data, log)
     torch.manual_seed(t["seed"])
-    net = build_network(cfg["family"], cfg["network"])
+    net = get_method(cfg["family"]).build(cfg["network"])
     opt = torch.optim.Adam(net.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
     state = open_run(cfg, out, net, opt, log, restart)
 
@@ -232,7 +229,7 @@ def train_triage(cfg: dict, out: Path, data: Path, log: Log = print, restart: bo
             + ", ".join(f"{c} {r:.3f}" for c, r in m["recall"].items()))
         return st
 
-    state = run_steps(cfg, out, net, opt, state, lambda rng: make_batch(sets["train"], cfg, rng), lambda logits, y: F.cross_entropy(logits, y),
+    state = run_steps(cfg, out, net, opt, state, lambda rng: make_batch(sets["train"], cfg, rng), lambda logits, y: get_method(cfg["family"]).loss(logits, y, cfg),
                       checkpoint, log, stop_after)
     if state is None:
         return None
@@ -242,7 +239,7 @@ def train_triage(cfg: dict, out: Path, data: Path, log: Log = print, restart: bo
 def _finish(cfg: dict, out: Path, state: dict, sets: dict, allowed: np.ndarray, log: Log) -> dict:
     from forenscope.records import environment, git_commit
 
-    net = build_network(cfg["family"], cfg["network"])
+    net = get_method(cfg["family"]).build(cfg["network"])
     net.load_state_dict(load_file(out / "best.safetensors"))
     m = evaluate_triage(net, *sets["val"], allowed)
     files = [it.path for s in sets.values() for it in s[0]]
@@ -289,7 +286,7 @@ def finetune_triage(cfg: dict, init: Path, items: list[Item], settings: dict, ou
     post = forgery_post_processing(cfg["data"]["forgeries"])
     train = (items, build_inputs(items, cfg, post, log, "fine-tune"))
     torch.manual_seed(ft["train"]["seed"])
-    net = build_network(cfg["family"], cfg["network"])
+    net = get_method(cfg["family"]).build(cfg["network"])
     net.load_state_dict(load_file(init_weights))
     opt = torch.optim.Adam(net.parameters(), lr=ft["train"]["lr"], weight_decay=ft["train"]["weight_decay"])
     state = open_run(ft, Path(out), net, opt, log)
@@ -299,7 +296,7 @@ def finetune_triage(cfg: dict, init: Path, items: list[Item], settings: dict, ou
         return st
 
     state = run_steps(ft, Path(out), net, opt, state, lambda rng: make_batch(train, ft, rng),
-                      lambda logits, y: F.cross_entropy(logits, y), checkpoint, log)
+                      lambda logits, y: get_method(cfg["family"]).loss(logits, y, cfg), checkpoint, log)
     net.load_state_dict(load_file(Path(out) / "last.safetensors"))
     card = model_card(net, ft, state, Path(out), task="triage", threshold=0.5,
                       threshold_note="label = the most probable class; score = 1 - P(authentic)",

@@ -1,4 +1,4 @@
-"""Losses of the localisers, outside the networks (forward returns logits)."""
+"""Losses of the trained networks, outside the networks (forward returns logits)."""
 
 from __future__ import annotations
 
@@ -65,3 +65,10 @@ def bce_dice(logits: torch.Tensor, mask: torch.Tensor, dice_weight: float = 1.0)
     inter = (p * m).sum(1)[has]
     dice = 1 - (2 * inter + 1) / (p.sum(1)[has] + m.sum(1)[has] + 1)
     return bce + dice_weight * dice.mean()
+
+
+def classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Real-vs-generated (or n-class) loss: BCE on one logit, cross-entropy on several."""
+    if logits.shape[1] == 1:
+        return F.binary_cross_entropy_with_logits(logits[:, 0], labels.float())
+    return F.cross_entropy(logits, labels.long())

@@ -1,5 +1,5 @@
 """The scan on Ray (``forenscope scan DIR --out REPORT --engine ray``): the same per-image
-analysis (:func:`forenscope.report.analyse.analyse_file`) on a pool of Ray actors, each loading
+analysis (:func:`forenscope.scan.analyse.analyse_file`) on a pool of Ray actors, each loading
 the detectors once, fed by a streaming Ray Data pipeline (read -> decode -> detect), so memory
 stays bounded however many images there are. The driver writes the result lines as they
 arrive, in input order, exactly as the local scan does, so resuming, duplicates and the report
@@ -22,7 +22,7 @@ class _Analyse:
 
     def __init__(self, folder: str, out: str, cfg_json: str):
         from forenscope.detectors import load_detector
-        from forenscope.report.analyse import ScanConfig
+        from forenscope.scan.analyse import ScanConfig
 
         self.folder, self.out = Path(folder), Path(out)
         self.cfg = ScanConfig(**json.loads(cfg_json))
@@ -30,7 +30,7 @@ class _Analyse:
                           for name in self.cfg.detectors]
 
     def __call__(self, batch: dict) -> dict:
-        from forenscope.report.analyse import analyse_file
+        from forenscope.scan.analyse import analyse_file
 
         lines = [json.dumps(analyse_file(Path(p), self.folder, self.out, self.detectors, self.cfg, {}))
                  for p in batch["path"]]

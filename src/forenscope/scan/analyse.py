@@ -1,12 +1,11 @@
 """One image of a scan into one result line: every detector's evidence, the verdict, the
 provenance panel, file facts and the pictures of the report (``analyse_file``). Used by the
-local scan (``report.scan``) and by the Ray actors (``report.scan_ray``) alike.
+local scan (``scan.job``) and by the Ray actors (``scan.ray_engine``) alike.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,9 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from forenscope import DEFAULT_DETECTORS
-from forenscope.analysis import jsonable
 from forenscope.imageio import DEFAULT_MAX_PIXELS, ImageError, read_image
-from forenscope.report.verdict import DEFAULT_BAND, evidence, fuse
+from forenscope.verdict import DEFAULT_BAND, analysis_row, fuse
 
 ASSETS = "assets"
 VIEW_SIDE = 1024   # long side of the overlay / ELA / noise pictures in the report
@@ -77,7 +75,7 @@ def analyse_file(path: Path, folder: Path, out: Path, detectors: list, cfg: Scan
         except Exception as exc:  # one detector failing on one image never stops the scan
             row["error"] = f"{path}: {det.name} failed: {type(exc).__name__}: {exc}"
             return row
-        evidences.append(evidence(a, det.threshold) | {"extras": _small(a.extras)})
+        evidences.append(analysis_row(a, det.threshold, compact=True))
         if a.heatmap is not None:
             maps.append(a)
         if "evidence" in a.extras:  # provenance: its items, notes and watermark read, for the report's panel
@@ -117,14 +115,3 @@ def _resize(m: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     if m.shape == shape:
         return m
     return cv2.resize(m.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
-
-
-def _small(extras: dict) -> dict:
-    """Extras fit for a line: numbers, short strings, small dicts (made plain by ``jsonable``)."""
-    out = {}
-    for k, v in jsonable(extras or {}).items():
-        if isinstance(v, (int, float, bool)) or (isinstance(v, str) and len(v) < 200):
-            out[k] = v
-        elif isinstance(v, dict) and len(json.dumps(v, default=str)) < 500:
-            out[k] = v
-    return out

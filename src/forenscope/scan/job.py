@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from forenscope.data.inputs import iter_image_files
-from forenscope.report.analyse import ScanConfig, _FolderError, _key, analyse_file  # noqa: F401 (ScanConfig: re-exported)
+from forenscope.scan.analyse import ScanConfig, _FolderError, _key, analyse_file  # noqa: F401 (ScanConfig: re-exported)
 
 RESULTS = "results.jsonl"
 
@@ -62,7 +62,7 @@ def scan(folder: Path, out: Path, cfg: ScanConfig, log: Callable[[str], None] = 
     if engine == "ray":
         from itertools import chain
 
-        from forenscope.report.scan_ray import analysed_rows
+        from forenscope.scan.ray_engine import analysed_rows
 
         paths = [p for p in todo if not isinstance(p, _FolderError)]
         folder_rows = [analyse_file(p, folder, out, [], cfg, first_of) for p in todo if isinstance(p, _FolderError)]

@@ -15,9 +15,10 @@ watermark) decides the verdict, and the reason names the evidence; one that foun
 
 from __future__ import annotations
 
+import json
 import math
 
-from forenscope.analysis import Analysis
+from forenscope.analysis import Analysis, jsonable
 
 VERDICTS = ("authentic", "generated", "tampered", "uncertain")
 DEFAULT_BAND = 1.0  # logit units: 0.5 vs 0.73, or 0.9998 vs 0.99993
@@ -69,3 +70,28 @@ def fuse(evidences: list[dict], band: float = DEFAULT_BAND) -> dict:
     margin = min((-e["margin"] for e in evidences), default=0.0)
     return {"verdict": "authentic", "confidence": margin,
             "reasons": ["every detector below its threshold"] if evidences else ["no detector ran"]}
+
+
+def plain_extras(extras: dict, compact: bool = False) -> dict:
+    """A detector's extras as plain JSON values (``jsonable``); ``compact`` keeps only what fits a
+    line of a scan's results: numbers, short strings and small tables."""
+    out = jsonable(extras or {})
+    if not compact:
+        return out
+    return {k: v for k, v in out.items()
+            if isinstance(v, (int, float, bool)) or (isinstance(v, str) and len(v) < 200)
+            or (isinstance(v, dict) and len(json.dumps(v, default=str)) < 500)}
+
+
+def analysis_row(analysis: Analysis, threshold: float, compact: bool = False) -> dict:
+    """One detector's result on one image as every face writes it (the CLI's lines, a scan's
+    evidence, the service's analyses): its ``evidence`` (kind, score, threshold, label, margin)
+    and its extras as plain JSON (``compact``: only what fits a line)."""
+    return evidence(analysis, threshold) | {"extras": plain_extras(analysis.extras, compact)}
+
+
+def shown_label(row: dict, band: float = DEFAULT_BAND) -> str:
+    """The label a person is shown for one row: "uncertain" when its margin is within ``band``
+    of the threshold, as the verdict treats it (``band`` 0: the detector's own label)."""
+    unsure = band > 0 and row["label"] != "no evidence" and abs(row["margin"]) < band
+    return "uncertain" if unsure else row["label"]

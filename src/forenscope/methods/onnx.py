@@ -1,8 +1,7 @@
 """A trained network as ONNX, checked against PyTorch on inputs of another batch size (and image
 size, where the network takes any) than the one it was traced with. The inputs are exactly what
-the detectors feed their networks (``signals.preprocess.network_input``, ``nets.inputs``,
-``signals.cooccurrence.cooc_input``). Used in memory by the detectors (ONNX Runtime inference)
-and by ``forenscope export``.
+the detectors feed their networks (the method's ``batch``). Used in memory by the detectors
+(ONNX Runtime inference) and by ``forenscope export``.
 """
 
 from __future__ import annotations
@@ -13,10 +12,10 @@ import warnings
 import numpy as np
 import torch
 
-DYNAMIC_SIZE = ("npr", "pelee", "iidnet", "effunet", "lite-probe")  # fully convolutional: any height and width
+from forenscope.methods.base import Method
 
 
-def example_inputs(family: str, card: dict, batch: int, size: tuple[int, int], seed: int,
+def example_inputs(method: Method, card: dict, batch: int, size: tuple[int, int], seed: int,
                    smooth: bool = False) -> tuple[torch.Tensor, ...]:
     """Inputs as the detector builds them, from seeded random-texture images (``smooth``:
     large flat areas and no noise, where data-dependent choices inside a network differ)."""
@@ -30,22 +29,9 @@ def example_inputs(family: str, card: dict, batch: int, size: tuple[int, int], s
         up = cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST if smooth else cv2.INTER_CUBIC)
         return up if smooth else np.clip(up + rng.normal(0, 6, up.shape), 0, 255).astype(np.uint8)
 
-    if family in ("npr", "pelee", "lite-probe"):
-        from forenscope.signals.preprocess import network_input
-
-        colour = card.get("input", {}).get("colour", "rgb")
-        return (torch.from_numpy(np.stack([network_input(image(*size), family, colour) for _ in range(batch)])),)
-    if family == "cooc":
-        from forenscope.signals.cooccurrence import cooc_input
-
-        inp = card["input"]
-        return (torch.from_numpy(np.stack([cooc_input(image(*size), inp["levels"], inp["norm"]) for _ in range(batch)])),)
-    from forenscope.nets.inputs import FIXED_TILE, network_batch
-
-    if family in FIXED_TILE:
-        size = (FIXED_TILE[family], FIXED_TILE[family])
-    x = network_batch([image(*size) for _ in range(batch)], family)
-    return x if isinstance(x, tuple) else (x,)
+    if method.fixed_tile:
+        size = (method.fixed_tile, method.fixed_tile)
+    return method.batch([image(*size) for _ in range(batch)], card.get("input", {}))
 
 
 def _names(n_in: int, n_out: int) -> tuple[list[str], list[str]]:
@@ -54,19 +40,19 @@ def _names(n_in: int, n_out: int) -> tuple[list[str], list[str]]:
     return ins, outs
 
 
-def export_onnx(net: torch.nn.Module, family: str, card: dict, atol: float = 1e-4) -> tuple[bytes, dict]:
+def export_onnx(net: torch.nn.Module, method: Method, card: dict, atol: float = 1e-4) -> tuple[bytes, dict]:
     """ONNX bytes and a check report: max |ORT - PyTorch| on a fresh input (batch 3, another
     size where the network allows it), which must be within ``atol``."""
     import onnxruntime as ort
 
     net.eval()
-    trace = example_inputs(family, card, 1, (64, 96), seed=0)
+    trace = example_inputs(method, card, 1, (64, 96), seed=0)
     with torch.no_grad():
         out = net(*trace)
     outs = out if isinstance(out, tuple) else (out,)
     in_names, out_names = _names(len(trace), len(outs))
     dyn = {n: {0: "n"} for n in in_names + out_names}
-    if family in DYNAMIC_SIZE:
+    if method.dynamic_size:
         dyn["x"] = {0: "n", 2: "h", 3: "w"}
         for n in out_names:
             if outs[out_names.index(n)].dim() == 4:
@@ -80,13 +66,13 @@ def export_onnx(net: torch.nn.Module, family: str, card: dict, atol: float = 1e-
     sess = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
     diff = 0.0
     for smooth in (False, True):  # a graph that froze a data-dependent value fails one of them
-        check = example_inputs(family, card, 3, (96, 160) if family in DYNAMIC_SIZE else (64, 96), 1, smooth)
+        check = example_inputs(method, card, 3, (96, 160) if method.dynamic_size else (64, 96), 1, smooth)
         got = sess.run(None, {n: t.numpy() for n, t in zip(in_names, check)})
         with torch.no_grad():
             ref = net(*check)
         ref = ref if isinstance(ref, tuple) else (ref,)
         diff = max(diff, *(float(np.abs(g - r.numpy()).max()) for g, r in zip(got, ref)))
-    report = {"family": family, "inputs": {n: list(t.shape) for n, t in zip(in_names, check)},
+    report = {"family": method.name, "inputs": {n: list(t.shape) for n, t in zip(in_names, check)},
               "outputs": {n: list(g.shape) for n, g in zip(out_names, got)},
               "dynamic_axes": dyn, "max_abs_diff": diff, "atol": atol, "passes": diff <= atol,
               "opset": 17, "bytes": len(model)}

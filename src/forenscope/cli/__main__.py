@@ -1,0 +1,3 @@
+from forenscope.cli import main
+
+main()

@@ -1,0 +1,140 @@
+"""``forenscope train``, ``benchmark``, ``robustness`` and ``calibrate``: the heavy commands
+that train or score models on the shared data and write results.json / results.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from forenscope.benchmarks.benchmark import protocol_names
+from forenscope.cli.common import DATA, app, exit_on, log, print_results_md, reexec_with_tcmalloc
+
+
+@app.command()
+def train(
+    config: Path = typer.Argument(..., help="A TOML training config (see configs/)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder (default work/runs/<config name>). Resumes if it holds a run."),
+    data: Optional[Path] = DATA,
+    restart: bool = typer.Option(False, "--restart", help="Discard a previous run in --out and start again."),
+    ship: bool = typer.Option(False, "--ship", help="Copy the result into forenscope's weights/ as <name>.safetensors + <name>.json."),
+    stop_after: Optional[int] = typer.Option(None, "--stop-after", help="Checkpoint and stop at this step, as a crash would (to test resuming)."),
+) -> None:
+    """Train a detector from a config: seeded, resumable, best checkpoint on validation,
+    threshold calibrated for the config's target false-positive rate. Under
+    `torchrun --nproc-per-node N -m forenscope train CONFIG`, N processes share each batch
+    (DDP, task generated)."""
+    from forenscope.data.sources import SourceError
+    from forenscope.data.splits import data_root
+    from forenscope.methods import get_method
+    from forenscope.train.config import ConfigError, load_config
+    from forenscope.train.run import train_from_config
+
+    reexec_with_tcmalloc()
+    try:
+        cfg = load_config(config)
+        method = get_method(cfg["family"])
+    except (ConfigError, ValueError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="CONFIG") from None
+    if ship and cfg["name"] != method.detector_name:  # a candidate must not overwrite the shipped model
+        raise typer.BadParameter(f"{config} trains {cfg['name']!r}, a candidate: only {method.config} ships "
+                                 f"{method.detector_name!r}; train it without --ship", param_hint="--ship")
+    out = out or Path("work/runs") / config.stem
+    with exit_on(SourceError, ValueError, FileNotFoundError):
+        card = train_from_config(cfg, out, data_root(data), log=log, restart=restart, stop_after=stop_after)
+    if card is None:
+        log(f"stopped at step {stop_after}; run the same command again to resume")
+        return
+    if os.environ.get("RANK", "0") != "0":  # torchrun: rank 0 reports and ships
+        return
+    sys.stdout.write(json.dumps(card["metrics"], indent=2) + "\n")
+    if ship:
+        import shutil
+        from importlib import resources
+
+        dest = Path(str(resources.files("forenscope") / "weights"))
+        shutil.copyfile(out / "model.safetensors", dest / f"{cfg['name']}.safetensors")
+        shutil.copyfile(out / "card.json", dest / f"{cfg['name']}.json")
+        log(f"shipped {cfg['name']} to {dest}")
+
+
+@app.command()
+def benchmark(
+    protocol: str = typer.Argument(..., help=f"A shipped protocol ({', '.join(protocol_names())}) or a protocol YAML file."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default work/benchmarks/<protocol>). A rerun reuses its trained model."),
+    data: Optional[Path] = DATA,
+    forgeries: Path = typer.Option(Path("work/synth-forgeries"), "--forgeries", help="Output of `forenscope synth forgeries`."),
+    model_dir: Optional[Path] = typer.Option(None, "--model-dir", help="Where the protocol's model is trained (default <out>/model); generator-holdout: its feature cache (default work/probe-features)."),
+    update_cards: bool = typer.Option(False, "--update-cards", help="Write the test metrics into shipped cards whose weights are this model's."),
+) -> None:
+    """Run a published evaluation protocol rebuilt from the data available here: train, test
+    on every set it lists, write results.json + results.md + results.png."""
+    from forenscope.data.splits import data_root
+    from forenscope.benchmarks.benchmark import ProtocolError, load_protocol, run_benchmark, update_matching_cards
+
+    reexec_with_tcmalloc()
+    with exit_on(ProtocolError, ValueError, FileNotFoundError):
+        proto = load_protocol(protocol)
+        out = out or Path("work/benchmarks") / proto["name"]
+        result = run_benchmark(proto, out, data_root(data), forgeries, log=log, model_dir=model_dir)
+    print_results_md(out)
+    if update_cards:
+        for name in update_matching_cards(result, (out / "results.json").as_posix()):
+            log(f"card updated: {name}")
+    log(f"wrote {out / 'results.json'}, results.md, results.png")
+
+
+@app.command()
+def robustness(
+    config: Path = typer.Argument(..., help="A robustness config (TOML), e.g. configs/robustness.toml."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default work/robustness/<config name>)."),
+    data: Optional[Path] = DATA,
+    detector: list[str] = typer.Option([], "--detector", "-d", help="Replace the config's detectors: NAME, or NAME@RUN_DIR for a training run (a candidate). Repeatable."),
+    ship: bool = typer.Option(False, "--ship", help="Write each detector's robustness summary into its shipped card."),
+) -> None:
+    """Score detectors on test sets under a seeded suite of real-world processing (JPEG, WebP,
+    resizing, crops, blur, noise, tone, the social-media chain): results.json, results.md,
+    curves.png."""
+    from forenscope.data.splits import data_root
+    from forenscope.evaluate.robustness import load_config as load_suite, run_robustness, with_detectors
+    from forenscope.evaluate.robustness import ship as ship_cards
+
+    reexec_with_tcmalloc()
+    with exit_on(ValueError, FileNotFoundError):
+        cfg = load_suite(config)
+        if detector:
+            cfg = with_detectors(cfg, detector)
+        out = out or Path("work/robustness") / config.stem
+        result = run_robustness(cfg, out, data_root(data), log=log, config_path=config.as_posix())
+    print_results_md(out)
+    if ship:
+        log(f"robustness summary written into the cards of {', '.join(ship_cards(result, out.as_posix(), log))}")
+
+
+@app.command()
+def calibrate(
+    config: Path = typer.Argument(..., help="A calibration config (TOML), e.g. configs/calibration.toml."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default work/calibration/<config name>)."),
+    data: Optional[Path] = DATA,
+    ship: bool = typer.Option(False, "--ship", help="Write each fit and its figures into the shipped card: scores become calibrated probabilities."),
+) -> None:
+    """Fit Platt scaling on validation data for each detector; report ECE, Brier score and
+    reliability diagrams before and after on the test set: results.json, results.md, <name>.png."""
+    from forenscope.data.splits import data_root
+    from forenscope.evaluate.calibration import CalibrationError, load_config as load_cal, run_calibration
+    from forenscope.evaluate.calibration import ship as ship_cards
+
+    reexec_with_tcmalloc()
+    with exit_on(CalibrationError, ValueError, FileNotFoundError):
+        cfg = load_cal(config)
+        out = out or Path("work/calibration") / config.stem
+        result = run_calibration(cfg, out, data_root(data), log=log, config_path=config.as_posix())
+    print_results_md(out)
+    if ship:
+        written = ship_cards(result, out.as_posix(), log)
+        log(f"calibration written into the cards of {', '.join(written)}")
+

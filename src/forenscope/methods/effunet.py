@@ -1,0 +1,30 @@
+"""``effunet``: an EfficientNet-Lite0 RGB encoder (ImageNet-initialised) beside an SRM / Bayar
+noise branch, a U-Net decoder to a one-channel logit map; trained on synthetic forgeries."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from forenscope.methods import register_method
+from forenscope.methods.localizer import Localizer
+from forenscope.nets.efficient_unet import EfficientUNet
+from forenscope.nets.losses import bce_dice
+
+
+@register_method
+class EffUNet(Localizer):
+    """EfficientNet-Lite0 RGB encoder + SRM/Bayar noise branch, U-Net decoder."""
+
+    name = "effunet"
+    config = "configs/effunet.toml"
+    network = EfficientUNet
+
+    def prepare(self, rgb: np.ndarray, settings: dict) -> np.ndarray:
+        return (rgb.astype(np.float32) / 255.0).transpose(2, 0, 1)
+
+    def probabilities(self, output) -> torch.Tensor:
+        return torch.sigmoid(output)
+
+    def loss(self, output, target: torch.Tensor, cfg: dict) -> torch.Tensor:
+        return bce_dice(output, target)

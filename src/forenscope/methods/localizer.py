@@ -1,0 +1,67 @@
+"""Pixel localisers: a probability map over the whole image, from non-overlapping tiles.
+
+Whole images of any size are analysed in tiles (the card's ``tile``, 256 by default; a fixed
+grid for networks that have one) after reflection padding, so memory stays bounded and the map
+is at the input's exact size. The image score is the card's ``image_head`` where it has one,
+else the mean of the top 1 % of the map (``methods/image_head.py``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from forenscope.methods.base import Method, Reading, Runner
+from forenscope.methods.image_head import image_score
+
+
+class Localizer(Method):
+    task = "localize"
+
+    def probabilities(self, output) -> torch.Tensor:
+        """(B, 1, H, W) probability of manipulation from the network's output."""
+        raise NotImplementedError
+
+    def tile(self, settings: dict) -> int:
+        return self.fixed_tile or int(settings.get("tile", 256))
+
+    def describe(self, settings: dict) -> dict:
+        return {"tile": self.tile(settings)}
+
+    @torch.no_grad()
+    def predict_map(self, run: Runner, rgb: np.ndarray, tile: int = 256, multiple: int = 16,
+                    pixels_per_batch: int = 1 << 18, settings: dict | None = None) -> np.ndarray:
+        """Probability map at the image's size, from non-overlapping ``tile`` tiles of the image
+        padded (by reflection) to a multiple of ``multiple`` (of the tile for fixed-grid
+        networks). Equal-sized tiles go through the network together, up to ``pixels_per_batch``."""
+        if hasattr(run, "eval"):
+            run.eval()
+        if self.fixed_tile:
+            tile = multiple = self.fixed_tile
+        h, w = rgb.shape[:2]
+        ph, pw = -h % multiple, -w % multiple
+        padded = np.pad(rgb, ((0, ph), (0, pw), (0, 0)), mode="reflect") if ph or pw else rgb
+        H, W = padded.shape[:2]
+        out = np.zeros((H, W), np.float32)
+        groups: dict[tuple, list] = {}
+        for y in range(0, H, tile):
+            for x in range(0, W, tile):
+                crop = padded[y:y + tile, x:x + tile]
+                groups.setdefault(crop.shape, []).append((y, x, crop))
+        for shape, items in groups.items():
+            per_batch = max(1, pixels_per_batch // (shape[0] * shape[1]))
+            for i in range(0, len(items), per_batch):
+                chunk = items[i:i + per_batch]
+                x = self.batch([c for _, _, c in chunk], settings or {})
+                prob = self.probabilities(run(*x))[:, 0].numpy()
+                for (y0, x0, c), p in zip(chunk, prob):
+                    out[y0:y0 + c.shape[0], x0:x0 + c.shape[1]] = p
+        return out[:h, :w]
+
+    def read(self, run: Runner, rgb: np.ndarray, card: dict) -> Reading:
+        if min(rgb.shape[:2]) < 16:
+            raise ValueError(f"image too small for {self.detector_name}: {rgb.shape[1]}x{rgb.shape[0]}")
+        settings = card.get("input", {})
+        tile = self.tile(settings)
+        heat = self.predict_map(run, rgb, tile, settings=settings)
+        return Reading(image_score(heat, card.get("image_head")), heatmap=heat, extras={"tile": tile})
