@@ -29,7 +29,7 @@ from forenscope.evaluate.metrics import roc_auc
 from forenscope.records import environment, git_commit
 from forenscope.imageio import read_image
 from forenscope.synth.regions import segment_region
-from forenscope.train.probe import out_of_fold_logits
+from forenscope.train.logistic import out_of_fold_logits
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "docs" / "results" / "localize" / "realism"

@@ -245,7 +245,7 @@ def test_research_reproductions_say_so_and_are_never_defaults(tmp_path):
 def test_a_trained_card_copies_the_status_of_its_config(tmp_path):
     import torch
 
-    from forenscope.train.loop import model_card
+    from forenscope.train.engine import model_card
 
     net = torch.nn.Linear(2, 1)
     cfg = {"name": "x", "family": "npr", "network": {}, "input": {}, "status": "research reproduction",
@@ -298,3 +298,15 @@ def test_every_method_names_the_config_that_ships_it():
         cfg = tomllib.loads((REPO / method.config).read_text(encoding="utf-8"))
         assert cfg["family"] == method.name and cfg["name"] == method.detector_name, method.config
         assert not cfg.get("status", "").startswith("candidate"), method.config
+
+
+def test_every_command_is_registered():
+    """The command modules register themselves; none may go missing when the package changes."""
+    from typer.main import get_command
+
+    from forenscope.cli import app
+
+    group = get_command(app)
+    assert {"detect", "localize", "scan", "eval", "models", "audit", "train", "benchmark", "robustness",
+            "calibrate", "export", "serve", "synth"} <= set(group.commands)
+    assert {"generators", "forgeries"} <= set(group.commands["synth"].commands)

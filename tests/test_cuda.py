@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file
 
 from forenscope.train.distributed import current_world
-from forenscope.train.loop import train
+from forenscope.train.generated import train
 
 from test_train import _config, tiny_root  # noqa: F401  (fixture reused)
 

@@ -16,7 +16,7 @@ import torch
 from safetensors.torch import load_file
 
 from forenscope.train.config import load_config
-from forenscope.train.loop import train
+from forenscope.train.generated import train
 
 from test_train import CONFIG as TRAIN_CONFIG, tiny_root  # noqa: F401  (fixture reused)
 
@@ -74,7 +74,7 @@ def _linear_steps(out: Path, batch: int) -> dict:
     several must agree to float precision)."""
     import torch.nn.functional as F
 
-    from forenscope.train.loop import run_steps
+    from forenscope.train.engine import run_steps
 
     torch.manual_seed(0)
     net = torch.nn.Linear(4, 1)

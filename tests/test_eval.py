@@ -10,7 +10,7 @@ from forenscope.cli import app
 from forenscope.data.datasets import DatasetError, find_binary_subsets, find_pixel_pairs, manifest_hash
 from forenscope.detectors import load_detector
 from forenscope.evaluate.metrics import pixel_f1_at
-from forenscope.evaluate.runner import EvalRun, evaluate
+from forenscope.evaluate.dataset_eval import EvalRun, evaluate
 
 runner = CliRunner()
 
@@ -221,7 +221,7 @@ def test_audit_reads_mask_layouts_and_skips_unreadable_files(tmp_path):
 
 def test_pixel_eval_scores_the_trivial_maps_beside_the_detectors(pixel_folder, tmp_path):
     """Issue 19 (12): flag-everything and flag-nothing rows, computed from the masks alone."""
-    from forenscope.evaluate.runner import write_results
+    from forenscope.evaluate.dataset_eval import write_results
 
     out = evaluate(EvalRun(dataset=pixel_folder, detectors=[load_detector("noise")]))
     every = out["baselines"]["flag everything"]["casia_like"]

@@ -7,7 +7,7 @@ import pytest
 from conftest import SHARED_DATA, textured
 from forenscope.data.families import (DECODER_GROUPS, Item, assign_folds, fake_items, leak_check, pool_items,
                                       real_split, recipe)
-from forenscope.data.wild import decode_jpeg, encode_jpeg
+from forenscope.data.augment import decode_jpeg, encode_jpeg
 
 needs_data = pytest.mark.skipif(not (SHARED_DATA / "generators_pool").is_dir(),
                                 reason=f"shared data with generators_pool/ not found at {SHARED_DATA}")

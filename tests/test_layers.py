@@ -90,3 +90,17 @@ def test_the_checker_sees_an_upward_import_and_a_cycle(tmp_path):
             raise AssertionError(f"{check.__name__} missed the fault")
     finally:
         PACKAGE = saved
+
+
+def test_train_reads_only_evaluates_measures():
+    """Issue 21: the trainers use evaluate's measures (metrics, the shortcut statistics), never
+    its runners; protocols that train and evaluate live above both, in benchmarks/."""
+    reached = {b for a, targets in import_graph().items() if layer(a) == "train"
+               for b in targets if layer(b) == "evaluate"}
+    assert reached <= {"forenscope.evaluate.metrics", "forenscope.evaluate.shortcuts"}, reached
+
+
+def test_biggest_source_file_is_under_400_lines():
+    sizes = {p.relative_to(PACKAGE).as_posix(): len(p.read_text(encoding="utf-8").splitlines())
+             for p in PACKAGE.rglob("*.py")}
+    assert max(sizes.values()) < 400, sorted(sizes.items(), key=lambda kv: -kv[1])[:3]

@@ -11,8 +11,8 @@ import torch
 
 from conftest import textured
 from forenscope.nets.lite_probe import LiteProbe, feature_dim, load_lite0_trunk
-from forenscope.train.probe import (ALL_TAPS, fit_logistic, probe_logits, row_weights, tap_columns,
-                                    threshold_for_fpr)
+from forenscope.train.logistic import fit_logistic, probe_logits, row_weights, threshold_for_fpr
+from forenscope.train.probe import ALL_TAPS, tap_columns
 
 
 def _random_bn(net):

@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 
 from conftest import textured
 from forenscope.train.config import ConfigError, load_config
-from forenscope.train.loop import train
+from forenscope.train.generated import train
 
 CONFIG = """
 name = "npr-test"
@@ -108,7 +108,7 @@ def test_config_errors_are_clear(tmp_path):
 
 def test_data_manifest_follows_file_content(tiny_root, tmp_path):
     from forenscope.data.sources import build_units
-    from forenscope.train.loop import data_manifest
+    from forenscope.train.generated import data_manifest
 
     spec = {"source": "generated", "generators": ["latent_diffusion"]}
     units = build_units(spec, "train", tiny_root, tmp_path)
@@ -221,7 +221,7 @@ def test_image_cache_enlarges_small_images_to_min_side(tmp_path):
 def test_suite_augmentations_are_off_by_default_and_keep_old_runs_recognised(tmp_path):
     """The rescale / noise steps draw nothing when off (older configs give the same pixels and
     the same config hash as before they existed); when on, they rescale and add noise."""
-    from forenscope.data.wild import augment
+    from forenscope.data.augment import augment
     from forenscope.train.config import NEUTRAL, config_hash
 
     img = textured(64, 64, seed=1)

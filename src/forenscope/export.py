@@ -13,6 +13,7 @@ from pathlib import Path
 
 from forenscope.methods import get_method
 from forenscope.methods.onnx import export_onnx
+from forenscope.records import write_json
 
 
 def export_detector(name: str, out: Path, run: str | None = None, atol: float = 1e-4) -> dict:
@@ -45,5 +46,5 @@ def export_detector(name: str, out: Path, run: str | None = None, atol: float = 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(model)
-    Path(str(out) + ".json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_json(Path(str(out) + ".json"), report)
     return report

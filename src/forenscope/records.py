@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import platform
 import subprocess
 import sys
@@ -49,3 +50,46 @@ def environment() -> dict:
         "argv": sys.argv,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def finite(o):
+    """NaN and infinity are not JSON: null instead (a metric undefined for this data); numpy
+    scalars and small arrays as plain values."""
+    import math
+
+    import numpy as np
+
+    if isinstance(o, (np.floating, np.integer, np.bool_)):
+        o = o.item()
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    if isinstance(o, dict):
+        return {str(k): finite(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [finite(v) for v in o]
+    if isinstance(o, np.ndarray):
+        return finite(o.tolist())
+    if isinstance(o, Path):
+        return str(o)
+    return o
+
+
+def write_json(path: Path, obj) -> Path:
+    """The one way result files and cards are written: indented, valid JSON, a final newline."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(finite(obj), indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def write_card(path: Path, card: dict) -> Path:
+    """A model card (a run's card.json or a shipped weights/<name>.json)."""
+    return write_json(path, card)
+
+
+def write_results(out: Path, result: dict, to_markdown) -> dict[str, Path]:
+    """results.json and results.md (``to_markdown(result)``) of a job into ``out``."""
+    out = Path(out)
+    paths = {"json": write_json(out / "results.json", result), "md": out / "results.md"}
+    paths["md"].write_text(to_markdown(result), encoding="utf-8")
+    return paths

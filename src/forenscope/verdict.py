@@ -16,17 +16,12 @@ watermark) decides the verdict, and the reason names the evidence; one that foun
 from __future__ import annotations
 
 import json
-import math
 
 from forenscope.analysis import Analysis, jsonable
+from forenscope.detectors.calibration import logit
 
 VERDICTS = ("authentic", "generated", "tampered", "uncertain")
 DEFAULT_BAND = 1.0  # logit units: 0.5 vs 0.73, or 0.9998 vs 0.99993
-
-
-def logit(p: float, eps: float = 1e-7) -> float:
-    p = min(max(float(p), eps), 1.0 - eps)
-    return math.log(p / (1.0 - p))
 
 
 def evidence(analysis: Analysis, threshold: float) -> dict:

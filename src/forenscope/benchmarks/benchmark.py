@@ -22,6 +22,7 @@ from typing import Callable
 import numpy as np
 
 from forenscope.benchmarks.results import write_benchmark_results
+from forenscope.records import write_card
 
 Log = Callable[[str], None]
 KINDS = ("triage", "generated", "families")
@@ -253,7 +254,7 @@ def update_matching_cards(result: dict, results_path: str) -> list[str]:
             **{name: {k: m[k] for k in keep} for name, m in result["metrics"].items()
                if m.get("model", "pretrained") == "pretrained"},  # not the fine-tuned models' rows
             "source": results_path, "git": result["git"]}
-        Path(str(card_file)).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+        write_card(Path(str(card_file)), card)
         updated.append(card["name"])
     return updated
 

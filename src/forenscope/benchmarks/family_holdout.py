@@ -22,33 +22,14 @@ import time
 from pathlib import Path
 from typing import Callable
 
-import cv2
 import numpy as np
 
-from forenscope.data.families import (Item, assign_folds, leak_check, load_item, pool_items, report_family)
+from forenscope.benchmarks.family_report import headline, markdown, per_family, plot, summarise
+from forenscope.benchmarks.pool_audit import cached_array, image_stats, items_key, pool_audit
+from forenscope.data.families import Item, assign_folds, leak_check, load_item, pool_items, report_family
 from forenscope.evaluate.metrics import average_precision, roc_auc
 
 Log = Callable[[str], None]
-STATS = ("hf_energy", "npr_energy", "jpeg_blockiness", "jpeg_quality", "pixels", "aspect",
-         "brightness", "contrast", "saturation", "white_share", "flat_share", "edge_density")
-# what the file says (format and size: a shortcut if it separates the classes), what its signal
-# says (noise and sharpness: partly the very trace a detector should find), what it shows
-STAT_GROUPS = {"format_size": [3, 4, 5], "signal": [0, 1, 2], "content": [6, 7, 8, 9, 10, 11]}
-
-
-def image_stats(rgb: np.ndarray) -> list[float]:
-    """Simple statistics a shortcut could use: signal (high-frequency and NPR energy, JPEG
-    blockiness), size, and content (brightness, contrast, saturation, white and flat areas,
-    edges)."""
-    from forenscope.evaluate.shortcuts import image_features
-
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
-    h, w = grey.shape
-    blocks = grey[: h - h % 8, : w - w % 8].reshape(h // 8, 8, w // 8, 8).std(axis=(1, 3))
-    edges = cv2.Canny(rgb, 100, 200)
-    return image_features(rgb) + [float(grey.mean()), float(grey.std()), float(hsv[..., 1].mean()),
-                                  float((grey > 245).mean()), float((blocks < 1.0).mean()), float((edges > 0).mean())]
 
 
 class Pool:
@@ -69,23 +50,23 @@ class Pool:
         self.feats = features(self.items, self.view_list, cache, log)
         self.face_view_list = [(0, 0)] + whole
         self.face_feats = features(self.faces, self.face_view_list, cache, log) if self.faces else None
-        self.stats = _cached(cache / f"stats-{_key(self.items)}.npy",
+        self.stats = cached_array(cache / f"stats-{items_key(self.items)}.npy",
                              lambda: np.array([image_stats(load_item(i)) for i in self.items]))
-        self.face_stats = (_cached(cache / f"stats-{_key(self.faces)}.npy",
+        self.face_stats = (cached_array(cache / f"stats-{items_key(self.faces)}.npy",
                                    lambda: np.array([image_stats(load_item(i)) for i in self.faces]))
                            if self.faces else None)
         self.det = {}
         for name in detectors:
             log(f"  scoring with the shipped {name}")
-            self.det[name] = (_cached(cache / f"{name}-{_key(self.items)}.npy", lambda: _detector_logits(name, self.items)),
-                              _cached(cache / f"{name}-{_key(self.faces)}.npy", lambda: _detector_logits(name, self.faces))
+            self.det[name] = (cached_array(cache / f"{name}-{items_key(self.items)}.npy", lambda: _detector_logits(name, self.items)),
+                              cached_array(cache / f"{name}-{items_key(self.faces)}.npy", lambda: _detector_logits(name, self.faces))
                               if self.faces else None)
 
     def npr_retrained(self, train: np.ndarray, seed: int, steps: int):
         """NPR trained from scratch on this fold's training images; logits cached by fold."""
         from forenscope.train.pool_npr import fit_npr, npr_logits
 
-        tag = f"{_key(self.items)}-{hashlib.sha256(train.tobytes()).hexdigest()[:12]}-s{seed}-{steps}"
+        tag = f"{items_key(self.items)}-{hashlib.sha256(train.tobytes()).hexdigest()[:12]}-s{seed}-{steps}"
         path = self.cache / f"npr-retrained-{tag}.npz"
         if not path.is_file():
             if self._images is None:
@@ -103,7 +84,7 @@ class Pool:
         activations cached); logits cached by fold."""
         from forenscope.train.finetune import finetune_top, top_logits
 
-        tag = f"{_key(self.items)}-{hashlib.sha256(train.tobytes()).hexdigest()[:12]}-s{seed}-" \
+        tag = f"{items_key(self.items)}-{hashlib.sha256(train.tobytes()).hexdigest()[:12]}-s{seed}-" \
               f"{hashlib.sha256(json.dumps(method, sort_keys=True).encode()).hexdigest()[:8]}"
         path = self.cache / f"finetune-{tag}.npz"
         if not path.is_file():
@@ -160,19 +141,6 @@ class Pool:
         return pool, faces
 
 
-def _key(items: list[Item]) -> str:
-    return hashlib.sha256("\n".join(f"{i.path}|{i.side}|{i.prepared}" for i in items).encode()).hexdigest()[:16]
-
-
-def _cached(path: Path, make: Callable[[], np.ndarray]) -> np.ndarray:
-    if path.is_file():
-        return np.load(path)
-    arr = np.asarray(make(), dtype=np.float64)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, arr)
-    return arr
-
-
 def _detector_logits(name: str, items: list[Item]) -> np.ndarray:
     """Raw logits of a shipped generated-image detector (uncalibrated, so every fold sets its
     own threshold on validation reals, as for the fitted methods)."""
@@ -201,8 +169,8 @@ def faces_items(data: Path) -> list[Item]:
 def _fit_scores(method: dict, pool: Pool, train: np.ndarray, val_real: np.ndarray, inner_folds: dict,
                 seed: int, fake: np.ndarray, train_real: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, dict]:
     """Logits of one method for every pool image and every faces_dev image, fitted on ``train``."""
-    from forenscope.train.probe import (L2_GRID, choose_l2, fit_logistic, network_views, probe_logits, tap_columns,
-                                        training_rows)
+    from forenscope.train.logistic import fit_logistic, probe_logits
+    from forenscope.train.probe import L2_GRID, choose_l2, network_views, tap_columns, training_rows
 
     kind = method["kind"]
     if kind == "probe":
@@ -247,7 +215,7 @@ def _fuse(parts: list[tuple[np.ndarray, np.ndarray | None]], val_real: np.ndarra
 
 def evaluate_fold(scores: np.ndarray, faces: np.ndarray | None, pool: Pool, held: np.ndarray, val_real: np.ndarray,
                   test_real: np.ndarray, target: float, counts: dict) -> dict:
-    from forenscope.train.probe import threshold_for_fpr
+    from forenscope.train.logistic import threshold_for_fpr
 
     thr = threshold_for_fpr(scores[val_real], target)
     real = scores[test_real]
@@ -335,7 +303,7 @@ def run_family_holdout(proto: dict, out: Path, data: Path, log: Log = print, cac
         "audit": pool_audit(pool.items, pool.stats),
         "seconds": round(time.time() - start),
         "git": git_commit(), "environment": environment(),
-        "data_manifest_sha256": _key(pool.items),
+        "data_manifest_sha256": items_key(pool.items),
     }
     return write_benchmark_results(result, out, markdown, plot)
 
@@ -352,158 +320,3 @@ def _real_counts(items: list[Item]) -> dict[str, int]:
     return out
 
 
-def summarise(runs: list[dict]) -> dict:
-    """One seed: mean over left-out families (each is left out in exactly one fold)."""
-    fams = [v for r in runs for v in r["families"].values()]
-    faces = [r["faces_dev"] for r in runs if "faces_dev" in r]
-    out = {k: float(np.mean([v[k] for v in fams])) for k in ("roc_auc", "ap", "fake_recall")}
-    out["test_real_fpr"] = float(np.mean([r["test_real_fpr"] for r in runs]))
-    out["families"] = len(fams)
-    if faces:
-        out |= {f"faces_{k}": float(np.mean([v[k] for v in faces])) for k in ("roc_auc", "fake_recall", "real_fpr")}
-    return out
-
-
-def headline(per_seed: dict, methods: list[dict]) -> dict:
-    out = {}
-    for m in methods:
-        rows = [per_seed[s][m["name"]] for s in per_seed if m["name"] in per_seed[s]]
-        out[m["name"]] = {k: {"mean": float(np.mean([r[k] for r in rows])), "std": float(np.std([r[k] for r in rows]))}
-                          for k in rows[0] if k != "families"} | {"seeds": len(rows)}
-    return out
-
-
-def per_family(per_seed: dict, methods: list[dict]) -> dict:
-    """Family -> method -> ROC-AUC / recall, mean over seeds."""
-    out: dict = {}
-    for m in methods:
-        acc: dict = {}
-        for s in per_seed:
-            for r in per_seed[s]["_folds"].get(m["name"], []):
-                for fam, v in r["families"].items():
-                    acc.setdefault(fam, []).append(v)
-        for fam, vs in acc.items():
-            out.setdefault(fam, {})[m["name"]] = {k: float(np.mean([v[k] for v in vs])) for k in ("roc_auc", "fake_recall")} | {"n_fake": vs[0]["n_fake"]}
-    return dict(sorted(out.items()))
-
-
-def audit_pool(data: Path, art: Path | None, cache: Path | None = None, limit: float = 0.6) -> dict:
-    """``forenscope audit generator-pool``: the audit below on the pool as training sees it."""
-    items = pool_items(data, art)
-
-    def make():
-        return np.array([image_stats(load_item(i)) for i in items])
-
-    stats = _cached(cache / f"stats-{_key(items)}.npy", make) if cache else make()
-    return pool_audit(items, stats, limit) | {"source": f"generator pool ({data}, art: {art})",
-                                             "n": len(items), "fakes": int(sum(i.label for i in items))}
-
-
-def audit_markdown(a: dict) -> str:
-    g = a["cv_auc"]
-    lines = [f"Logistic regression, 5-fold cross-validated AUC, real vs generated over the whole pool: "
-             f"format and size (JPEG quality, pixels, aspect) **{g['format_size']:.3f}** (limit {a['limit']}: "
-             f"{'passes' if a['passes'] else 'FAILS'}); signal statistics (high-frequency and NPR energy, JPEG "
-             f"blockiness) {g['signal']:.3f}; content (brightness, contrast, saturation, white / flat share, "
-             f"edges) {g['content']:.3f}; all together {g['all']:.3f}.", "",
-             "| statistic | AUC alone |", "|---|---|"] + [f"| {k} | {v:.3f} |" for k, v in a["single_stat_auc"].items()]
-    lines += ["", "Content confound per family (that family's fakes vs all reals, all statistics, CV AUC):", "",
-              "| family | AUC |", "|---|---|"] + [f"| {k} | {v:.3f} |" for k, v in a["content_auc_by_family"].items()]
-    return "\n".join(lines) + "\n"
-
-
-def pool_audit(items: list[Item], stats: np.ndarray, limit: float = 0.6) -> dict:
-    """Can format and size (a shortcut), signal statistics or content statistics tell the
-    classes apart? Cross-validated logistic regression AUC over the whole pool, and per
-    family (that family's fakes against all reals: its content confound)."""
-    from forenscope.evaluate.shortcuts import _logistic_cv_auc
-
-    y = np.array([it.label for it in items], dtype=float)
-    x = np.log1p(np.abs(stats))
-
-    def cv(cols, mask=None):
-        m = np.ones(len(y), bool) if mask is None else mask
-        a = _logistic_cv_auc(x[m][:, cols], y[m])
-        return round(max(a, 1 - a), 4)
-
-    single = {}
-    for i, name in enumerate(STATS):
-        a = roc_auc(y, x[:, i]) if np.ptp(x[:, i]) > 0 else 0.5
-        single[name] = round(max(a, 1 - a), 4)
-    allc = list(range(len(STATS)))
-    groups = {name: cv(cols) for name, cols in STAT_GROUPS.items()} | {"all": cv(allc)}
-    fams = sorted({it.family for it in items if it.label})
-    real = y == 0
-    by_family = {f: cv(allc, real | np.array([it.family == f for it in items])) for f in fams}
-    return {"cv_auc": groups, "single_stat_auc": single, "content_auc_by_family": by_family, "limit": limit,
-            "passes": bool(groups["format_size"] <= limit)}
-
-
-def _pm(v: dict, digits: int = 3) -> str:
-    return f"{v['mean']:.{digits}f} ± {v['std']:.{digits}f}"
-
-
-def markdown(result: dict) -> str:
-    p = result["protocol"]
-    lines = [f"# Benchmark `{p['name']}`: {p.get('title', '')}", "", p.get("description", "").strip(), ""]
-    c = result["counts"]
-    lines += [f"Fakes: {sum(c['fake_by_family'].values())} images of {len(c['fake_by_family'])} families; reals: "
-              f"{sum(c['real_by_source'].values())} images of {len(c['real_by_source'])} sources; "
-              f"{len(p.get('seeds', []))} seeds x {p.get('folds')} folds. Leaks between training and test "
-              f"(prompt or source file on both sides): {len(result['leaks'])}.", "",
-              "Threshold: flags 5 % of the real VALIDATION split (per fold). Hyperparameters (probe L2): "
-              "leave-one-fold-out inside the training folds. Test reals: the real TEST split, used for "
-              "nothing else. faces_dev: scored by the fold model whose training had no StyleGAN2.", "",
-              "| method | mean ROC-AUC | mean AP | fake recall @ thr | test-real FPR @ thr | faces_dev ROC-AUC | faces recall |",
-              "|---|---|---|---|---|---|---|"]
-    for name, h in result["headline"].items():
-        faces = (_pm(h["faces_roc_auc"]), _pm(h["faces_fake_recall"])) if "faces_roc_auc" in h else ("–", "–")
-        seeds = "" if h.get("seeds", 0) > 1 else " (1 seed)"
-        lines.append(f"| {name}{seeds} | {_pm(h['roc_auc'])} | {_pm(h['ap'])} | {_pm(h['fake_recall'])} | "
-                     f"{_pm(h['test_real_fpr'])} | {faces[0]} | {faces[1]} |")
-    lines += ["| flag everything | 0.500 | – | 1.000 | 1.000 | 0.500 | 1.000 |",
-              "| flag nothing | 0.500 | – | 0.000 | 0.000 | 0.500 | 0.000 |",
-              "| chance (5 % flagged at random) | 0.500 | – | 0.050 | 0.050 | 0.500 | 0.050 |", "",
-              "Mean ± std over seeds; every family is left out once per seed. AP depends on the share of "
-              "fakes in each family's test set (its fakes against all test reals), so compare it across rows only.", ""]
-    fams = result["per_family"]
-    names = list(result["headline"])
-    lines += ["## Per left-out family (ROC-AUC / fake recall, mean over seeds)", "",
-              "| family | n | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
-    for fam, row in fams.items():
-        n = next(iter(row.values()))["n_fake"]
-        lines.append(f"| {fam} | {n} | " + " | ".join(
-            f"{row[m]['roc_auc']:.2f} / {row[m]['fake_recall']:.2f}" if m in row else "–" for m in names) + " |")
-    lines += ["", "## Folds (decoder groups held out together)", "", "| seed | " + " | ".join(
-        f"fold {f}" for f in range(p["folds"])) + " |", "|---|" + "---|" * p["folds"]]
-    for seed, deal in result["folds"].items():
-        lines.append(f"| {seed} | " + " | ".join(", ".join(sorted(g for g, f in deal.items() if f == k))
-                                                 for k in range(p["folds"])) + " |")
-    lines += ["", "## Shortcut audit of the pool", "", audit_markdown(result["audit"])]
-    git = result["git"]
-    lines += ["", f"Commit `{str(git.get('commit'))[:10]}`{' (dirty)' if git.get('dirty') else ''}; "
-              f"{result['seconds'] / 60:.0f} min. Folds per seed, per-fold figures and real FPR by source in results.json.", ""]
-    return "\n".join(lines)
-
-
-def plot(result: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fams = list(result["per_family"])
-    names = list(result["headline"])
-    fig, ax = plt.subplots(figsize=(max(7, 0.45 * len(fams) * max(1, len(names)) / 2 + 2), 4), dpi=110)
-    width = 0.8 / max(1, len(names))
-    for k, m in enumerate(names):
-        vals = [result["per_family"][f].get(m, {}).get("roc_auc", np.nan) for f in fams]
-        ax.bar(np.arange(len(fams)) + (k - (len(names) - 1) / 2) * width, vals, width, label=m)
-    ax.set_xticks(np.arange(len(fams)), fams, fontsize=6, rotation=60, ha="right")
-    ax.set_ylim(0.0, 1.05)
-    ax.axhline(0.5, color="grey", lw=0.8, ls=":")
-    ax.set_ylabel("ROC-AUC (left-out family vs test reals)")
-    ax.legend(fontsize=6, ncol=min(4, len(names)), loc="lower left", frameon=False)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)

@@ -88,7 +88,7 @@ def folder_units(folder: Path):
 def test_set(test: dict, cfg: dict, data: Path, base: Path):
     """(images, labels, groups) of one test set, processed as the run's validation set."""
     from forenscope.data.sources import ImageCache, build_units
-    from forenscope.train.loop import _val_set
+    from forenscope.train.generated import val_set
 
     images, labels, groups = [], [], []
     for src in test["sources"]:
@@ -100,7 +100,7 @@ def test_set(test: dict, cfg: dict, data: Path, base: Path):
             units = units[: int(src["limit"])]
         cache = ImageCache(data, split if split in ("train", "val", "test") else "test",
                            cfg["data"]["photo_long_side"], cfg["data"]["min_side"])
-        i, l, g = _val_set(units, cache, cfg)
+        i, l, g = val_set(units, cache, cfg)
         images, labels, groups = images + i, labels + l, groups + g
     if not images:
         raise ValueError(f"test {test['name']!r} has no images")
@@ -109,7 +109,7 @@ def test_set(test: dict, cfg: dict, data: Path, base: Path):
 
 def run_model(cfg: dict, run_dir: Path, data: Path, base: Path, log: Log) -> dict:
     """Train the run (or reuse the finished one with this exact config); its card."""
-    from forenscope.train.loop import train
+    from forenscope.train.generated import train
 
     card_file = run_dir / "card.json"
     if card_file.is_file() and json.loads(card_file.read_text()).get("training", {}).get("config") == cfg:
@@ -123,7 +123,7 @@ def evaluate_run(cfg: dict, card: dict, run_dir: Path, tests: list[dict], data: 
 
     from forenscope.evaluate.metrics import image_metrics
     from forenscope.methods import get_method
-    from forenscope.train.loop import predict
+    from forenscope.train.generated import predict
 
     net = get_method(cfg["family"]).build(cfg["network"])
     net.load_state_dict(load_file(run_dir / "model.safetensors"))

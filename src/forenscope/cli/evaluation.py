@@ -33,7 +33,7 @@ def eval_(
 ) -> None:
     """Evaluate detectors on a labelled dataset; write results.json + results.md."""
     from forenscope.data.datasets import DatasetError
-    from forenscope.evaluate.runner import EvalRun, evaluate, write_results
+    from forenscope.evaluate.dataset_eval import EvalRun, evaluate, write_results
 
     if not dataset.exists():
         raise typer.BadParameter(f"{dataset}: no such file or folder", param_hint="DATASET")
@@ -158,7 +158,7 @@ def audit(
 
     if str(dataset) == "generator-pool":
         from forenscope.data.splits import data_root
-        from forenscope.benchmarks.family_holdout import audit_markdown, audit_pool
+        from forenscope.benchmarks.pool_audit import audit_markdown, audit_pool
 
         with exit_on(FileNotFoundError):
             report = audit_pool(data_root(data), art if (art / "manifest.tsv").is_file() else None, limit=limit)

@@ -8,11 +8,12 @@ from typing import Optional
 
 import typer
 
-from forenscope.cli.common import DATA, app, fail, log, stderr
+from forenscope.cli.common import DATA, app, fail, log
 from forenscope.cli.progress import iter_progress
 
 
 synth_app = typer.Typer(no_args_is_help=True, help="Make training data from real photos.")
+app.add_typer(synth_app, name="synth")
 
 
 def _photos_and_provenance(data: Optional[Path]) -> tuple[Path, dict]:
@@ -57,9 +58,9 @@ def synth_generators(
 
 @synth_app.command("forgeries")
 def synth_forgeries(
+    kind: list[str] = typer.Option([], "--kind", "-k", help="splice | copymove | inpaint-telea | inpaint-ns | inpaint-patch; default all."),
     out: Path = typer.Option(Path("work/synth-forgeries"), "--out", "-o", help="Output folder (resumable)."),
     data: Optional[Path] = DATA,
-    kind: list[str] = typer.Option([], "--kind", "-k", help="splice | copymove | inpaint-telea | inpaint-ns | inpaint-patch; default all."),
     train_per_photo: int = typer.Option(2, "--train-per-photo", help="Forgeries per kind per train photo."),
     copymove_mask: str = typer.Option("both", "--copymove-mask", help="both (source and target) | target"),
     seed: int = typer.Option(0, "--seed"),

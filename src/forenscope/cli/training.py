@@ -88,29 +88,36 @@ def benchmark(
     log(f"wrote {out / 'results.json'}, results.md, results.png")
 
 
+def config_job(config: Path, out: Optional[Path], data: Optional[Path], job: str, load, run, *errors) -> tuple[dict, Path]:
+    """A job that reads a TOML config and writes results.json / results.md into ``out``
+    (default work/<job>/<config name>), printed when done; its expected errors exit 2."""
+    from forenscope.data.splits import data_root
+
+    reexec_with_tcmalloc()
+    with exit_on(ValueError, FileNotFoundError, *errors):
+        cfg = load(config)
+        out = out or Path("work") / job / config.stem
+        result = run(cfg, out, data_root(data), log=log, config_path=config.as_posix())
+    print_results_md(out)
+    return result, out
+
+
 @app.command()
 def robustness(
     config: Path = typer.Argument(..., help="A robustness config (TOML), e.g. configs/robustness.toml."),
+    detector: list[str] = typer.Option([], "--detector", "-d", help="Replace the config's detectors: NAME, or NAME@RUN_DIR for a training run (a candidate). Repeatable."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default work/robustness/<config name>)."),
     data: Optional[Path] = DATA,
-    detector: list[str] = typer.Option([], "--detector", "-d", help="Replace the config's detectors: NAME, or NAME@RUN_DIR for a training run (a candidate). Repeatable."),
     ship: bool = typer.Option(False, "--ship", help="Write each detector's robustness summary into its shipped card."),
 ) -> None:
     """Score detectors on test sets under a seeded suite of real-world processing (JPEG, WebP,
     resizing, crops, blur, noise, tone, the social-media chain): results.json, results.md,
     curves.png."""
-    from forenscope.data.splits import data_root
-    from forenscope.evaluate.robustness import load_config as load_suite, run_robustness, with_detectors
-    from forenscope.evaluate.robustness import ship as ship_cards
+    from forenscope.evaluate.robustness import load_config, run_robustness, ship as ship_cards, with_detectors
 
-    reexec_with_tcmalloc()
-    with exit_on(ValueError, FileNotFoundError):
-        cfg = load_suite(config)
-        if detector:
-            cfg = with_detectors(cfg, detector)
-        out = out or Path("work/robustness") / config.stem
-        result = run_robustness(cfg, out, data_root(data), log=log, config_path=config.as_posix())
-    print_results_md(out)
+    result, out = config_job(config, out, data, "robustness",
+                             lambda c: with_detectors(load_config(c), detector) if detector else load_config(c),
+                             run_robustness)
     if ship:
         log(f"robustness summary written into the cards of {', '.join(ship_cards(result, out.as_posix(), log))}")
 
@@ -118,23 +125,14 @@ def robustness(
 @app.command()
 def calibrate(
     config: Path = typer.Argument(..., help="A calibration config (TOML), e.g. configs/calibration.toml."),
+    ship: bool = typer.Option(False, "--ship", help="Write each fit and its figures into the shipped card: scores become calibrated probabilities."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default work/calibration/<config name>)."),
     data: Optional[Path] = DATA,
-    ship: bool = typer.Option(False, "--ship", help="Write each fit and its figures into the shipped card: scores become calibrated probabilities."),
 ) -> None:
     """Fit Platt scaling on validation data for each detector; report ECE, Brier score and
     reliability diagrams before and after on the test set: results.json, results.md, <name>.png."""
-    from forenscope.data.splits import data_root
-    from forenscope.evaluate.calibration import CalibrationError, load_config as load_cal, run_calibration
-    from forenscope.evaluate.calibration import ship as ship_cards
+    from forenscope.evaluate.calibration import CalibrationError, load_config, run_calibration, ship as ship_cards
 
-    reexec_with_tcmalloc()
-    with exit_on(CalibrationError, ValueError, FileNotFoundError):
-        cfg = load_cal(config)
-        out = out or Path("work/calibration") / config.stem
-        result = run_calibration(cfg, out, data_root(data), log=log, config_path=config.as_posix())
-    print_results_md(out)
+    result, out = config_job(config, out, data, "calibration", load_config, run_calibration, CalibrationError)
     if ship:
-        written = ship_cards(result, out.as_posix(), log)
-        log(f"calibration written into the cards of {', '.join(written)}")
-
+        log(f"calibration written into the cards of {', '.join(ship_cards(result, out.as_posix(), log))}")

@@ -104,18 +104,20 @@ def manifest_hash(paths: list[Path], root: Path) -> str:
     lines = []
     for p in sorted({Path(p) for p in paths}, key=natural_key):
         rel = os.path.relpath(p, root)
-        lines.append(f"{Path(rel).as_posix()}\t{file_sha256(p)}\n")
+        try:
+            digest = file_sha256(p)
+        except OSError:
+            digest = "unreadable"
+        lines.append(f"{Path(rel).as_posix()}\t{digest}\n")
     return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    """The SHA-256 of a file's bytes, read in chunks (raises OSError when it cannot be read)."""
     h = hashlib.sha256()
-    try:
-        with open(path, "rb") as fh:
-            while block := fh.read(chunk):
-                h.update(block)
-    except OSError:
-        return "unreadable"
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
     return h.hexdigest()
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from forenscope.data.splits import REAL_PHOTO_FOLDERS
-from forenscope.data.wild import decode_jpeg, encode_jpeg
+from forenscope.data.augment import decode_jpeg, encode_jpeg
 
 POOL = "generators_pool"
 GENERATED = "generated_train"

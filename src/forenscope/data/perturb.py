@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from forenscope.data.wild import gaussian_blur, jpeg
+from forenscope.data.augment import gaussian_blur, jpeg
 
 Perturb = Callable[[np.ndarray, "np.ndarray | None", float, np.random.Generator], tuple]
 KERNELS = {"nearest": cv2.INTER_NEAREST, "bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC,

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from forenscope.data.splits import real_photos, split_of
-from forenscope.data.wild import fit_long_side, random_crop, wild_rescale
+from forenscope.data.augment import fit_long_side, random_crop, wild_rescale
 from forenscope.imageio import decode_image, read_image
 
 SOURCE_KINDS = ("synth", "generated", "cifake")

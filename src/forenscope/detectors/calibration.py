@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 EPS = 1e-7  # raw scores are clipped into [EPS, 1 - EPS] before the logit (saturated maps)
 
 
-def _logit(p: float) -> float:
-    p = min(max(float(p), EPS), 1.0 - EPS)
-    return math.log(p / (1.0 - p))
+def logit(p):
+    """log(p / (1 - p)) with ``p`` clipped into [EPS, 1 - EPS]: a float for a number, an array
+    for an array (the one logit of the package: calibration, verdict margins, Platt fits)."""
+    x = np.clip(np.asarray(p, dtype=np.float64), EPS, 1.0 - EPS)
+    z = np.log(x / (1.0 - x))
+    return float(z) if z.ndim == 0 else z
 
 
 def _sigmoid(z: float) -> float:
@@ -26,10 +31,10 @@ def _sigmoid(z: float) -> float:
 
 def calibrate(cal: dict, raw: float) -> float:
     """The calibrated probability of a raw score."""
-    return _sigmoid(cal["a"] * _logit(raw) + cal["b"])
+    return _sigmoid(cal["a"] * logit(raw) + cal["b"])
 
 
 def uncalibrate(cal: dict, p: float) -> float:
     """The raw score whose calibrated probability is ``p`` (thresholds given on the calibrated
     scale are turned back into raw ones)."""
-    return _sigmoid((_logit(p) - cal["b"]) / cal["a"])
+    return _sigmoid((logit(p) - cal["b"]) / cal["a"])

@@ -10,7 +10,6 @@ pixel) and reports its AUC and each fact's AUC alone (folded to >= 0.5). Above `
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -102,8 +101,6 @@ def markdown(report: dict) -> str:
 
 def write(report: dict, out: Path, to_markdown=None) -> None:
     """results.json (+ the git commit) and results.md (``to_markdown``, default :func:`markdown`)."""
-    from forenscope.records import git_commit
+    from forenscope.records import git_commit, write_results
 
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(report | {"git": git_commit()}, indent=2) + "\n", encoding="utf-8")
-    (out / "results.md").write_text((to_markdown or markdown)(report), encoding="utf-8")
+    write_results(out, report | {"git": git_commit()}, lambda r: (to_markdown or markdown)(report))

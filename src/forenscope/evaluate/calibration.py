@@ -21,7 +21,8 @@ from typing import Callable
 
 import numpy as np
 
-from forenscope.detectors.calibration import EPS, calibrate
+from forenscope.detectors.calibration import calibrate, logit
+from forenscope.records import write_card, write_results
 
 Log = Callable[[str], None]
 DEFAULTS = {
@@ -43,11 +44,6 @@ def load_config(path: Path) -> dict:
     return toml_over_defaults(path, DEFAULTS, CalibrationError)
 
 
-def _logits(scores) -> np.ndarray:
-    s = np.clip(np.asarray(scores, dtype=np.float64), EPS, 1.0 - EPS)
-    return np.log(s / (1.0 - s))
-
-
 def fit_platt(y, raw, c: float = 1.0) -> dict:
     """``p = sigmoid(a * logit(raw) + b)`` by maximum likelihood (Newton's method), with the
     slope lightly L2-penalised (``0.5 a^2 / c``, as scikit-learn's C = 1) so that a validation
@@ -56,7 +52,7 @@ def fit_platt(y, raw, c: float = 1.0) -> dict:
     y = np.asarray(y, dtype=float)
     if len(set(y.tolist())) < 2:
         raise CalibrationError("calibration needs both classes in the validation scores")
-    x = np.c_[_logits(raw), np.ones(len(y))]
+    x = np.c_[logit(np.asarray(raw, dtype=np.float64).reshape(-1)), np.ones(len(y))]
     w = np.zeros(2)
     penalty = np.array([1.0 / c, 1e-9])  # the intercept is (almost) free
     for _ in range(100):
@@ -174,8 +170,7 @@ def run_calibration(cfg: dict, out: Path, data: Path, log: Log = print, config_p
             f"Brier {entry['test']['brier_raw']:.3f} -> {entry['test']['brier']:.3f}; threshold "
             f"{det.threshold:.4g} -> {entry['threshold']:.3f}; test FPR {entry['test']['false_positive_rate']}")
     result |= {"seconds": round(time.time() - t0), "git": git, "environment": environment()}
-    (out / "results.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    (out / "results.md").write_text(markdown(result), encoding="utf-8")
+    write_results(out, result, markdown)
     return result
 
 
@@ -255,6 +250,6 @@ def ship(result: dict, source: str, log: Log = print, weights: Path | None = Non
             continue
         card = json.loads(path.read_text(encoding="utf-8"))
         card["calibration"] = card_block(name, entry, source)
-        path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+        write_card(path, card)
         written.append(name)
     return written

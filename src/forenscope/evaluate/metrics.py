@@ -131,7 +131,7 @@ def oracle_accuracy(y_true, y_score) -> tuple[float, float]:
     threshold. An optimistic bound, never a result; always report it under this name."""
     y, s = _labels_scores(y_true, y_score)
     tp, fp, thr = _ranked_counts(y, s)
-    n_pos, n_neg = y.sum(), (~y).sum()
+    n_neg = (~y).sum()
     correct = np.concatenate([[n_neg], tp + (n_neg - fp)])  # first: nothing predicted positive
     thresholds = np.concatenate([[np.inf], thr])
     best = int(np.argmax(correct))

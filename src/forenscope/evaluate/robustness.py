@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from forenscope.records import write_card, write_results
 
 Log = Callable[[str], None]
 DEFAULTS = {
@@ -183,9 +184,7 @@ def run_robustness(cfg: dict, out: Path, data: Path, log: Log = print, config_pa
                 result[kind].setdefault(dname, {})[key] = m
                 log(f"{kind} {dname} {key}: " + ", ".join(f"{k} {v:.3f}" for k, v in m.items()))
     result |= {"seconds": round(time.time() - t0), "git": git, "environment": environment()}
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    (out / "results.md").write_text(markdown(result), encoding="utf-8")
+    write_results(out, result, markdown)
     plot(result, out / "curves.png")
     return result
 
@@ -288,6 +287,6 @@ def ship(result: dict, source: str, log: Log = print, weights: Path | None = Non
                 continue
             card = json.loads(path.read_text(encoding="utf-8"))
             card.setdefault("robustness", {})[kind] = card_summary(result, kind, name, source)
-            path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+            write_card(path, card)
             written.append(name)
     return written

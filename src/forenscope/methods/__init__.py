@@ -19,8 +19,15 @@ _METHODS: dict[str, Method] = {}
 _LOADED = False
 
 
-def register_method(cls: type[Method]) -> type[Method]:
-    """Class decorator: ``@register_method`` on a :class:`Method` subclass."""
+def register_method(cls: type[Method] | None = None, **facts):
+    """Class decorator on a :class:`Method` subclass: ``@register_method``, or with its facts
+    as arguments, ``@register_method(name="effunet", network=EfficientUNet, config=...)``."""
+    if cls is None:
+        def with_facts(c: type[Method]) -> type[Method]:
+            for key, value in facts.items():
+                setattr(c, key, value)
+            return register_method(c)
+        return with_facts
     if not cls.name or not cls.task:
         raise ValueError(f"{cls.__name__} must set name and task")
     old = _METHODS.get(cls.name)

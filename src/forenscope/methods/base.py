@@ -44,6 +44,8 @@ class Method:
     task: str = ""
     config: str = ""
     network: type[nn.Module] | None = None
+    # (offset, scale): the network takes (RGB - offset) / scale, C x H x W; None: ``prepare`` says
+    input_scale: tuple[float, float] | None = None
     dynamic_size: bool = True     # fully convolutional: any height and width
     fixed_tile: int | None = None  # a network with a fixed input grid
 
@@ -58,7 +60,10 @@ class Method:
     def prepare(self, rgb: np.ndarray, settings: dict) -> np.ndarray:
         """RGB uint8 H x W x 3 -> the C x H x W float32 the network takes; ``settings`` is the
         card's (or config's) ``input`` table."""
-        raise NotImplementedError
+        if self.input_scale is None:
+            raise NotImplementedError(f"{type(self).__name__} sets neither input_scale nor prepare")
+        offset, scale = self.input_scale
+        return ((rgb.astype(np.float32) - offset) / scale).transpose(2, 0, 1)
 
     def describe(self, settings: dict) -> dict:
         """The input settings that change its output (recorded in every result)."""

@@ -20,16 +20,11 @@ from forenscope.signals.cooccurrence import cooc_input
 CLASSES = ("authentic", "tampered", "generated")
 
 
-@register_method
+# its input is 8 x T x T whatever the image's size
+@register_method(name="cooc", detector="cooc3", task="triage", network=CoocNet, config="configs/cooc3.toml",
+                 dynamic_size=False)
 class Cooc(Method):
     """Chroma-edge co-occurrence + Xception-like classifier, three classes."""
-
-    name = "cooc"
-    detector = "cooc3"
-    task = "triage"
-    config = "configs/cooc3.toml"
-    network = CoocNet
-    dynamic_size = False  # 8 x T x T whatever the image's size
 
     def prepare(self, rgb: np.ndarray, settings: dict) -> np.ndarray:
         return cooc_input(rgb, int(settings["levels"]), settings["norm"])

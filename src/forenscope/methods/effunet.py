@@ -3,7 +3,6 @@ noise branch, a U-Net decoder to a one-channel logit map; trained on synthetic f
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from forenscope.methods import register_method
@@ -12,16 +11,9 @@ from forenscope.nets.efficient_unet import EfficientUNet
 from forenscope.nets.losses import bce_dice
 
 
-@register_method
+@register_method(name="effunet", network=EfficientUNet, config="configs/effunet.toml", input_scale=(0.0, 255.0))
 class EffUNet(Localizer):
-    """EfficientNet-Lite0 RGB encoder + SRM/Bayar noise branch, U-Net decoder."""
-
-    name = "effunet"
-    config = "configs/effunet.toml"
-    network = EfficientUNet
-
-    def prepare(self, rgb: np.ndarray, settings: dict) -> np.ndarray:
-        return (rgb.astype(np.float32) / 255.0).transpose(2, 0, 1)
+    """EfficientNet-Lite0 RGB encoder + SRM/Bayar noise branch, U-Net decoder; RGB in [0, 1]."""
 
     def probabilities(self, output) -> torch.Tensor:
         return torch.sigmoid(output)

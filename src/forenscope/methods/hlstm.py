@@ -12,20 +12,11 @@ from forenscope.nets.losses import two_channel_sigmoid_ce
 from forenscope.nets.lstm_localizers import HLSTM as HLSTMNet
 
 
-@register_method
+@register_method(name="hlstm", network=HLSTMNet, config="configs/hlstm.toml", input_scale=(0.0, 127.0),
+                 dynamic_size=False, fixed_tile=256)
 class HLSTM(Localizer):
     """H-LSTM (Bappy et al., TIP 2019): residual encoder fused with an LSTM over Hilbert-ordered
-    resampling features of 32x32 patches; 256x256 tiles."""
-
-    name = "hlstm"
-    config = "configs/hlstm.toml"
-    network = HLSTMNet
-    dynamic_size = False
-    fixed_tile = 256  # 64 patches of 32 x 32
-
-    def prepare(self, rgb: np.ndarray, settings: dict) -> np.ndarray:
-        """RGB / 127, as the original."""
-        return (rgb.astype(np.float32) / 127.0).transpose(2, 0, 1)
+    resampling features of 32x32 patches; 256x256 tiles (64 patches); RGB / 127, as the original."""
 
     def batch(self, crops: list[np.ndarray], settings: dict) -> tuple[torch.Tensor, ...]:
         """(images, Hilbert-curve resampling features of their 32 x 32 patches)."""

@@ -3,7 +3,6 @@ first differences) -> NAS cells -> global / local attention; inpainting localisa
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from forenscope.methods import register_method
@@ -12,17 +11,10 @@ from forenscope.nets.iidnet import IIDNet as IIDNetwork
 from forenscope.nets.losses import iid_focal_bce
 
 
-@register_method
+@register_method(name="iidnet", network=IIDNetwork, config="configs/iidnet-telea.toml", input_scale=(127.5, 127.5))
 class IIDNet(Localizer):
-    """IID-Net: enhancement (Bayar + first differences) -> NAS cells -> global/local attention."""
-
-    name = "iidnet"
-    config = "configs/iidnet-telea.toml"
-    network = IIDNetwork
-
-    def prepare(self, rgb: np.ndarray, settings: dict) -> np.ndarray:
-        """RGB in [-1, 1], as the original."""
-        return (rgb.astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)
+    """IID-Net: enhancement (Bayar + first differences) -> NAS cells -> global/local attention;
+    RGB in [-1, 1], as the original."""
 
     def probabilities(self, output) -> torch.Tensor:
         return IIDNetwork.probabilities(output)

@@ -3,7 +3,6 @@ blocks of each 64 x 64 patch, a patch classifier and a segmentation head."""
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from forenscope.methods import register_method
@@ -12,20 +11,12 @@ from forenscope.nets.losses import jlstm_loss
 from forenscope.nets.lstm_localizers import JLSTM as JLSTMNet
 
 
-@register_method
+# input centred at a unit-ish scale: with [0, 1] input the LSTM saw near-constant steps
+@register_method(name="jlstm", network=JLSTMNet, config="configs/jlstm.toml", input_scale=(127.5, 64.0),
+                 dynamic_size=False, fixed_tile=64)
 class JLSTM(Localizer):
     """J-LSTM (Bappy et al., ICCV 2017): conv + 3-layer LSTM over the 8x8 blocks of each 64x64
     patch, segmentation head; 64x64 tiles."""
-
-    name = "jlstm"
-    config = "configs/jlstm.toml"
-    network = JLSTMNet
-    dynamic_size = False
-    fixed_tile = 64
-
-    def prepare(self, rgb: np.ndarray, settings: dict) -> np.ndarray:
-        """Centred, unit-ish scale: with [0, 1] input the LSTM saw near-constant steps."""
-        return ((rgb.astype(np.float32) - 127.5) / 64.0).transpose(2, 0, 1)
 
     def probabilities(self, output) -> torch.Tensor:
         return torch.softmax(output[1], 1)[:, 1:2]  # (patch class logits, segmentation logits)

@@ -11,13 +11,9 @@ from forenscope.nets.npr import NPRNet
 from forenscope.signals.preprocess import imagenet_normalise
 
 
-@register_method
+@register_method(name="npr", network=NPRNet, config="configs/npr.toml")
 class NPR(ImageClassifier):
     """NPR residual + truncated ResNet (the published width 64, blocks 2-2 instead of 3-4)."""
-
-    name = "npr"
-    config = "configs/npr.toml"
-    network = NPRNet
 
     def prepare(self, rgb: np.ndarray, settings: dict) -> np.ndarray:
         """ImageNet-normalised RGB, even sides (the residual needs whole 2 x 2 blocks)."""

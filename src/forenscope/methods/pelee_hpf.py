@@ -11,14 +11,9 @@ from forenscope.nets.pelee import PeleeHPF
 from forenscope.signals.colour import convert_colour
 
 
-@register_method
+@register_method(name="pelee", detector="pelee-hpf", network=PeleeHPF, config="configs/pelee-hpf.toml")
 class Pelee(ImageClassifier):
     """Fixed KV high-pass + PeleeNet (compact), in the colour space its card names."""
-
-    name = "pelee"
-    detector = "pelee-hpf"
-    config = "configs/pelee-hpf.toml"
-    network = PeleeHPF
 
     def prepare(self, rgb: np.ndarray, settings: dict) -> np.ndarray:
         """The card's colour space in [0, 1], no normalisation (as published), sides divisible

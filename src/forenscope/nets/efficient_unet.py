@@ -55,6 +55,16 @@ def mbconv_blocks(stages) -> list[MBConv]:
     return blocks
 
 
+def through_blocks(x: torch.Tensor, blocks: nn.ModuleList, taps) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """``x`` through the MBConv ``blocks``: the last output and those of the blocks in ``taps``."""
+    out = []
+    for i, block in enumerate(blocks):
+        x = block(x)
+        if i in taps:
+            out.append(x)
+    return x, out
+
+
 class Lite0Encoder(nn.Module):
     """EfficientNet-Lite0 up to the last block at stride 16 (blocks 0-10). Returns the
     features at strides 2, 4, 8 and 16 (16, 24, 40, 112 channels)."""
@@ -68,13 +78,7 @@ class Lite0Encoder(nn.Module):
         self.blocks = nn.ModuleList(mbconv_blocks(LITE0_STAGES)[: self.TAPS[-1] + 1])
 
     def forward(self, x):
-        x = F.relu6(self.bn0(self.conv_stem(x)))
-        feats = []
-        for i, block in enumerate(self.blocks):
-            x = block(x)
-            if i in self.TAPS:
-                feats.append(x)
-        return feats
+        return through_blocks(F.relu6(self.bn0(self.conv_stem(x))), self.blocks, self.TAPS)[1]
 
 
 class NoiseBranch(nn.Module):

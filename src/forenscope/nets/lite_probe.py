@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from forenscope.nets.efficient_unet import BN_EPS, LITE0_STAGES, load_lite0_checkpoint, mbconv_blocks
+from forenscope.nets.efficient_unet import BN_EPS, LITE0_STAGES, load_lite0_checkpoint, mbconv_blocks, through_blocks
 
 # blocks per stage of each EfficientNet-Lite variant (channels and kernels are Lite0's for all)
 REPEATS = {"lite0": tuple(r for *_, r in LITE0_STAGES), "lite1": (1, 3, 3, 4, 4, 5, 1)}
@@ -61,12 +61,7 @@ class LiteTrunk(nn.Module):
             self.bn1 = nn.BatchNorm2d(1280, eps=BN_EPS)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        x = F.relu6(self.bn0(self.conv_stem(x)))
-        out = []
-        for i, block in enumerate(self.blocks):
-            x = block(x)
-            if i in self.taps:
-                out.append(x)
+        x, out = through_blocks(F.relu6(self.bn0(self.conv_stem(x))), self.blocks, self.taps)
         if self.head in self.taps:
             out.append(F.relu6(self.bn1(self.conv_head(x))))
         return out

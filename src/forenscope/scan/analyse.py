@@ -5,7 +5,6 @@ local scan (``scan.job``) and by the Ray actors (``scan.ray_engine``) alike.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from forenscope import DEFAULT_DETECTORS
+from forenscope.data.datasets import file_sha256
 from forenscope.imageio import DEFAULT_MAX_PIXELS, ImageError, read_image
 from forenscope.verdict import DEFAULT_BAND, analysis_row, fuse
 
@@ -27,14 +27,6 @@ class ScanConfig:
     band: float = DEFAULT_BAND
     max_pixels: int = DEFAULT_MAX_PIXELS
     views: bool = True  # ELA and noise pictures
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class _FolderError:

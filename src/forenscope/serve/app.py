@@ -32,7 +32,6 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from forenscope import DEFAULT_DETECTORS
-from forenscope.imageio import DEFAULT_MAX_PIXELS
 from forenscope.serve.security import ClientLimits, Guard, log, scrub
 
 STATUS_OF_IMAGE_ERROR = {"limit": 413, "format": 415, "invalid": 422}

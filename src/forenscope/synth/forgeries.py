@@ -27,8 +27,8 @@ import cv2
 import numpy as np
 
 from forenscope.data.splits import SPLITS, real_photos, split_of
-from forenscope.data.wild import RESIZE_KERNELS, decode_jpeg, encode_jpeg, jpeg
-from forenscope.synth.common import load_photos, sample_seed
+from forenscope.data.augment import RESIZE_KERNELS, decode_jpeg, encode_jpeg, jpeg
+from forenscope.synth.inputs import load_photos, sample_seed
 from forenscope.synth.inpaint import inpaint
 from forenscope.synth.regions import bounding_box, region_mask
 

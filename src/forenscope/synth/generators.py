@@ -28,9 +28,9 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from forenscope.data.splits import real_photos, split_of
-from forenscope.data.wild import random_crop, wild_rescale
+from forenscope.data.augment import random_crop, wild_rescale
 from forenscope.nets.decoders import Autoencoder, PatchDiscriminator
-from forenscope.synth.common import load_photos, sample_seed
+from forenscope.synth.inputs import load_photos, sample_seed
 
 
 @dataclass(frozen=True)

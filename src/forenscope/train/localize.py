@@ -8,7 +8,6 @@ run killed and resumed makes the same batches as an uninterrupted one.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable
 
@@ -22,7 +21,8 @@ from forenscope.methods.image_head import (HEAD_STATISTICS, MAP_STATISTICS, head
                                            map_statistics)
 from forenscope.evaluate.metrics import image_metrics, pixel_auc, pixel_f1_at, threshold_at_fpr
 from forenscope.data.forgeries import PairCache, read_rows
-from forenscope.train.loop import model_card, open_run, run_steps, save_checkpoint
+from forenscope.train.engine import model_card, open_run, run_steps, save_checkpoint
+from forenscope.records import write_card
 
 Log = Callable[[str], None]
 
@@ -100,7 +100,7 @@ def fit_image_head(stats: np.ndarray, labels: np.ndarray, statistics=HEAD_STATIS
     ``folds`` stratified folds; the head is then fitted on every row. Returns the head (as
     stored in a card) and the out-of-fold AUC of each L2."""
     from forenscope.evaluate.metrics import roc_auc
-    from forenscope.train.probe import fit_logistic, out_of_fold_logits
+    from forenscope.train.logistic import fit_logistic, out_of_fold_logits
 
     labels = np.asarray(labels).astype(int)
     folds = min(folds, int(labels.sum()), int((labels == 0).sum()))
@@ -198,7 +198,7 @@ def _finish(cfg, out, state, train_rows, val_rows, val_cache, log) -> dict:
         "licence": "Apache-2.0",
         "training_data_terms": "synthetic forgeries made from ../shared/data/real (research use with citation; see its README)",
     }
-    (out / "card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    write_card(out / "card.json", card)
     log(f"best step {state['best']['step']}: validation pixel F1 {metrics['f1_mean_per_image']:.4f}, "
         f"image threshold {threshold:.4f}")
     return card

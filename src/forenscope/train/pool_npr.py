@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from forenscope.data.wild import augment, random_crop
+from forenscope.data.augment import augment, random_crop
 from forenscope.nets.npr import NPRNet
 from forenscope.methods import get_method
 

@@ -27,6 +27,8 @@ import torch
 from forenscope.data.families import Item, assign_folds, load_item, real_split
 from forenscope.nets.lite_probe import LiteProbe, load_lite0_trunk, stage_end_taps, tap_channels
 from forenscope.methods import get_method
+from forenscope.train.logistic import fit_logistic, probe_logits, threshold_for_fpr
+from forenscope.records import write_card
 
 Log = Callable[[str], None]
 ALL_TAPS = stage_end_taps("lite0")  # (0, 2, 4, 7, 10, 14, 15, 16): every stage's last block, the head conv
@@ -34,14 +36,6 @@ ALL_TAPS = stage_end_taps("lite0")  # (0, 2, 4, 7, 10, 14, 15, 16): every stage'
 VIEW_AUGMENT = {"blur_prob": 0.2, "blur_sigma": (0.2, 1.5), "resize_prob": 0.3, "resize_scale": (0.5, 1.5),
                 "noise_prob": 0.0, "jpeg_prob": 0.6, "jpeg_quality": (60, 100)}
 L2_GRID = (1e-3, 1e-2, 1e-1)
-
-
-
-def threshold_for_fpr(real_scores: np.ndarray, target: float) -> float:
-    """The lowest threshold that flags at most ``target`` of these real images' scores."""
-    s = np.sort(np.asarray(real_scores, dtype=np.float64))[::-1]
-    allowed = int(np.floor(target * len(s) + 1e-9))
-    return float(np.nextafter(s[allowed], np.inf)) if allowed < len(s) else float(s[-1])
 
 
 def tap_columns(taps, all_taps=ALL_TAPS, encoder: str = "lite0") -> np.ndarray:
@@ -152,7 +146,7 @@ def view_of(rgb: np.ndarray, item: Item, seed: int, view: int) -> np.ndarray:
         res = 0.5 + RESIDUAL_GAIN * (x - cv2.GaussianBlur(x, (0, 0), sigmas[view]))
         return np.clip(res, 0.0, 1.0) * 255.0
 
-    from forenscope.data.wild import augment, random_crop
+    from forenscope.data.augment import augment, random_crop
 
     rng = np.random.default_rng([seed, view, int(hashlib.sha256(item.path.encode()).hexdigest()[:8], 16)])
     if rng.random() < 0.5:
@@ -197,70 +191,6 @@ def features(items: list[Item], views: list[tuple[int, int]], cache: Path | None
                 path.parent.mkdir(parents=True, exist_ok=True)
                 np.save(path, arrays[k])
     return np.stack(out, 1)
-
-
-def row_weights(y: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
-    """Per-row weights that give each class half the total; with ``groups`` (e.g. generator
-    family / real source per row), each group within its class weighs the same, so 369 images
-    of one generator count no more than 11 of another."""
-    w = np.ones(len(y)) if groups is None else np.zeros(len(y))
-    if groups is not None:
-        for cls in (0, 1):
-            rows = np.flatnonzero(y == cls)
-            _, inverse, counts = np.unique(groups[rows], return_inverse=True, return_counts=True)
-            w[rows] = 1.0 / counts[inverse]
-    for cls in (0, 1):
-        rows = y == cls
-        if rows.any():
-            w[rows] *= len(y) / (2 * w[rows].sum())
-    return w
-
-
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, max_iter: int = 200,
-                 groups: np.ndarray | None = None) -> dict:
-    """L2-regularised logistic regression, classes weighted equally (and, with ``groups``, each
-    group within its class; see ``row_weights``), on standardised features. Deterministic
-    (full-batch L-BFGS in float64). Returns mean, scale, weight, bias."""
-    mean = x.mean(0)
-    scale = x.std(0) + 1e-6
-    xs = torch.from_numpy((x - mean) / scale).double()
-    yt = torch.from_numpy(y.astype(np.float64))
-    sw = torch.from_numpy(row_weights(y, groups))
-    w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
-    b = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=max_iter, tolerance_grad=1e-7, tolerance_change=1e-10,
-                            history_size=20, line_search_fn="strong_wolfe")
-
-    def closure():
-        opt.zero_grad()
-        z = xs @ w + b
-        loss = (sw * torch.nn.functional.binary_cross_entropy_with_logits(z, yt, reduction="none")).mean()
-        loss = loss + 0.5 * l2 * (w * w).sum()
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    return {"mean": mean, "scale": scale, "weight": w.detach().numpy().copy(), "bias": float(b.detach()[0])}
-
-
-def out_of_fold_logits(x: np.ndarray, y: np.ndarray, l2: float, folds: int = 5, seed: int = 0) -> np.ndarray:
-    """Each row's logit from a ``fit_logistic`` model that did not see it: ``folds`` folds,
-    stratified by label (each class dealt round-robin in a seeded order)."""
-    y = np.asarray(y).astype(int)
-    rng = np.random.default_rng(seed)
-    fold = np.zeros(len(y), int)
-    for cls in (0, 1):
-        idx = rng.permutation(np.flatnonzero(y == cls))
-        fold[idx] = np.arange(len(idx)) % folds
-    out = np.zeros(len(y))
-    for k in range(folds):
-        model = fit_logistic(x[fold != k], y[fold != k], l2)
-        out[fold == k] = probe_logits(model, x[fold == k])
-    return out
-
-
-def probe_logits(model: dict, x: np.ndarray) -> np.ndarray:
-    return ((x - model["mean"]) / model["scale"]) @ model["weight"] + model["bias"]
 
 
 def training_rows(feats: np.ndarray, items: list[Item], keep: np.ndarray, view_idx: list[int]):
@@ -397,7 +327,7 @@ def train_probe(cfg: dict, out: Path, data: Path, log: Log = print, cache: Path 
         "training_data_terms": "generators_pool / generated_train / real_scenes / real photos: ../shared/data/README.md; "
                                "art: the Debian packages' licences in work/real-art/manifest.tsv",
     }
-    (out / "card.json").write_text(json.dumps(card, indent=2, default=float) + "\n", encoding="utf-8")
+    write_card(out / "card.json", card)
     log(f"threshold {threshold:.4f}; real false positives: validation "
         f"{card['metrics']['validation']['false_positive_rate']:.3f}, test {card['metrics']['test']['false_positive_rate']:.3f}")
     return card

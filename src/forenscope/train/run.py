@@ -22,6 +22,6 @@ def train_from_config(cfg: dict, out: Path, data: Path, log: Callable[[str], Non
         from forenscope.train.triage import train_triage
 
         return train_triage(cfg, out, data, log=log, restart=restart, stop_after=stop_after)
-    from forenscope.train.loop import train
+    from forenscope.train.generated import train
 
     return train(cfg, out, data, Path.cwd(), log=log, restart=restart, stop_after=stop_after)

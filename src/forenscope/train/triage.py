@@ -10,7 +10,7 @@ image, one of each validation / test image), and the co-occurrence input is norm
 image size does not leak (``input.norm``).
 
 Inputs are computed once per item (a few thousand co-occurrence tensors) and batches hold one
-third of each class. Seeded and resumable through ``train.loop``; best checkpoint on the
+third of each class. Seeded and resumable through ``train.engine``; best checkpoint on the
 validation macro-F1 (the original chose it on the test set).
 """
 
@@ -32,7 +32,8 @@ from forenscope.evaluate.metrics import multiclass_metrics
 from forenscope.imageio import read_image
 from forenscope.methods import get_method
 from forenscope.methods.cooc3 import CLASSES
-from forenscope.train.loop import model_card, open_run, run_steps, save_checkpoint
+from forenscope.train.engine import model_card, open_run, run_steps, save_checkpoint
+from forenscope.records import write_card
 
 Log = Callable[[str], None]
 
@@ -114,10 +115,10 @@ def forgery_post_processing(forgeries: Path):
 def item_pixels(item: Item, post, seed: int) -> np.ndarray:
     """RGB of an item; a generated image processed as the forgeries were (seeded by its path
     and variant, so the same item is always the same pixels)."""
-    from forenscope.synth.common import sample_seed
+    from forenscope.synth.inputs import sample_seed
     from forenscope.synth.forgeries import post_process
 
-    from forenscope.data.wild import fit_long_side
+    from forenscope.data.augment import fit_long_side
 
     rgb, _ = read_image(item.path)
     if item.long_side:
@@ -256,7 +257,7 @@ def _finish(cfg: dict, out: Path, state: dict, sets: dict, allowed: np.ndarray, 
         "training_data_terms": "synthetic forgeries from ../shared/data/real and generated_train images "
                                "(research use with citation; see ../shared/data/README.md)",
     }
-    (out / "card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    write_card(out / "card.json", card)
     log(f"best step {state['best']['step']}: validation macro-F1 {m['macro_f1']:.4f}")
     return card
 
@@ -307,6 +308,6 @@ def finetune_triage(cfg: dict, init: Path, items: list[Item], settings: dict, ou
     for c in CLASSES:
         card["training"][f"train_{c}"] += init_card["training"].get(f"train_{c}", 0)
     card |= {"classes": list(CLASSES), "metrics": {}, "git": git_commit()}
-    card_file.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    write_card(card_file, card)
     log(f"fine-tuned {len(items)} items for {state['step']} steps")
     return card

@@ -9,7 +9,7 @@ from typing import Callable
 
 import numpy as np
 
-from forenscope.data.wild import fit_long_side
+from forenscope.data.augment import fit_long_side
 from forenscope.imageio import ImageError, read_image
 
 

@@ -246,32 +246,12 @@ def _fmt(v) -> str:
 
 
 def write_results(result: dict, per_image: list, out_dir: Path) -> dict[str, Path]:
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out_dir / "results.json", "md": out_dir / "results.md",
-             "per_image": out_dir / "per_image.jsonl"}
-    paths["json"].write_text(json.dumps(_finite(result), indent=2, default=_json_default) + "\n")
-    paths["md"].write_text(markdown_table(result))
+    """results.json, results.md and per_image.jsonl (one line per image and detector)."""
+    from forenscope.records import finite, write_results as write_job
+
+    paths = write_job(Path(out_dir), result, markdown_table)
+    paths["per_image"] = Path(out_dir) / "per_image.jsonl"
     with open(paths["per_image"], "w") as fh:
         for row in per_image:
-            fh.write(json.dumps(_finite(row), default=_json_default) + "\n")
+            fh.write(json.dumps(finite(row)) + "\n")
     return paths
-
-
-def _finite(o):
-    """NaN is not JSON: write null instead (a metric that is undefined for this data)."""
-    if isinstance(o, float) and not math.isfinite(o):
-        return None
-    if isinstance(o, dict):
-        return {k: _finite(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_finite(v) for v in o]
-    return o
-
-
-def _json_default(o):
-    if isinstance(o, (np.floating, np.integer)):
-        return o.item()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o)}")

@@ -1,0 +1,87 @@
+"""Adding a method touches one module and one config (issue 21): the toy localiser of
+``toy_method.py`` and the TOML below train through ``forenscope train``, load by name as a
+detector from the run, map an image at its exact size, export to ONNX, and list nowhere else."""
+
+from __future__ import annotations
+
+import importlib
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from conftest import noisy_photo, tiny_forgeries
+
+CONFIG = """
+name = "toy"
+family = "toy"
+task = "localize"
+
+[network]
+width = 4
+
+[input]
+tile = 128
+
+[data]
+forgeries = "{forgeries}"
+kinds = ["inpaint-telea"]
+crop = 64
+max_val_images = 12
+
+[train]
+steps = 80
+batch = 8
+lr = 1e-2
+warmup = 5
+val_every = 40
+threads = 2
+
+[calibration]
+image_head = false
+"""
+
+
+@pytest.fixture()
+def toy(monkeypatch):
+    """The toy method registered for this test only (the registries are restored after)."""
+    from forenscope import methods
+    from forenscope.detectors import registry
+
+    monkeypatch.setattr(methods, "_METHODS", dict(methods._METHODS))
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    module = importlib.import_module("toy_method")
+    importlib.reload(module)  # registers Toy in this test's registry
+    return module
+
+
+def test_a_method_added_as_one_module_and_one_config(toy, tmp_path):
+    from forenscope.cli import app
+    from forenscope.detectors import available_detectors, load_detector
+    from forenscope.methods import get_method
+
+    forgeries = tiny_forgeries(tmp_path, ("inpaint-telea",), {"train": 3, "val": 1, "test": 1})[1]
+    config = tmp_path / "toy.toml"
+    config.write_text(CONFIG.format(forgeries=forgeries.as_posix()))
+    runner = CliRunner()
+
+    res = runner.invoke(app, ["train", str(config), "--out", str(tmp_path / "run")])
+    assert res.exit_code == 0, res.output
+    card = json.loads((tmp_path / "run" / "card.json").read_text())
+    assert card["family"] == "toy" and card["task"] == "localize"
+    val = card["metrics"]["validation"]
+    assert val["auc_mean_per_image"] > 0.9 and val["f1_mean_per_image"] > 0.6, val  # smooth fills, noisy photos
+
+    assert "toy" in available_detectors() and get_method("toy").task == "localize"
+    det = load_detector("toy", run=str(tmp_path / "run"))
+    a = det.analyze(noisy_photo(150, 203, 5))
+    assert a.heatmap.shape == (150, 203) and a.task == "localize"
+    torch_det = load_detector("toy", run=str(tmp_path / "run"), backend="torch")
+    assert det.backend == "onnx" and np.allclose(torch_det.analyze(noisy_photo(150, 203, 5)).heatmap, a.heatmap,
+                                                 atol=1e-4)
+
+    res = runner.invoke(app, ["export", "toy", "--onnx", "--run", str(tmp_path / "run"),
+                              "--out", str(tmp_path / "toy.onnx")])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "toy.onnx.json").read_text())["passes"]
