@@ -165,3 +165,65 @@ def test_dataset_is_deterministic_resumable_and_evaluable(tmp_path):
                 continue
             m, _ = read_image(s.mask)
             assert m.shape[:2] == pixels.shape[:2] and m.max() == 255
+
+
+# ------------------------------------------------------------------ the realistic recipe
+
+def _noisy(h: int, w: int, seed: int, sigma: float) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+    base = np.stack([110 + 60 * xx, 100 + 50 * yy, 90 + 30 * xx * yy], -1)
+    return np.clip(base + rng.normal(0, sigma, (h, w, 1)), 0, 255).astype(np.uint8)
+
+
+def test_noise_sigma_measures_known_noise():
+    from forenscope.synth.harmonise import noise_sigma
+
+    flat = noise_sigma(_noisy(200, 200, 0, 0.0))
+    noisy = noise_sigma(_noisy(200, 200, 0, 6.0))
+    assert flat < 0.6 and 3.0 < noisy < 7.0  # the residual keeps most of white noise's spread
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_realistic_splice_takes_the_noise_and_light_of_where_it_lands(seed):
+    """A clean, bright donor region pasted into a noisy, darker photo: the standard recipe keeps
+    the donor's clean texture; the realistic one matches noise and brightness to the ring."""
+    from forenscope.synth.harmonise import noise_sigma, ring
+
+    target = _noisy(192, 256, seed, 6.0)
+    donor = np.clip(_noisy(192, 256, seed + 10, 0.0).astype(int) + 60, 0, 255).astype(np.uint8)
+    out = {}
+    for realistic in (False, True):
+        f = fg.splice(target, donor, np.random.default_rng(seed), (0.08, 0.12), realistic=realistic)
+        core = cv2.erode(f.mask.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0  # away from the feathered edge
+        around = ring(f.mask, 6)
+        grey = cv2.cvtColor(f.image, cv2.COLOR_RGB2GRAY).astype(float)
+        out[realistic] = (noise_sigma(f.image, core) / noise_sigma(f.image, around),
+                          abs(grey[core].mean() - grey[around].mean()))
+    assert out[True][0] > 0.7 and out[False][0] < 0.5, out      # noise level matched
+    assert out[True][1] < 0.5 * out[False][1], out               # the light step mostly gone
+
+
+def test_realistic_diffusion_fill_gets_the_surroundings_noise_back():
+    from forenscope.synth.harmonise import noise_sigma, ring
+
+    image = _noisy(160, 200, 3, 6.0)
+    for realistic in (False, True):
+        f = fg.inpainted(image, "telea", np.random.default_rng(4), (0.08, 0.12), realistic=realistic)
+        ratio = noise_sigma(f.image, f.mask) / noise_sigma(f.image, ring(f.mask, 6))
+        assert (ratio > 0.75) if realistic else (ratio < 0.5), (realistic, ratio)
+        assert np.array_equal(f.image[~f.mask], image[~f.mask])  # only the hole changes
+
+
+def test_realistic_copy_move_marks_the_usual_area():
+    """Both copies are marked, so each is drawn at half the area: the marked share stays in the
+    configured range instead of doubling it."""
+    image = textured(192, 256, 5)
+    areas = [fg.copy_move(image, np.random.default_rng(s), (0.06, 0.10), "both", realistic=True).mask.mean()
+             for s in range(6)]
+    assert 0.04 < np.mean(areas) < 0.14, areas
+
+
+def test_recipe_is_checked():
+    with pytest.raises(ValueError, match="recipe"):
+        fg.ForgeryConfig(recipe="glossy")

@@ -63,6 +63,7 @@ def synth_forgeries(
     data: Optional[Path] = DATA,
     train_per_photo: int = typer.Option(2, "--train-per-photo", help="Forgeries per kind per train photo."),
     copymove_mask: str = typer.Option("both", "--copymove-mask", help="both (source and target) | target"),
+    recipe: str = typer.Option("standard", "--recipe", help="standard (what the shipped localisers trained on) | realistic (light, colour and noise matched to the surroundings, feathered edges, noise put back into diffusion fills)."),
     seed: int = typer.Option(0, "--seed"),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress"),
 ) -> None:
@@ -72,7 +73,7 @@ def synth_forgeries(
     from forenscope.synth.forgeries import KINDS, ForgeryConfig, synthesize_forgeries
 
     try:
-        cfg = ForgeryConfig(kinds=tuple(kind) or KINDS, copymove_mask=copymove_mask, seed=seed,
+        cfg = ForgeryConfig(kinds=tuple(kind) or KINDS, copymove_mask=copymove_mask, seed=seed, recipe=recipe,
                             per_photo={"train": train_per_photo, "val": 1, "test": 1})
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None

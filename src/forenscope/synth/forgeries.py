@@ -29,10 +29,13 @@ import numpy as np
 from forenscope.data.splits import SPLITS, real_photos, split_of
 from forenscope.data.augment import RESIZE_KERNELS, decode_jpeg, encode_jpeg, jpeg
 from forenscope.synth.inputs import load_photos, sample_seed
+from forenscope.synth.harmonise import match_noise, match_surroundings, noise_sigma, renoise, ring
 from forenscope.synth.inpaint import inpaint
 from forenscope.synth.regions import bounding_box, region_mask
 
 KINDS = ("splice", "copymove", "inpaint-telea", "inpaint-ns", "inpaint-patch")
+RECIPES = ("standard", "realistic")
+RING = 6  # pixels around a region that its light, colour and noise are matched to
 AUTHENTIC = "authentic"
 
 
@@ -49,11 +52,17 @@ class ForgeryConfig:
     jpeg_quality: tuple = (60, 95)
     min_side: int = 128
     seed: int = 0
+    # "standard": the recipe the shipped localisers trained on; "realistic": every splice's light,
+    # colour and noise matched to where it lands and its edge feathered, copy-move regions drawn
+    # at half the area (both copies are marked), sensor noise put back into diffusion fills
+    recipe: str = "standard"
 
     def __post_init__(self):
         unknown = [k for k in self.kinds if k not in KINDS]
         if unknown:
             raise ValueError(f"unknown forgery kind(s) {unknown}; choose from {', '.join(KINDS)}")
+        if self.recipe not in RECIPES:
+            raise ValueError(f"recipe must be one of {', '.join(RECIPES)}, got {self.recipe!r}")
         if self.copymove_mask not in ("both", "target"):
             raise ValueError(f"copymove_mask must be 'both' or 'target', got {self.copymove_mask!r}")
 
@@ -67,16 +76,22 @@ class Forgery:
 
 # ------------------------------------------------------------------ manipulations
 
-def splice(target: np.ndarray, donor: np.ndarray, rng: np.random.Generator, area=(0.02, 0.12)) -> Forgery:
+def splice(target: np.ndarray, donor: np.ndarray, rng: np.random.Generator, area=(0.02, 0.12),
+           realistic: bool = False) -> Forgery:
     """Paste a region of ``donor`` into ``target``: natural shape, optional scale/rotation,
     colour matching and feathered edges. The mask is where the pasted alpha is >= 0.5; with
-    hard edges (``feather`` 0) that is exactly the set of pixels taken from the donor."""
+    hard edges (``feather`` 0) that is exactly the set of pixels taken from the donor.
+    ``realistic``: light, colour and noise always matched to the pixels around where it lands,
+    edges always feathered."""
     h, w = target.shape[:2]
     shape = str(rng.choice(["segment", "segment", "ellipse", "strokes"]))
     frac = float(rng.uniform(*area))
     # drawn on the donor at the size it will have in the target
     region = region_mask(shape, donor, min(0.5, frac * h * w / (donor.shape[0] * donor.shape[1])), rng)
     patch, alpha, geo = _lift(donor, region, rng, rotate=0.3, scale=0.5, limit=(h, w))
+    if realistic:
+        return _harmonised_splice(target, patch, alpha, rng, {"kind": "splice", "shape": shape,
+                                                             "area_target": round(frac, 4), **geo})
     colour = bool(rng.random() < 0.5)
     if colour:
         patch = _match_colour(patch, alpha > 0.5, target)
@@ -88,12 +103,15 @@ def splice(target: np.ndarray, donor: np.ndarray, rng: np.random.Generator, area
                                "at": [y, x]})
 
 
-def copy_move(image: np.ndarray, rng: np.random.Generator, area=(0.02, 0.12), mark: str = "both") -> Forgery:
+def copy_move(image: np.ndarray, rng: np.random.Generator, area=(0.02, 0.12), mark: str = "both",
+              realistic: bool = False) -> Forgery:
     """Copy a region to another place of the same photo (with rotation and scale). The mask
-    marks source and target (``mark="both"``, the benchmarks' convention) or the target only."""
+    marks source and target (``mark="both"``, the benchmarks' convention) or the target only.
+    ``realistic``: with both marked, each copy is drawn at half the area (so the marked area
+    has the other kinds' range), and the pasted copy's edge is feathered."""
     h, w = image.shape[:2]
     shape = str(rng.choice(["segment", "ellipse"]))
-    frac = float(rng.uniform(*area))
+    frac = float(rng.uniform(*area)) * (0.5 if realistic and mark == "both" else 1.0)
     source = region_mask(shape, image, frac, rng)
     patch, alpha, geo = _lift(image, source, rng, rotate=0.5, scale=0.5, limit=(h // 2, w // 2))
     ph, pw = patch.shape[:2]
@@ -106,22 +124,47 @@ def copy_move(image: np.ndarray, rng: np.random.Generator, area=(0.02, 0.12), ma
         if overlap == 0:
             break
     _, y, x = best
-    out, target = _paste(image, patch, alpha, y, x, feather=0.0)
+    out, target = _paste(image, patch, alpha, y, x, feather=float(rng.uniform(0.5, 1.5)) if realistic else 0.0)
     mask = target | (source & ~target) if mark == "both" else target
     return Forgery(out, mask, {"kind": "copymove", "shape": shape, "area_target": round(frac, 4), **geo,
                                "at": [y, x], "mask_marks": mark,
                                "source_visible_px": int((source & ~target).sum())})
 
 
-def inpainted(image: np.ndarray, method: str, rng: np.random.Generator, area=(0.02, 0.12)) -> Forgery:
-    """Remove a region (free-form strokes, an object-like segment or an ellipse) and fill it."""
+def inpainted(image: np.ndarray, method: str, rng: np.random.Generator, area=(0.02, 0.12),
+              realistic: bool = False) -> Forgery:
+    """Remove a region (free-form strokes, an object-like segment or an ellipse) and fill it.
+    ``realistic``: the sensor noise of the surroundings is put back into diffusion fills
+    (Telea, Navier-Stokes), as an editor's grain / noise tool would."""
     shape = str(rng.choice(["strokes", "strokes", "segment", "ellipse"]))
     frac = float(rng.uniform(*area))
     mask = region_mask(shape, image, frac, rng)
     radius = int(rng.integers(3, 8))
     out = inpaint(image, mask, method, rng, radius=radius)
+    renoised = realistic and method != "patch"
+    if renoised:
+        out = renoise(out, mask, ring(mask, RING), rng)
     return Forgery(out, mask, {"kind": f"inpaint-{method}", "shape": shape, "area_target": round(frac, 4),
-                               "radius": radius if method != "patch" else None})
+                               "radius": radius if method != "patch" else None} | ({"renoised": True} if renoised else {}))
+
+
+def _harmonised_splice(target: np.ndarray, patch: np.ndarray, alpha: np.ndarray, rng: np.random.Generator,
+                       recipe: dict) -> Forgery:
+    """The realistic splice: the patch's light and colour moved towards the pixels around where
+    it lands (strength 0.8-1), its noise level matched to theirs, a feathered edge."""
+    h, w = target.shape[:2]
+    y, x = int(rng.integers(0, h - patch.shape[0] + 1)), int(rng.integers(0, w - patch.shape[1] + 1))
+    placed = np.zeros((h, w), bool)
+    placed[y:y + alpha.shape[0], x:x + alpha.shape[1]] = alpha > 0.5
+    around = ring(placed, RING)
+    strength = float(rng.uniform(0.8, 1.0))
+    inside = alpha > 0.5
+    patch = match_surroundings(patch, inside, target[around], strength)
+    patch = match_noise(patch, inside, noise_sigma(target, around), rng)
+    feather = float(rng.uniform(0.8, 2.5))
+    out, mask = _paste(target, patch, alpha, y, x, feather)
+    return Forgery(out, mask, recipe | {"harmonised": round(strength, 3), "noise_matched": True,
+                                        "feather_sigma": round(feather, 3), "at": [y, x]})
 
 
 def _lift(photo: np.ndarray, region: np.ndarray, rng: np.random.Generator, rotate: float, scale: float,
@@ -221,15 +264,16 @@ def post_process(image: np.ndarray, mask: np.ndarray | None, rng: np.random.Gene
 def make_sample(kind: str, photo: np.ndarray, donors: list[tuple[str, np.ndarray]],
                 rng: np.random.Generator, cfg: ForgeryConfig) -> Forgery:
     """One sample of ``kind``; splices draw their donor from ``donors`` (key, pixels)."""
+    realistic = cfg.recipe == "realistic"
     if kind == "splice":
         donor_key, donor = donors[int(rng.integers(len(donors)))]
-        sample = splice(photo, donor, rng, cfg.area)
+        sample = splice(photo, donor, rng, cfg.area, realistic)
         sample.recipe["donor"] = donor_key
         return sample
     if kind == "copymove":
-        return copy_move(photo, rng, cfg.area, cfg.copymove_mask)
+        return copy_move(photo, rng, cfg.area, cfg.copymove_mask, realistic)
     if kind.startswith("inpaint-"):
-        return inpainted(photo, kind.split("-", 1)[1], rng, cfg.area)
+        return inpainted(photo, kind.split("-", 1)[1], rng, cfg.area, realistic)
     if kind == AUTHENTIC:
         return Forgery(photo, None, {"kind": AUTHENTIC})
     raise ValueError(f"unknown kind {kind!r}")
