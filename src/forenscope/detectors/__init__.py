@@ -1,4 +1,5 @@
-"""One module per method (preprocessing + model + postprocessing), and the registry."""
+"""The detector registry, the trained methods as detectors (trained.py: one class for all of them),
+the classical detectors and the fusions."""
 
 from forenscope.detectors.base import Detector
 from forenscope.detectors.registry import (
