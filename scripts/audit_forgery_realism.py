@@ -2,7 +2,7 @@
 statistics of a region tell a forged region from an ordinary object-shaped region of an
 authentic photo? If it can, a localiser may learn those seams instead of forensic traces.
 
-    python scripts/audit_forgery_realism.py [--forgeries work/synth-forgeries] [--split val]
+    python scripts/audit_forgery_realism.py [--forgeries work/synth-forgeries] [--split val] [--out DIR]
 
 Positives: the true region of every manipulated image of the split, per kind. Negatives: one
 object-like segment per authentic image of the split (``synth.regions.segment_region``, area
@@ -11,13 +11,12 @@ the gradient magnitude on R's boundary over the image's mean (seams), the Lab co
 difference between the inner and the outer ring (colour shift), the log ratio of high-pass
 noise inside and outside (noise mismatch), and R's area (a size leak). Classifier: L2 logistic
 regression, 5 stratified folds, out-of-fold ROC-AUC per kind, and per statistic alone. Writes
-docs/results/localize/realism/results.{json,md}.
+results.{json,md} into --out (default docs/results/localize/realism).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import numpy as np
 
 from forenscope.data.datasets import find_pixel_pairs
 from forenscope.evaluate.metrics import roc_auc
-from forenscope.records import environment, git_commit
+from forenscope.records import environment, git_commit, write_json
 from forenscope.imageio import read_image
 from forenscope.synth.regions import segment_region
 from forenscope.train.logistic import out_of_fold_logits
@@ -59,6 +58,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--forgeries", type=Path, default=REPO / "work" / "synth-forgeries")
     ap.add_argument("--split", default="val")
+    ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
     samples = find_pixel_pairs(args.forgeries / f"{args.split}.csv")
     rng = np.random.default_rng(18)
@@ -75,7 +75,7 @@ def main() -> None:
         if (n + 1) % 200 == 0:
             print(f"  {n + 1}/{len(samples)}", file=sys.stderr)
     neg = np.array(rows.pop("authentic"))
-    result = {"split": args.split, "n_authentic_regions": len(neg), "statistics": list(STATS), "kinds": {},
+    result = {"forgeries": args.forgeries.as_posix(), "split": args.split, "n_authentic_regions": len(neg), "statistics": list(STATS), "kinds": {},
               "git": git_commit(), "environment": environment()}
     for kind, pos in sorted(rows.items()):
         pos = np.array(pos)
@@ -83,16 +83,15 @@ def main() -> None:
         result["kinds"][kind] = {"n": len(pos), "all_statistics": float(roc_auc(y, out_of_fold_logits(x, y, 1e-2))),
                                  **{name: float(max(roc_auc(y, x[:, i]), 1 - roc_auc(y, x[:, i])))
                                     for i, name in enumerate(STATS)}}
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "results.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.out / "results.json", result)
     lines = ["# Realism check of the synthetic forgeries", "",
-             f"Split `{args.split}`: each kind's true regions against {len(neg)} object-like segments of authentic "
+             f"Forgeries `{args.forgeries.as_posix()}`, split `{args.split}`: each kind's true regions against {len(neg)} object-like segments of authentic "
              "photos. ROC-AUC: out-of-fold (5 folds) for the logistic regression on all statistics; for one "
              "statistic, max(AUC, 1 - AUC) (either direction). 0.5: indistinguishable.", "",
              "| kind | regions | all statistics | " + " | ".join(STATS) + " |", "|---" * (3 + len(STATS)) + "|"]
     for kind, r in result["kinds"].items():
         lines.append(f"| {kind} | {r['n']} | {r['all_statistics']:.3f} | " + " | ".join(f"{r[s]:.3f}" for s in STATS) + " |")
-    (OUT / "results.md").write_text("\n".join(lines) + "\n")
+    (args.out / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
