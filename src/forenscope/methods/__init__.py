@@ -37,9 +37,14 @@ def register_method(cls: type[Method] | None = None, **facts):
     return cls
 
 
+def _builtin_modules() -> list[str]:
+    """The modules of this package that each hold one method."""
+    return [m.name for m in pkgutil.iter_modules(__path__) if m.name not in SHARED_MODULES]
+
+
 def builtin_detector_names() -> list[str]:
     """Detector names of the built-in methods, from the module names alone (no import)."""
-    return sorted(m.name.replace("_", "-") for m in pkgutil.iter_modules(__path__) if m.name not in SHARED_MODULES)
+    return sorted(name.replace("_", "-") for name in _builtin_modules())
 
 
 def registered_detector_names() -> list[str]:
@@ -50,9 +55,8 @@ def registered_detector_names() -> list[str]:
 def _load_builtins() -> None:
     global _LOADED
     if not _LOADED:
-        for m in pkgutil.iter_modules(__path__):
-            if m.name not in SHARED_MODULES:
-                importlib.import_module(f"{__name__}.{m.name}")
+        for name in _builtin_modules():
+            importlib.import_module(f"{__name__}.{name}")
         _LOADED = True
 
 

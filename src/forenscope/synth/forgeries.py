@@ -94,7 +94,8 @@ def splice(target: np.ndarray, donor: np.ndarray, rng: np.random.Generator, area
                                                              "area_target": round(frac, 4), **geo})
     colour = bool(rng.random() < 0.5)
     if colour:
-        patch = _match_colour(patch, alpha > 0.5, target)
+        # towards the whole target photo: spread fully, mean half-way (a plausible, not perfect, match)
+        patch = match_surroundings(patch, alpha > 0.5, target.reshape(-1, 3), 0.5, spread=1.0)
     feather = float(rng.uniform(0.8, 2.5)) if rng.random() < 0.5 else 0.0
     y, x = int(rng.integers(0, h - patch.shape[0] + 1)), int(rng.integers(0, w - patch.shape[1] + 1))
     out, mask = _paste(target, patch, alpha, y, x, feather)
@@ -207,17 +208,6 @@ def _paste(target: np.ndarray, patch: np.ndarray, alpha: np.ndarray, y: int, x: 
     a = full[..., None]
     out = np.where(a > 0, layer * a + target * (1 - a), target)
     return np.clip(out + 0.5, 0, 255).astype(np.uint8) if feather > 0 else out.astype(np.uint8), mask
-
-
-def _match_colour(patch: np.ndarray, inside: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Shift the patch's Lab mean and spread towards the target photo's (Reinhard transfer)."""
-    src = cv2.cvtColor(patch, cv2.COLOR_RGB2LAB).astype(np.float32)
-    ref = cv2.cvtColor(target, cv2.COLOR_RGB2LAB).astype(np.float32).reshape(-1, 3)
-    m_s, s_s = src[inside].mean(0), src[inside].std(0) + 1e-3
-    m_r, s_r = ref.mean(0), ref.std(0) + 1e-3
-    scale = np.clip(s_r / s_s, 0.5, 2.0)
-    out = (src - m_s) * scale + m_s + 0.5 * (m_r - m_s)  # half-way: a plausible, not perfect, match
-    return cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
 
 
 # ------------------------------------------------------------------ post-processing

@@ -26,14 +26,17 @@ def noise_sigma(rgb: np.ndarray, where: np.ndarray | None = None) -> float:
     return float(1.4826 * np.median(np.abs(values - np.median(values))))
 
 
-def match_surroundings(patch: np.ndarray, inside: np.ndarray, reference: np.ndarray, strength: float) -> np.ndarray:
-    """Move the patch's Lab mean and spread (over ``inside``) towards those of ``reference``
-    (pixels around where it lands) by ``strength`` in [0, 1]: light and colour harmonised."""
+def match_surroundings(patch: np.ndarray, inside: np.ndarray, reference: np.ndarray, strength: float,
+                       spread: float | None = None) -> np.ndarray:
+    """Move the patch's Lab mean (over ``inside``) towards that of the ``reference`` pixels by
+    ``strength`` in [0, 1], and its spread by ``spread`` (default: ``strength``), its ratio
+    clipped to [0.5, 2]: light and colour harmonised (Reinhard transfer)."""
+    spread = strength if spread is None else spread
     src = cv2.cvtColor(patch, cv2.COLOR_RGB2LAB).astype(np.float32)
     ref = cv2.cvtColor(reference.reshape(-1, 1, 3), cv2.COLOR_RGB2LAB).astype(np.float32).reshape(-1, 3)
     m_s, s_s = src[inside].mean(0), src[inside].std(0) + 1e-3
     m_r, s_r = ref.mean(0), ref.std(0) + 1e-3
-    scale = 1.0 + strength * (np.clip(s_r / s_s, 0.5, 2.0) - 1.0)
+    scale = 1.0 + spread * (np.clip(s_r / s_s, 0.5, 2.0) - 1.0)  # spread 1: the clipped ratio exactly
     out = (src - m_s) * scale + m_s + strength * (m_r - m_s)
     return cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
 
