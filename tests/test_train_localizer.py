@@ -183,3 +183,25 @@ def test_balanced_class_weights_give_each_class_half_the_loss():
     ref = (F.cross_entropy(cls, labels, weight=balanced_weights(labels))
            + 10 * F.cross_entropy(seg, pix.long(), weight=balanced_weights(pix)))
     assert torch.isclose(jlstm_loss(cls, seg, labels.bool(), pix, weights="balanced"), ref)
+
+
+def test_rows_of_several_forgery_folders_are_pooled(forgeries, tmp_path):
+    """``data.forgeries`` as a list (e.g. both recipes): training and validation rows of every
+    folder, and the card's data hash names both."""
+    import shutil
+
+    second = tmp_path / "second"
+    shutil.copytree(forgeries, second)
+    lines = []
+    one = train_localizer(tiny_config(forgeries, steps=2), tmp_path / "one", log=lambda m: None)
+    cfg = tiny_config(forgeries, steps=2)
+    cfg["data"]["forgeries"] = [str(forgeries), str(second)]
+    both = train_localizer(cfg, tmp_path / "both", log=lines.append)
+    one, both = one["training"], both["training"]
+    assert both["train_images"] == 2 * one["train_images"] > 0
+    assert both["val_images"] == min(2 * one["val_images"], 12)
+    assert both["data_manifest_sha256"] != one["data_manifest_sha256"]
+    assert lines[0].startswith(f"{both['train_images']} training images")
+    cfg["data"]["forgeries"] = []
+    with pytest.raises(ValueError, match="names no folder"):
+        train_localizer(cfg, tmp_path / "none", log=lambda m: None)

@@ -111,13 +111,13 @@ class Pool:
         """The clean view and this seed's augmented views (not the half-scale or residual ones)."""
         return [k for k, (s, v) in enumerate(self.view_list) if v == 0 or (v > 0 and s == seed)]
 
-    def encoder_features(self, encoder: str, taps, scales: int):
-        """Another encoder's features of the served image (and its half-scale copy): (pool
-        (n, 1, d), faces (n, d)); no augmented views."""
-        from forenscope.train.probe import HALF_SCALE, features, tap_columns
+    def encoder_features(self, encoder: str, taps, side_by_side: list[int]):
+        """Another encoder's features of the probe's views (view ids, e.g. the served image, its
+        half-scale copy, a residual), side by side: (pool (n, 1, d), faces (n, d)); no augmented views."""
+        from forenscope.train.probe import features, tap_columns
         from forenscope.nets.lite_probe import stage_end_taps
 
-        views = [(0, 0)] + ([(0, HALF_SCALE)] if scales == 2 else [])
+        views = [(0, v) for v in side_by_side]
         cols = tap_columns(taps, stage_end_taps(encoder), encoder)
         pool = features(self.items, views, self.cache, self.log, encoder=encoder)[..., cols]
         faces = features(self.faces, views, self.cache, self.log, encoder=encoder)[..., cols] if self.faces else None
@@ -174,10 +174,10 @@ def _fit_scores(method: dict, pool: Pool, train: np.ndarray, val_real: np.ndarra
 
     kind = method["kind"]
     if kind == "probe":
-        scales, encoder = int(method.get("scales", 1)), method.get("encoder", "lite0")
+        encoder = method.get("encoder", "lite0")
         side_by_side = network_views(method)
         if encoder != "lite0":
-            feats, face_feats = pool.encoder_features(encoder, method["taps"], scales)
+            feats, face_feats = pool.encoder_features(encoder, method["taps"], side_by_side)
         else:
             feats, face_feats = pool.probe_features(tap_columns(method["taps"]), side_by_side)
         views = pool.view_idx(seed) if method.get("augment", True) and side_by_side == [0] else [0]

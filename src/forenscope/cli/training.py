@@ -57,7 +57,10 @@ def train(
         from importlib import resources
 
         dest = Path(str(resources.files("forenscope") / "weights"))
-        shutil.copyfile(out / "model.safetensors", dest / f"{cfg['name']}.safetensors")
+        from forenscope.nets.weights import shard_paths
+
+        for k, shard in enumerate(shard_paths(out / "model.safetensors")):  # large networks: several files
+            shutil.copyfile(shard, dest / f"{cfg['name']}{f'-{k}' if k else ''}.safetensors")
         shutil.copyfile(out / "card.json", dest / f"{cfg['name']}.json")
         log(f"shipped {cfg['name']} to {dest}")
 

@@ -1,11 +1,13 @@
-"""``effunet-cm``: the learned localiser OR the copy-move matcher, each at its own calibrated
+"""``effunet-cm``: the learned localiser and the copy-move matcher, each at its own calibrated
 threshold.
 
 A network trained on forgeries sees where content was pasted (the target) but cannot tell that
 another region of the same photo is its source, which copy-move benchmarks mark too. Keypoint
-matching finds both, and almost never fires on authentic photos (copymove-sift's card). So the
-map is effunet's, plus copymove-sift's source and target regions when its evidence passes its
-threshold; the image is flagged when either detector flags it.
+matching finds both, and almost never fires on authentic photos (copymove-sift's card). The
+card's rule (``RULES``, chosen on validation forgeries and CVIP by scripts/design_fusion.py)
+says which map to show from the matcher's score: its regions when it verifies a clone, the
+learned map when it is silent or matches repeated texture the learned map does not flag, a mix
+in between. The image is flagged when either detector flags it.
 
 Score: the learned score, or when the matcher's score exceeds its threshold, that excess mapped
 linearly onto the learned detector's range above its own threshold (whichever is higher). So the
@@ -44,6 +46,26 @@ def _graded(strong: float, weak):
     return rule
 
 
+def matched_texture(learned, clone, min_area: float = 0.04, max_overlap: float = 0.05,
+                    min_learned: float = 0.01) -> bool:
+    """The matcher's regions look like repeated texture, not a copy: they are large (>= ``min_area``
+    of the image) while the learned map flags something (>= ``min_learned``) that lies almost
+    wholly elsewhere (< ``max_overlap`` of its flagged pixels inside them). Seen on validation
+    splices and inpaintings where a weak match (12-13 inliers) lands on windows or foliage."""
+    c, lr = clone >= 0.5, learned >= 0.5
+    return c.mean() >= min_area and lr.mean() >= min_learned and (lr & c).sum() < max_overlap * lr.sum()
+
+
+def _texture_gated(rule, cap: float = 0.6):
+    """``rule``, except that a weak match (score below ``cap``) on :func:`matched_texture` regions
+    leaves the learned map alone."""
+    def gated(learned, clone, score, threshold):
+        if threshold <= score < cap and matched_texture(learned, clone):
+            return learned
+        return rule(learned, clone, score, threshold)
+    return gated
+
+
 # How the two maps combine, from the matcher's score and threshold (below it: the learned map
 # alone). Chosen on validation forgeries and CVIP by scripts/design_fusion.py; the card names it.
 RULES = {
@@ -53,6 +75,8 @@ RULES = {
     **{f"matcher-only-from-{strong:g}-else-{name}": _graded(strong, weak)
        for strong in (0.5, 0.6, 0.7) for name, weak in (("union", _union), ("confident-learned", _confident_learned),
                                                           ("learned", lambda learned, clone: learned))},
+    **{f"matcher-only-from-{strong:g}-else-confident-learned-unless-texture": _texture_gated(_graded(strong, _confident_learned))
+       for strong in (0.45, 0.5, 0.6)},
 }
 DEFAULT_RULE = "union"
 

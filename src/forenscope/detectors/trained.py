@@ -14,12 +14,12 @@ import os
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
 
 from forenscope.analysis import Analysis
 from forenscope.detectors.base import Detector, MissingWeightsError, onnx_providers  # noqa: F401 (re-exported)
 from forenscope.imageio import ImageMeta
 from forenscope.methods import Method, get_method, method_for_detector
+from forenscope.nets.weights import load_weights
 
 BACKENDS = ("auto", "onnx", "torch")
 
@@ -55,7 +55,7 @@ class OnnxNetwork:
 
 def load_network(method: Method, card: dict, weights) -> torch.nn.Module:
     net = method.build(card["network"])
-    net.load_state_dict(load_file(str(weights)))
+    net.load_state_dict(load_weights(weights))
     return net.eval()
 
 

@@ -1,5 +1,5 @@
 """A linear probe on frozen ImageNet features (UnivFD's recipe on a CPU-sized encoder):
-EfficientNet-Lite0 (or Lite1: same widths, more blocks) up to some block, each tapped block's activations pooled over the whole
+EfficientNet-Lite0 (or Lite1: more blocks; Lite2: more blocks, wider) up to some block, each tapped block's activations pooled over the whole
 image (channel mean and standard deviation, so any input size works and nothing is resized),
 standardised, and one linear layer to a logit.
 
@@ -16,14 +16,19 @@ from torch import nn
 
 from forenscope.nets.efficient_unet import BN_EPS, LITE0_STAGES, load_lite0_checkpoint, mbconv_blocks, through_blocks
 
-# blocks per stage of each EfficientNet-Lite variant (channels and kernels are Lite0's for all)
-REPEATS = {"lite0": tuple(r for *_, r in LITE0_STAGES), "lite1": (1, 3, 3, 4, 4, 5, 1)}
+# blocks per stage of each EfficientNet-Lite variant (kernels, strides and expansions are Lite0's
+# for all; the first and last stages keep one block, as the Lite models fix them)
+REPEATS = {"lite0": tuple(r for *_, r in LITE0_STAGES), "lite1": (1, 3, 3, 4, 4, 5, 1),
+           "lite2": (1, 3, 3, 4, 4, 5, 1)}
+# output channels per stage: Lite2 scales Lite0's by 1.1, rounded to multiples of 8 (read off its checkpoint)
+WIDTHS = {"lite0": tuple(c for _, _, _, c, _ in LITE0_STAGES), "lite1": tuple(c for _, _, _, c, _ in LITE0_STAGES),
+          "lite2": (16, 24, 48, 88, 120, 208, 352)}
 
 
 def stages(variant: str) -> tuple:
     if variant not in REPEATS:
         raise ValueError(f"unknown encoder {variant!r}; known: {', '.join(REPEATS)}")
-    return tuple(st[:4] + (r,) for st, r in zip(LITE0_STAGES, REPEATS[variant]))
+    return tuple(st[:3] + (c, r) for st, c, r in zip(LITE0_STAGES, WIDTHS[variant], REPEATS[variant]))
 
 
 def tap_channels(variant: str = "lite0") -> tuple[int, ...]:
@@ -57,7 +62,7 @@ class LiteTrunk(nn.Module):
         self.bn0 = nn.BatchNorm2d(32, eps=BN_EPS)
         self.blocks = nn.ModuleList(mbconv_blocks(stages(variant))[: min(depth, head)])
         if depth > head:
-            self.conv_head = nn.Conv2d(320, 1280, 1, bias=False)
+            self.conv_head = nn.Conv2d(WIDTHS[variant][-1], 1280, 1, bias=False)
             self.bn1 = nn.BatchNorm2d(1280, eps=BN_EPS)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -164,3 +169,22 @@ def load_lite0_trunk(trunk: LiteTrunk, state: dict) -> int:
     """Copy a published EfficientNet-Lite state dict into ``trunk``; returns the tensors copied."""
     load_lite0_checkpoint(trunk, state)
     return len(trunk.state_dict())
+
+
+class ProbeEnsemble(nn.Module):
+    """Several :class:`LiteProbe` members (e.g. different trunks) read the same image; each
+    member's logit is standardised by its mean and spread on validation real images and the
+    standardised logits are averaged: (B, 1). ``members``: each member's LiteProbe arguments."""
+
+    def __init__(self, members: tuple[dict, ...]):
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.members = nn.ModuleList([LiteProbe(**{k: tuple(v) if isinstance(v, list) else v for k, v in m.items()})
+                                      for m in members])
+        self.register_buffer("logit_mean", torch.zeros(len(members)))
+        self.register_buffer("logit_scale", torch.ones(len(members)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = [(m(x) - self.logit_mean[i]) / self.logit_scale[i] for i, m in enumerate(self.members)]
+        return torch.stack(z, 0).mean(0)

@@ -8,6 +8,7 @@ run killed and resumed makes the same batches as an uninterrupted one.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -118,6 +119,20 @@ def fit_image_head(stats: np.ndarray, labels: np.ndarray, statistics=HEAD_STATIS
 
 # ------------------------------------------------------------------ the loop
 
+def forgery_folders(value) -> list[Path]:
+    """``data.forgeries``: one folder of `forenscope synth forgeries` output, or a list of them
+    (e.g. both recipes) whose rows are pooled, validation included."""
+    folders = [value] if isinstance(value, (str, Path)) else list(value)
+    if not folders:
+        raise ValueError("data.forgeries names no folder")
+    return [Path(f) for f in folders]
+
+
+def common_root(folders: list[Path]) -> Path:
+    """The folder the manifest's relative paths start from: the one folder, or the folders' common parent."""
+    return folders[0] if len(folders) == 1 else Path(os.path.commonpath([f.resolve() for f in folders]))
+
+
 def train_localizer(cfg: dict, out: Path, log: Log = print, restart: bool = False,
                     stop_after: int | None = None) -> dict | None:
     from forenscope.train.distributed import current_world
@@ -130,14 +145,14 @@ def train_localizer(cfg: dict, out: Path, log: Log = print, restart: bool = Fals
     method = get_method(cfg["family"])
     if method.task != "localize":
         raise ValueError(f"family {cfg['family']!r} is not a localiser (its task is {method.task!r})")
-    forgeries = Path(d["forgeries"])
-    train_rows = read_rows(forgeries, "train", d["kinds"], d["authentic"])
-    val_rows = read_rows(forgeries, "val", d["val_kinds"] or d["kinds"], True)
+    folders = forgery_folders(d["forgeries"])
+    train_rows = [r for f in folders for r in read_rows(f, "train", d["kinds"], d["authentic"])]
+    val_rows = [r for f in folders for r in read_rows(f, "val", d["val_kinds"] or d["kinds"], True)]
     rng = np.random.default_rng([t["seed"], 7])
     if len(val_rows) > d["max_val_images"]:
         val_rows = [val_rows[i] for i in sorted(rng.choice(len(val_rows), d["max_val_images"], replace=False))]
     if not train_rows or not val_rows:
-        raise ValueError(f"no training or validation images for kinds {d['kinds']} in {forgeries}")
+        raise ValueError(f"no training or validation images for kinds {d['kinds']} in {', '.join(map(str, folders))}")
     log(f"{len(train_rows)} training images ({', '.join(d['kinds'] or ['all kinds'])}), {len(val_rows)} validation images")
     cache, val_cache = PairCache(), PairCache()
 
@@ -191,7 +206,7 @@ def _finish(cfg, out, state, train_rows, val_rows, val_cache, log) -> dict:
     card = model_card(net, cfg, state, out, task="localize", threshold=threshold,
                       threshold_note=f"image score ({rule}) flagging {target:.0%} of validation authentic images",
                       counts={"train_images": len(train_rows), "val_images": len(val_rows)},
-                      data_sha256=manifest_hash(files, Path(cfg["data"]["forgeries"])))
+                      data_sha256=manifest_hash(files, common_root(forgery_folders(cfg["data"]["forgeries"]))))
     card |= ({"image_head": head} if head else {}) | {
         "metrics": {"validation": {k: v for k, v in metrics.items()}},
         "git": git_commit(), "environment": environment(),

