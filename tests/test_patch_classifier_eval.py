@@ -1,0 +1,39 @@
+"""Bappy's patch protocol (scripts/eval_patch_classifier.py): patch labels from a known mask,
+and F1 / baselines checked against scikit-learn."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = importlib.util.spec_from_file_location("eval_patch_classifier", ROOT / "scripts" / "eval_patch_classifier.py")
+evp = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(evp)
+
+
+def test_patches_lie_wholly_inside_and_are_labelled_by_their_manipulated_share():
+    rgb = np.zeros((150, 200, 3), np.uint8)   # 2 x 3 whole 64-px patches; the rest is dropped
+    mask = np.zeros((150, 200), bool)
+    mask[0:64, 0:8] = True                     # 12.5 % of patch (0, 0): manipulated
+    mask[0:64, 64:71] = True                   # 10.9 % of patch (0, 1): not
+    mask[140:150, :] = True                    # below the last whole row: ignored
+    crops, labels = evp.patches(rgb, mask, 0.125)
+    assert len(crops) == 6 and all(c.shape == (64, 64, 3) for c in crops)
+    assert labels.tolist() == [True, False, False, False, False, False]
+
+
+def test_scores_match_scikit_learn_and_the_flag_everything_baseline():
+    sk = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(0)
+    labels = rng.random(500) < 0.2
+    prob = np.clip(labels * 0.3 + rng.random(500) * 0.7, 0, 1)
+    r = evp.scores(labels, prob)
+    assert r["patch_f1"] == pytest.approx(sk.f1_score(labels, prob >= 0.5))
+    assert r["patch_roc_auc"] == pytest.approx(sk.roc_auc_score(labels, prob))
+    flag_all = evp.scores(labels, np.ones(500))
+    assert flag_all["patch_f1"] == pytest.approx(flag_all["baseline_flag_every_patch_f1"])
+    assert flag_all["flagged_share"] == 1.0 and flag_all["patch_recall"] == 1.0
