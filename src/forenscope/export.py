@@ -20,9 +20,8 @@ def export_detector(name: str, out: Path, run: str | None = None, atol: float = 
     """Export the network of detector ``name`` (shipped, or ``run``'s) to ``out``; the check
     report is written beside it as ``<out>.json``. Raises ValueError for detectors without a
     network and when the check fails."""
-    from safetensors.torch import load_file
-
     from forenscope.detectors import describe_detector
+    from forenscope.nets.weights import load_weights
 
     if run:
         card = json.loads((Path(run) / "card.json").read_text())
@@ -38,7 +37,7 @@ def export_detector(name: str, out: Path, run: str | None = None, atol: float = 
         raise FileNotFoundError(f"{weights} not found")
     method = get_method(card["family"])
     net = method.build(card["network"])
-    net.load_state_dict(load_file(str(weights)))
+    net.load_state_dict(load_weights(weights))  # and its shards, when it has any
     model, report = export_onnx(net, method, card, atol)
     report |= {"detector": name, "weights_sha256": card.get("weights_sha256"), "path": str(out)}
     if not report["passes"]:
