@@ -227,3 +227,45 @@ def test_realistic_copy_move_marks_the_usual_area():
 def test_recipe_is_checked():
     with pytest.raises(ValueError, match="recipe"):
         fg.ForgeryConfig(recipe="glossy")
+
+
+def test_whole_image_filters_sharpen_or_denoise_and_draw_nothing_when_off():
+    """Sharpening raises the high-pass energy, the bilateral denoise lowers a known noise; with
+    filter_prob 0 the random stream is untouched, so the shipped recipes' data stay as made."""
+    rng = np.random.default_rng(3)
+    flat = np.full((120, 160, 3), 128.0)
+    noisy = np.clip(flat + rng.normal(0, 8, flat.shape), 0, 255).astype(np.uint8)
+    photo = textured(120, 160, 4)
+
+    def high_pass(x):
+        x = x.astype(np.float32)
+        return float(np.abs(x - cv2.GaussianBlur(x, (0, 0), 1.5)).mean())
+
+    kinds = {}
+    for seed in range(12):
+        out, recipe = fg.whole_image_filter(photo if seed % 2 else noisy, np.random.default_rng(seed))
+        kinds.setdefault(recipe["kind"], []).append((seed, out))
+    assert set(kinds) == {"sharpen", "denoise"}
+    for seed, out in kinds["sharpen"]:
+        src = photo if seed % 2 else noisy
+        assert high_pass(out) > high_pass(src)
+    for seed, out in kinds["denoise"]:
+        src = photo if seed % 2 else noisy
+        assert high_pass(out) < high_pass(src)
+
+    class Counting:  # counts the draws post_process makes
+        def __init__(self):
+            self.rng, self.draws = np.random.default_rng(5), 0
+
+        def __getattr__(self, name):
+            def draw(*a, **k):
+                self.draws += 1
+                return getattr(self.rng, name)(*a, **k)
+            return draw
+
+    plain = {"resize_prob": 0.0, "jpeg": {"none": 1.0}}
+    off, on = Counting(), Counting()
+    out, _, _, recipe = fg.post_process(photo, None, off, fg.ForgeryConfig(**plain))
+    assert off.draws == 2 and np.array_equal(out, photo) and "filter" not in recipe  # resize? + JPEG mode
+    out, _, _, recipe = fg.post_process(photo, None, on, fg.ForgeryConfig(**plain, filter_prob=1.0))
+    assert on.draws > 2 and recipe["filter"]["kind"] in ("sharpen", "denoise") and not np.array_equal(out, photo)

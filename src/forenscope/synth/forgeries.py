@@ -48,6 +48,9 @@ class ForgeryConfig:
     area: tuple = (0.02, 0.12)          # manipulated fraction of the image, before copy-move doubling
     copymove_mask: str = "both"         # "both": source and target (benchmark convention), or "target"
     resize_prob: float = 0.25           # after tampering: rescale by 0.5-0.9 with a random kernel
+    # after tampering, before resizing: sharpen (unsharp mask) or denoise (bilateral) the whole
+    # image, as photo editors do before saving; 0 draws nothing (both recipes' data stay as made)
+    filter_prob: float = 0.0
     jpeg: dict = field(default_factory=lambda: {"none": 0.3, "single": 0.4, "double": 0.3})
     jpeg_quality: tuple = (60, 95)
     min_side: int = 128
@@ -212,12 +215,27 @@ def _paste(target: np.ndarray, patch: np.ndarray, alpha: np.ndarray, y: int, x: 
 
 # ------------------------------------------------------------------ post-processing
 
+def whole_image_filter(image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+    """Unsharp masking (amount 0.3-1.0 of a Gaussian sigma 0.8-2 residual) or a bilateral
+    denoise (diameter 5-9): both smear or exaggerate the seams and noise a localiser looks for."""
+    if rng.random() < 0.5:
+        sigma, amount = float(rng.uniform(0.8, 2.0)), float(rng.uniform(0.3, 1.0))
+        blur = cv2.GaussianBlur(image.astype(np.float32), (0, 0), sigma)
+        out = np.clip(image + amount * (image - blur), 0, 255).astype(np.uint8)
+        return out, {"kind": "sharpen", "sigma": round(sigma, 3), "amount": round(amount, 3)}
+    d, sigma_colour = int(rng.choice([5, 7, 9])), float(rng.uniform(15, 40))
+    out = cv2.bilateralFilter(image, d, sigma_colour, sigma_colour / 4 + d)
+    return out, {"kind": "denoise", "diameter": d, "sigma_colour": round(sigma_colour, 2)}
+
+
 def post_process(image: np.ndarray, mask: np.ndarray | None, rng: np.random.Generator,
                  cfg: ForgeryConfig) -> tuple[np.ndarray, np.ndarray | None, bytes | None, dict]:
-    """Resize, then JPEG none / single / double (the second on a grid shifted by 1-7 pixels when
-    not aligned). Returns (pixels, mask, final JPEG bytes or None, recipe); the mask follows
+    """Optionally sharpen or denoise (``filter_prob``), resize, then JPEG none / single / double
+    (the second on a grid shifted by 1-7 pixels when not aligned). Returns (pixels, mask, final JPEG bytes or None, recipe); the mask follows
     every geometric step (area-resampled and thresholded at 0.5 on resize, cropped on shift)."""
     recipe: dict = {}
+    if cfg.filter_prob > 0 and rng.random() < cfg.filter_prob:
+        image, recipe["filter"] = whole_image_filter(image, rng)
     if rng.random() < cfg.resize_prob:
         factor = float(rng.uniform(0.5, 0.9))
         kernel = str(rng.choice(list(RESIZE_KERNELS)))
