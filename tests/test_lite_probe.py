@@ -390,6 +390,12 @@ def test_weights_larger_than_a_shard_are_split_and_load_whole(tmp_path):
     back = load_weights(tmp_path / "model.safetensors")
     assert list(back) == list(state) and all(torch.equal(back[k], state[k]) for k in state)
     digest = weights_sha256(tmp_path / "model.safetensors")
+    from forenscope.nets.weights import copy_weights
+
+    (tmp_path / "ship").mkdir()
+    shipped = copy_weights(tmp_path / "model.safetensors", tmp_path / "ship" / "net.safetensors")
+    assert [f.name for f in shipped] == ["net.safetensors", "net-1.safetensors", "net-2.safetensors"]
+    assert weights_sha256(tmp_path / "ship" / "net.safetensors") == digest
     assert save_weights(state, tmp_path / "model.safetensors") == [tmp_path / "model.safetensors"]  # fits one file now
     assert shard_paths(tmp_path / "model.safetensors") == [tmp_path / "model.safetensors"]  # stale shards removed
     assert weights_sha256(tmp_path / "model.safetensors") != digest

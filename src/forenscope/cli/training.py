@@ -57,10 +57,9 @@ def train(
         from importlib import resources
 
         dest = Path(str(resources.files("forenscope") / "weights"))
-        from forenscope.nets.weights import shard_paths
+        from forenscope.nets.weights import copy_weights
 
-        for k, shard in enumerate(shard_paths(out / "model.safetensors")):  # large networks: several files
-            shutil.copyfile(shard, dest / f"{cfg['name']}{f'-{k}' if k else ''}.safetensors")
+        copy_weights(out / "model.safetensors", dest / f"{cfg['name']}.safetensors")  # and its shards
         shutil.copyfile(out / "card.json", dest / f"{cfg['name']}.json")
         log(f"shipped {cfg['name']} to {dest}")
 

@@ -1,6 +1,6 @@
 """``lite-probe-pair``: two linear probes on frozen ImageNet trunks of different sizes
 (EfficientNet-Lite0 and Lite2), each on its own views of the native-resolution image, their
-logits standardised on validation reals and averaged (``train/probe_ensemble.py``)."""
+logits standardised on validation reals and averaged (``train/probe.py``: ``fit_member``, ``ensemble_of``)."""
 
 from __future__ import annotations
 

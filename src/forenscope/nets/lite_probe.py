@@ -180,8 +180,7 @@ class ProbeEnsemble(nn.Module):
         super().__init__()
         if not members:
             raise ValueError("an ensemble needs at least one member")
-        self.members = nn.ModuleList([LiteProbe(**{k: tuple(v) if isinstance(v, list) else v for k, v in m.items()})
-                                      for m in members])
+        self.members = nn.ModuleList([LiteProbe(**m) for m in members])
         self.register_buffer("logit_mean", torch.zeros(len(members)))
         self.register_buffer("logit_scale", torch.ones(len(members)))
 

@@ -14,14 +14,28 @@ from safetensors.torch import load_file, save_file
 MAX_SHARD = 16 * 1024 * 1024
 
 
+def shard_path(path: Path, k: int) -> Path:
+    """The ``k``-th file of the weights at ``path`` (0: ``path`` itself, k: ``<stem>-k<suffix>``)."""
+    path = Path(path)
+    return path if k == 0 else path.with_name(f"{path.stem}-{k}{path.suffix}")
+
+
 def shard_paths(path: Path) -> list[Path]:
     """``path`` and the shards beside it that belong to it, in order."""
-    path = Path(path)
-    out, k = [path], 1
-    while (nxt := path.with_name(f"{path.stem}-{k}{path.suffix}")).is_file():
+    out = [Path(path)]
+    while (nxt := shard_path(path, len(out))).is_file():
         out.append(nxt)
-        k += 1
     return out
+
+
+def copy_weights(src: Path, dest: Path) -> list[Path]:
+    """Copy the weights at ``src`` (and its shards) to ``dest`` (and shards named after it)."""
+    import shutil
+
+    files = [shard_path(dest, k) for k in range(len(shard_paths(src)))]
+    for shard, file in zip(shard_paths(src), files):
+        shutil.copyfile(shard, file)
+    return files
 
 
 def save_weights(state: dict[str, torch.Tensor], path: Path, max_bytes: int = MAX_SHARD) -> list[Path]:
@@ -38,7 +52,7 @@ def save_weights(state: dict[str, torch.Tensor], path: Path, max_bytes: int = MA
             size = 0
         shards[-1][name] = tensor.detach().cpu().contiguous()
         size += nbytes
-    files = [path] + [path.with_name(f"{path.stem}-{k}{path.suffix}") for k in range(1, len(shards))]
+    files = [shard_path(path, k) for k in range(len(shards))]
     for shard, file in zip(shards, files):
         save_file(shard, str(file))
     return files

@@ -231,8 +231,9 @@ def whole_image_filter(image: np.ndarray, rng: np.random.Generator) -> tuple[np.
 def post_process(image: np.ndarray, mask: np.ndarray | None, rng: np.random.Generator,
                  cfg: ForgeryConfig) -> tuple[np.ndarray, np.ndarray | None, bytes | None, dict]:
     """Optionally sharpen or denoise (``filter_prob``), resize, then JPEG none / single / double
-    (the second on a grid shifted by 1-7 pixels when not aligned). Returns (pixels, mask, final JPEG bytes or None, recipe); the mask follows
-    every geometric step (area-resampled and thresholded at 0.5 on resize, cropped on shift)."""
+    (the second on a grid shifted by 1-7 pixels when not aligned). Returns (pixels, mask, final
+    JPEG bytes or None, recipe); the mask follows every geometric step (area-resampled and
+    thresholded at 0.5 on resize, cropped on shift)."""
     recipe: dict = {}
     if cfg.filter_prob > 0 and rng.random() < cfg.filter_prob:
         image, recipe["filter"] = whole_image_filter(image, rng)

