@@ -184,3 +184,12 @@ def test_imagenet_initialisation_from_the_wheel():
     state = torch.load(checkpoint_path("efficientnet-lite0"), map_location="cpu", weights_only=True)
     assert torch.equal(net.encoder.blocks[10].depthwise_conv.weight, state["_blocks.10._depthwise_conv.weight"])
     assert torch.equal(net.encoder.bn0.running_var, state["_bn0.running_var"])
+
+
+def test_bitmask93_patch_classifier_matches_the_reference_size_and_shape():
+    """METHODS.md 3.8: 9,106,899 parameters with 3x3 kernels (PyTorch's two LSTM bias vectors)."""
+    from forenscope.nets.lstm_localizers import Bitmask93PatchClassifier
+
+    net = Bitmask93PatchClassifier()
+    assert n_params(net) == 9_106_899
+    assert net.eval()(torch.rand(5, 3, 32, 32)).shape == (5, 2)

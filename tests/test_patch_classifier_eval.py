@@ -37,3 +37,20 @@ def test_scores_match_scikit_learn_and_the_flag_everything_baseline():
     flag_all = evp.scores(labels, np.ones(500))
     assert flag_all["patch_f1"] == pytest.approx(flag_all["baseline_flag_every_patch_f1"])
     assert flag_all["flagged_share"] == 1.0 and flag_all["patch_recall"] == 1.0
+
+
+def test_bitmask93_miniature_labels_32px_patches_at_the_published_share():
+    """METHODS.md 3.8: 128 of a 32 x 32 patch's 1,024 pixels is manipulated, 127 is not."""
+    spec = importlib.util.spec_from_file_location("bitmask93_miniature", ROOT / "scripts" / "bitmask93_miniature.py")
+    bm = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bm)
+    rgb = np.zeros((70, 100, 3), np.uint8)     # 2 x 3 whole patches
+    mask = np.zeros((70, 100), bool)
+    mask[0:32, 0:4] = True                     # 128 px of patch (0, 0)
+    mask[32:64, 32:36] = True
+    mask[32, 35] = False                       # 127 px of patch (1, 1)
+    crops, labels = bm.patches_of(rgb, mask)
+    assert crops.shape == (6, 32, 32, 3)
+    assert labels.tolist() == [True, False, False, False, False, False]
+    x = bm.as_input(np.full((1, 32, 32, 3), 255, np.uint8))
+    assert x.shape == (1, 3, 32, 32) and float(x.max()) == 1.0

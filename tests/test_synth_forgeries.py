@@ -269,3 +269,29 @@ def test_whole_image_filters_sharpen_or_denoise_and_draw_nothing_when_off():
     assert off.draws == 2 and np.array_equal(out, photo) and "filter" not in recipe  # resize? + JPEG mode
     out, _, _, recipe = fg.post_process(photo, None, on, fg.ForgeryConfig(**plain, filter_prob=1.0))
     assert on.draws > 2 and recipe["filter"]["kind"] in ("sharpen", "denoise") and not np.array_equal(out, photo)
+
+
+# ------------------------------------------------------------------ the unblended recipe (Bappy's)
+
+@pytest.mark.parametrize("seed", range(4))
+def test_unblended_splice_pastes_donor_pixels_as_they_are(seed):
+    """Hard edge and no colour matching: every changed pixel is in the mask, and the pasted
+    pixels keep the donor's colours (a constant donor stays that constant)."""
+    target = textured(160, 200, 2)
+    donor = np.zeros((150, 220, 3), np.uint8)
+    donor[..., 0] = 250  # pure red: colour matching would move it towards the target
+    f = fg.splice(target, donor, np.random.default_rng(seed), unblended=True)
+    assert f.recipe["shape"] == "segment" and f.recipe["feather_sigma"] == 0 and not f.recipe["colour_matched"]
+    changed = (f.image != target).any(-1)
+    assert not (changed & ~f.mask).any()
+    assert (f.image[f.mask] == [250, 0, 0]).all()
+
+
+def test_unblended_recipe_makes_lossless_unresized_splices_only():
+    cfg = fg.ForgeryConfig(kinds=("splice",), recipe="unblended", resize_prob=0.9, jpeg={"single": 1.0})
+    assert cfg.resize_prob == 0 and cfg.jpeg == {"none": 1.0}
+    image = textured(100, 140, 6)
+    out, mask, data, post = fg.post_process(image, np.ones((100, 140), bool), np.random.default_rng(0), cfg)
+    assert data is None and np.array_equal(out, image) and post == {"jpeg": "none"}
+    with pytest.raises(ValueError, match="splices only"):
+        fg.ForgeryConfig(recipe="unblended")  # all kinds: refused

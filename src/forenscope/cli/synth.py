@@ -63,8 +63,9 @@ def synth_forgeries(
     data: Optional[Path] = DATA,
     train_per_photo: int = typer.Option(2, "--train-per-photo", help="Forgeries per kind per train photo."),
     copymove_mask: str = typer.Option("both", "--copymove-mask", help="both (source and target) | target"),
-    recipe: str = typer.Option("standard", "--recipe", help="standard (what the shipped localisers trained on) | realistic (light, colour and noise matched to the surroundings, feathered edges, noise put back into diffusion fills)."),
+    recipe: str = typer.Option("standard", "--recipe", help="standard (what the shipped localisers trained on) | realistic (light, colour and noise matched to the surroundings, feathered edges, noise put back into diffusion fills) | unblended (Bappy's synthetic splices: hard-edged, unmatched, lossless; --kind splice)."),
     filter_prob: float = typer.Option(0.0, "--filter-prob", min=0.0, max=1.0, help="Share of images sharpened or denoised as a whole after tampering (0: none, as the shipped localisers' data)."),
+    long_side: int = typer.Option(512, "--long-side", min=128, help="Photos are shrunk to this long side before tampering."),
     seed: int = typer.Option(0, "--seed"),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress"),
 ) -> None:
@@ -75,7 +76,7 @@ def synth_forgeries(
 
     try:
         cfg = ForgeryConfig(kinds=tuple(kind) or KINDS, copymove_mask=copymove_mask, seed=seed, recipe=recipe,
-                            filter_prob=filter_prob, per_photo={"train": train_per_photo, "val": 1, "test": 1})
+                            filter_prob=filter_prob, long_side=long_side, per_photo={"train": train_per_photo, "val": 1, "test": 1})
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     root, prov = _photos_and_provenance(data)

@@ -6,8 +6,12 @@
 * ``HLSTM`` (TIP 2019): a 4-stage residual conv encoder on the 256x256 image, fused with an
   LSTM over the Hilbert-ordered resampling features of its 64 patches (32x32), decoded by fixed
   bilinear up-sampling to 2 x 256 x 256 logits. 2,210,186 parameters at nf=32.
+* ``Bitmask93PatchClassifier``: the patch classifier of the re-implementation whose test patch F1
+  (0.756) is the figure usually quoted (METHODS.md 3.1): per 32x32 patch, two 3x3 convs to one
+  channel, its 32 rows as time steps through 3 stacked LSTM(32), the three layers' outputs
+  stacked and flattened into a dense stack 2048-1024-512-256-128-2. 9,106,899 parameters.
 
-Both return logits; losses live in the trainer.
+All return logits; losses live in the trainer.
 """
 
 from __future__ import annotations
@@ -56,6 +60,33 @@ class JLSTM(nn.Module):
         if s.shape[-1] != self.patch:
             s = F.interpolate(s, size=(self.patch, self.patch), mode="bilinear", align_corners=False)
         return logits, s
+
+
+class Bitmask93PatchClassifier(nn.Module):
+    """What bitmask93's diagram shows; its notebook is lost, so kernel size (3x3), ReLU, dropout
+    0.5 after the first two dense layers are the assumptions METHODS.md names."""
+
+    def __init__(self, patch: int = 32, hidden: int = 32, dropout: float = 0.5):
+        super().__init__()
+        self.patch = patch
+        self.conv1 = nn.Conv2d(3, 16, 3, padding=1)
+        self.conv2 = nn.Conv2d(16, 1, 3, padding=1)
+        self.lstms = nn.ModuleList([nn.LSTM(patch if i == 0 else hidden, hidden, batch_first=True) for i in range(3)])
+        widths = [3 * patch * hidden, 2048, 1024, 512, 256, 128]
+        layers: list[nn.Module] = []
+        for i, (cin, cout) in enumerate(zip(widths[:-1], widths[1:])):
+            layers += [nn.Linear(cin, cout), nn.ReLU()] + ([nn.Dropout(dropout)] if i < 2 else [])
+        self.dense = nn.Sequential(*layers, nn.Linear(widths[-1], 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, P, P) -> class logits (B, 2); class 1 = manipulated."""
+        y = F.relu(self.conv2(F.relu(self.conv1(x))))[:, 0]  # (B, P, P): rows are time steps
+        outs = []
+        for lstm in self.lstms:
+            y, _ = lstm(y)
+            outs.append(y)
+        stacked = torch.stack(outs[::-1], dim=-1)  # (B, P, hidden, 3): [LSTM_3, LSTM_2, LSTM_1]
+        return self.dense(stacked.flatten(1))
 
 
 def bilinear_kernel(factor: int) -> torch.Tensor:

@@ -34,7 +34,7 @@ from forenscope.synth.inpaint import inpaint
 from forenscope.synth.regions import bounding_box, region_mask
 
 KINDS = ("splice", "copymove", "inpaint-telea", "inpaint-ns", "inpaint-patch")
-RECIPES = ("standard", "realistic")
+RECIPES = ("standard", "realistic", "unblended")
 RING = 6  # pixels around a region that its light, colour and noise are matched to
 AUTHENTIC = "authentic"
 
@@ -58,6 +58,9 @@ class ForgeryConfig:
     # "standard": the recipe the shipped localisers trained on; "realistic": every splice's light,
     # colour and noise matched to where it lands and its edge feathered, copy-move regions drawn
     # at half the area (both copies are marked), sensor noise put back into diffusion fills
+    # "unblended": Bappy et al.'s synthetic splices (the data behind bitmask93's patch F1 0.756):
+    # an object-shaped donor region, randomly scaled / rotated, pasted with a hard edge, no colour
+    # matching, and saved losslessly at its size (no resize, no JPEG)
     recipe: str = "standard"
 
     def __post_init__(self):
@@ -68,6 +71,10 @@ class ForgeryConfig:
             raise ValueError(f"recipe must be one of {', '.join(RECIPES)}, got {self.recipe!r}")
         if self.copymove_mask not in ("both", "target"):
             raise ValueError(f"copymove_mask must be 'both' or 'target', got {self.copymove_mask!r}")
+        if self.recipe == "unblended":
+            if set(self.kinds) != {"splice"}:
+                raise ValueError("the unblended recipe makes splices only: pass --kind splice")
+            self.resize_prob, self.filter_prob, self.jpeg = 0.0, 0.0, {"none": 1.0}
 
 
 @dataclass
@@ -80,14 +87,15 @@ class Forgery:
 # ------------------------------------------------------------------ manipulations
 
 def splice(target: np.ndarray, donor: np.ndarray, rng: np.random.Generator, area=(0.02, 0.12),
-           realistic: bool = False) -> Forgery:
+           realistic: bool = False, unblended: bool = False) -> Forgery:
     """Paste a region of ``donor`` into ``target``: natural shape, optional scale/rotation,
     colour matching and feathered edges. The mask is where the pasted alpha is >= 0.5; with
     hard edges (``feather`` 0) that is exactly the set of pixels taken from the donor.
     ``realistic``: light, colour and noise always matched to the pixels around where it lands,
-    edges always feathered."""
+    edges always feathered. ``unblended``: an object-like segment pasted as it is (hard edge, no
+    colour matching)."""
     h, w = target.shape[:2]
-    shape = str(rng.choice(["segment", "segment", "ellipse", "strokes"]))
+    shape = "segment" if unblended else str(rng.choice(["segment", "segment", "ellipse", "strokes"]))
     frac = float(rng.uniform(*area))
     # drawn on the donor at the size it will have in the target
     region = region_mask(shape, donor, min(0.5, frac * h * w / (donor.shape[0] * donor.shape[1])), rng)
@@ -95,11 +103,11 @@ def splice(target: np.ndarray, donor: np.ndarray, rng: np.random.Generator, area
     if realistic:
         return _harmonised_splice(target, patch, alpha, rng, {"kind": "splice", "shape": shape,
                                                              "area_target": round(frac, 4), **geo})
-    colour = bool(rng.random() < 0.5)
+    colour = not unblended and bool(rng.random() < 0.5)
     if colour:
         # towards the whole target photo: spread fully, mean half-way (a plausible, not perfect, match)
         patch = match_surroundings(patch, alpha > 0.5, target.reshape(-1, 3), 0.5, spread=1.0)
-    feather = float(rng.uniform(0.8, 2.5)) if rng.random() < 0.5 else 0.0
+    feather = 0.0 if unblended else float(rng.uniform(0.8, 2.5)) if rng.random() < 0.5 else 0.0
     y, x = int(rng.integers(0, h - patch.shape[0] + 1)), int(rng.integers(0, w - patch.shape[1] + 1))
     out, mask = _paste(target, patch, alpha, y, x, feather)
     return Forgery(out, mask, {"kind": "splice", "shape": shape, "area_target": round(frac, 4),
@@ -276,7 +284,7 @@ def make_sample(kind: str, photo: np.ndarray, donors: list[tuple[str, np.ndarray
     realistic = cfg.recipe == "realistic"
     if kind == "splice":
         donor_key, donor = donors[int(rng.integers(len(donors)))]
-        sample = splice(photo, donor, rng, cfg.area, realistic)
+        sample = splice(photo, donor, rng, cfg.area, realistic, unblended=cfg.recipe == "unblended")
         sample.recipe["donor"] = donor_key
         return sample
     if kind == "copymove":
