@@ -1,12 +1,13 @@
 """Choose effunet-cm's per-pixel combination rule on validation data (issue 18, item 3).
 
-    python scripts/design_fusion.py [--data ../shared/data] [--forgeries work/synth-forgeries] [--test]
+    python scripts/design_fusion.py [--data ../shared/data] [--forgeries work/synth-forgeries]
+        [--realistic work/synth-forgeries-realistic | --no-realistic] [--test]
 
 The components' raw maps (effunet, copymove-sift) are computed once per image and cached in
-work/fusion-maps; every candidate rule is then scored offline on the synthetic VALIDATION split
-(per kind) and on CVIP, and the rule with the best worst-case margin over its best component
+work/fusion-maps; every candidate rule is then scored offline on the VALIDATION splits of both
+forgery recipes effunet trains on (per kind) and on CVIP, and the rule with the best worst-case margin over its best component
 ("never loses to its parts") wins, mean pixel F1 breaking ties. ``--test`` also scores the
-synthetic test split, once, for RESULTS (it chooses nothing). Writes
+synthetic test splits, once, for RESULTS (they choose nothing). Writes
 docs/results/localize/fusion-design/results.{json,md}.
 """
 
@@ -54,15 +55,20 @@ def component_maps(samples, learned, matcher) -> list[dict]:
     return rows
 
 
-def component_sets(data: Path, forgeries: Path, test: bool) -> tuple[dict[str, list[dict]], float]:
+def component_sets(data: Path, forgeries: Path, test: bool,
+                   realistic: Path | None = None) -> tuple[dict[str, list[dict]], float]:
     """The cached component maps of the validation split and CVIP (and the synthetic test split
-    when ``test``), with copymove-sift's threshold: what this script and
-    scripts/design_image_head.py design on."""
+    when ``test``; the realistic recipe's splits too when ``realistic``), with copymove-sift's
+    threshold: what this script and scripts/design_image_head.py design on."""
     learned = load_detector("effunet", calibrated=False)
     matcher = load_detector("copymove-sift", calibrated=False)
     sources = {"validation": forgeries / "val.csv", "cvip": data / "copymove_cvip"}
+    if realistic:
+        sources["validation-realistic"] = realistic / "val.csv"
     if test:
         sources["test"] = forgeries / "test.csv"
+        if realistic:
+            sources["test-realistic"] = realistic / "test.csv"
     return {name: component_maps(find_pixel_pairs(src), learned, matcher) for name, src in sources.items()}, matcher.threshold
 
 
@@ -101,7 +107,7 @@ def margins(table: dict) -> dict[str, dict]:
 def markdown(result: dict) -> str:
     lines = ["# effunet-cm: per-pixel combination chosen on validation", "",
              f"Chosen: **{result['chosen']}** (best worst-case margin over the better component on the "
-             "validation kinds and CVIP; mean F1 breaks ties).", "",
+             "validation kinds of both recipes and CVIP; mean F1 breaks ties).", "",
              "| map | set | " + " | ".join(result["columns"]) + " |", "|---|---|" + "---|" * len(result["columns"])]
     for split in ("design", "test"):
         for name, per_set in result.get(split, {}).items():
@@ -116,18 +122,26 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=Path(os.environ.get("FORENSCOPE_DATA", REPO.parent / "shared" / "data")))
     ap.add_argument("--forgeries", type=Path, default=REPO / "work" / "synth-forgeries")
-    ap.add_argument("--test", action="store_true", help="also score the synthetic test split (chooses nothing)")
+    ap.add_argument("--realistic", type=Path, default=REPO / "work" / "synth-forgeries-realistic",
+                    help="the realistic recipe's forgeries (effunet trains on both recipes)")
+    ap.add_argument("--no-realistic", action="store_true", help="design on the standard recipe only")
+    ap.add_argument("--test", action="store_true", help="also score the synthetic test splits (they choose nothing)")
     args = ap.parse_args()
-    sets, threshold = component_sets(args.data, args.forgeries, args.test)
-    test = sets.pop("test", None)
+    realistic = None if args.no_realistic else args.realistic
+    if realistic and not (realistic / "val.csv").is_file():
+        raise SystemExit(f"{realistic}/val.csv not found: run `forenscope synth forgeries --recipe realistic "
+                         f"--out {realistic}` or pass --no-realistic")
+    sets, threshold = component_sets(args.data, args.forgeries, args.test, realistic)
+    test = {k: sets.pop(k) for k in [k for k in sets if k.startswith("test")]}
     table = evaluate(sets, threshold)
     m = margins(table)
     chosen = max(m, key=lambda k: (round(m[k]["worst_margin"], 3), m[k]["mean_f1"]))
     result = {"design": table, "margins": m, "chosen": chosen, "git": git_commit(), "environment": environment()}
     if args.test:
-        result["test"] = evaluate({"test": test}, threshold)
+        result["test"] = evaluate(test, threshold)
     cols = [(s, k) for s, subs in table["effunet"].items() for k in subs]
-    result["column_keys"] = cols + ([("test", k) for k in result["test"]["effunet"]["test"]] if args.test else [])
+    result["column_keys"] = cols + ([(s, k) for s, subs in result["test"]["effunet"].items() for k in subs]
+                                    if args.test else [])
     result["columns"] = [f"{s} {k}" for s, k in result["column_keys"]]
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "results.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -116,6 +116,27 @@ def test_a_weak_match_on_texture_the_learned_map_avoids_leaves_the_learned_map()
     assert not matched_texture(np.zeros_like(learned), texture)  # nothing learned: nothing to prefer
 
 
+def test_agreeing_rule_keeps_the_learned_regions_that_touch_the_match_and_at_threshold_redraws_nothing():
+    """The weak branch keeps the learned map's confident regions next to the matcher's regions
+    and drops those elsewhere; a match at exactly the matcher's threshold leaves the learned map."""
+    from forenscope.detectors.fusion import RULES
+
+    rule = RULES["matcher-only-from-0.6-else-agreeing-confident-unless-texture-over-threshold"]
+    learned = np.zeros((100, 100), np.float32)
+    learned[20:30, 20:30] = 0.95                     # next to the match: the pasted copy
+    learned[70:80, 70:80] = 0.95                     # far from it: dropped
+    learned[40:45, 80:85] = 0.7                      # not confident: dropped
+    clone = np.zeros_like(learned)
+    clone[20:30, 31:40] = 1.0                        # 1 px gap to the first region
+    fused = rule(learned, clone, 0.5, 0.4)
+    expected = clone.copy()
+    expected[20:30, 20:30] = 0.95
+    assert np.array_equal(fused, expected)
+    assert np.array_equal(rule(learned, clone, 0.4, 0.4), learned)              # 8 inliers: map unchanged
+    assert np.array_equal(rule(learned, clone, 0.7, 0.4), clone)                # strong: the matcher's map
+    assert np.array_equal(rule(learned, np.zeros_like(learned), 0.5, 0.4), learned)  # nothing matched
+
+
 def test_fusion_applies_its_cards_rule_to_the_clone_regions_and_the_learned_map(monkeypatch):
     """effunet-cm: on a copy-move the fused mask covers source and target (the learned map
     alone need not); on an image with no copy it is exactly effunet's map."""
