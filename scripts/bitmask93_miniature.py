@@ -34,7 +34,7 @@ import torch.nn.functional as F
 
 from forenscope.data.forgeries import PairCache, read_rows
 from forenscope.nets.lstm_localizers import Bitmask93PatchClassifier
-from forenscope.records import environment, git_commit, write_json
+from forenscope.records import environment, git_commit, write_results
 
 REPO = Path(__file__).resolve().parent.parent
 PATCH = 32
@@ -195,9 +195,7 @@ def main() -> None:
                           for part in ("validation", "test_spliced_images", "test_spliced_images_at_validation_threshold",
                                        "test_with_authentic_images")},
               "seeds": runs, "git": git_commit(), "environment": environment()}
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_json(args.out / "results.json", result)
-    (args.out / "results.md").write_text(markdown(result))
+    write_results(args.out, result, markdown)
     print(markdown(result))
 
 

@@ -24,7 +24,7 @@ import torch
 
 from forenscope.data.forgeries import PairCache, read_rows
 from forenscope.detectors import load_detector
-from forenscope.records import environment, git_commit, write_json
+from forenscope.records import environment, git_commit, write_results
 
 REPO = Path(__file__).resolve().parent.parent
 PATCH = 64
@@ -112,9 +112,7 @@ def main() -> None:
     result = {"split": args.split, "forgeries": str(args.forgeries), "weights": args.run or "shipped jlstm",
               "weights_sha256": det.card.get("weights_sha256"), "patch_fraction": fraction, "subsets": subsets,
               "git": git_commit(), "environment": environment()}
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_json(args.out / "results.json", result)
-    (args.out / "results.md").write_text(markdown(result))
+    write_results(args.out, result, markdown)
     print(markdown(result))
 
 

@@ -54,3 +54,13 @@ def test_bitmask93_miniature_labels_32px_patches_at_the_published_share():
     assert labels.tolist() == [True, False, False, False, False, False]
     x = bm.as_input(np.full((1, 32, 32, 3), 255, np.uint8))
     assert x.shape == (1, 3, 32, 32) and float(x.max()) == 1.0
+
+
+def test_results_are_written_as_strict_json_beside_their_markdown(tmp_path):
+    import json
+
+    from forenscope.records import write_results
+
+    write_results(tmp_path / "out", {"patch_f1": float("nan"), "n": 3}, lambda r: f"# n = {r['n']}\n")
+    assert json.loads((tmp_path / "out" / "results.json").read_text()) == {"patch_f1": None, "n": 3}
+    assert (tmp_path / "out" / "results.md").read_text() == "# n = 3\n"
