@@ -15,7 +15,6 @@ none, chance). H-LSTM has no patch head, so it has no row here.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import torch
 
 from forenscope.data.forgeries import PairCache, read_rows
 from forenscope.detectors import load_detector
+from forenscope.evaluate.metrics import patch_labels
 from forenscope.records import environment, git_commit, write_results
 
 REPO = Path(__file__).resolve().parent.parent
@@ -31,14 +31,11 @@ PATCH = 64
 
 
 def patches(rgb: np.ndarray, mask: np.ndarray, fraction: float) -> tuple[list[np.ndarray], np.ndarray]:
-    """The whole 64 x 64 patches of an image and their labels (manipulated share >= ``fraction``)."""
-    h, w = mask.shape
-    crops, labels = [], []
-    for y in range(0, h - PATCH + 1, PATCH):
-        for x in range(0, w - PATCH + 1, PATCH):
-            crops.append(rgb[y:y + PATCH, x:x + PATCH])
-            labels.append(mask[y:y + PATCH, x:x + PATCH].mean() >= fraction)
-    return crops, np.array(labels, bool)
+    """The whole 64 x 64 patches of an image, in raster order, and their labels (manipulated
+    share >= ``fraction``: ``metrics.patch_labels``, the evaluator's rule)."""
+    gh, gw = mask.shape[0] // PATCH, mask.shape[1] // PATCH
+    crops = [rgb[y * PATCH:(y + 1) * PATCH, x * PATCH:(x + 1) * PATCH] for y in range(gh) for x in range(gw)]
+    return crops, patch_labels(mask, PATCH, fraction).ravel()
 
 
 def patch_probabilities(det, crops: list[np.ndarray], per_batch: int = 256) -> np.ndarray:

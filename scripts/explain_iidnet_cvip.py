@@ -22,7 +22,6 @@ follows it, the explanation holds.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import cv2
@@ -30,10 +29,11 @@ import numpy as np
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
+from forenscope.data.datasets import find_pixel_pairs
 from forenscope.data.forgeries import PairCache, read_rows
 from forenscope.detectors import load_detector
 from forenscope.imageio import read_image
-from forenscope.records import environment, git_commit, write_json
+from forenscope.records import environment, git_commit, write_results
 
 REPO = Path(__file__).resolve().parent.parent
 WINDOW = 15
@@ -71,30 +71,7 @@ def summarise(rows: list[dict]) -> dict:
     return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
-    ap.add_argument("--forgeries", type=Path, default=REPO / "work" / "synth-forgeries")
-    ap.add_argument("--out", type=Path, default=REPO / "docs" / "results" / "localize" / "iidnet-cvip")
-    args = ap.parse_args()
-    det = load_detector("iidnet", calibrated=False)
-    cvip = args.data / "copymove_cvip"
-    sets = {"cvip": [], "telea_validation": []}
-    for image in sorted((cvip / "forged").glob("*.png")):
-        mask_path = cvip / "masks" / f"{image.stem}_mask.png"
-        if not mask_path.is_file():
-            print(f"no mask for {image.name}", file=sys.stderr)
-            continue
-        rgb, _ = read_image(image)
-        m, _ = read_image(mask_path)
-        sets["cvip"].append(per_image(det, rgb, m.max(axis=2) > 127))
-    cache = PairCache()
-    for row in read_rows(args.forgeries, "val", ["inpaint-telea"], authentic=False):
-        sets["telea_validation"].append(per_image(det, *cache.get(row)))
-    result = {"summary": {k: summarise(v) for k, v in sets.items()}, "window": WINDOW,
-              "weights_sha256": det.card.get("weights_sha256"), "git": git_commit(), "environment": environment()}
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_json(args.out / "results.json", result)
+def markdown(result: dict) -> str:
     lines = ["# IID-Net on CVIP: the flatness explanation", "",
              "| set | images | IID-Net pixel AUC | flatness-only pixel AUC | Spearman(IID-Net, flatness) | "
              "region texture / rest (median) | regions more textured than the rest | IID-Net AUC < 0.5 | flatness AUC < 0.5 |",
@@ -106,8 +83,28 @@ def main() -> None:
                      f"{s['share_flatness_auc_below_half']:.2f} |")
     lines += ["", "Means over images. Chance: pixel AUC 0.5. Flatness = minus the local std of the Laplacian "
               f"residual ({WINDOW} x {WINDOW} window)."]
-    (args.out / "results.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    ap.add_argument("--forgeries", type=Path, default=REPO / "work" / "synth-forgeries")
+    ap.add_argument("--out", type=Path, default=REPO / "docs" / "results" / "localize" / "iidnet-cvip")
+    args = ap.parse_args()
+    det = load_detector("iidnet", calibrated=False)
+    sets = {"cvip": [], "telea_validation": []}
+    for sample in find_pixel_pairs(args.data / "copymove_cvip"):
+        if sample.mask is not None:  # the 50 copy-moves (the 10 originals have no region)
+            rgb, m = read_image(sample.image)[0], read_image(sample.mask)[0]
+            sets["cvip"].append(per_image(det, rgb, m.max(axis=2) > 127))
+    cache = PairCache()
+    for row in read_rows(args.forgeries, "val", ["inpaint-telea"], authentic=False):
+        sets["telea_validation"].append(per_image(det, *cache.get(row)))
+    result = {"summary": {k: summarise(v) for k, v in sets.items()}, "window": WINDOW,
+              "weights_sha256": det.card.get("weights_sha256"), "git": git_commit(), "environment": environment()}
+    write_results(args.out, result, markdown)
+    print(markdown(result))
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ def _agreeing_confident(learned, clone, reach: int = 5):
     c = clone >= 0.5
     if not c.any():
         return learned
-    n, labels = cv2.connectedComponents((learned >= 0.9).astype(np.uint8))
+    _, labels = cv2.connectedComponents((learned >= 0.9).astype(np.uint8))
     near = cv2.dilate(c.astype(np.uint8), np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)).astype(bool)
     touching = np.isin(labels, np.unique(labels[near & (labels > 0)])) & (labels > 0)
     return np.maximum(clone, np.where(touching, learned, 0.0))
