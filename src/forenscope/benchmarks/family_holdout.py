@@ -115,12 +115,15 @@ class Pool:
         """Another encoder's features of the probe's views (view ids, e.g. the served image, its
         half-scale copy, a residual), side by side: (pool (n, 1, d), faces (n, d)); no augmented views."""
         from forenscope.train.probe import features, tap_columns
-        from forenscope.nets.lite_probe import stage_end_taps
+        from forenscope.nets.lite_probe import cached_taps, stage_end_taps
 
         views = [(0, v) for v in side_by_side]
-        cols = tap_columns(taps, stage_end_taps(encoder), encoder)
-        pool = features(self.items, views, self.cache, self.log, encoder=encoder)[..., cols]
-        faces = features(self.faces, views, self.cache, self.log, encoder=encoder)[..., cols] if self.faces else None
+        all_taps = cached_taps(taps, encoder)
+        every = all_taps != stage_end_taps(encoder)
+        cols = tap_columns(taps, all_taps, encoder)
+        pool = features(self.items, views, self.cache, self.log, encoder=encoder, every_block=every)[..., cols]
+        faces = (features(self.faces, views, self.cache, self.log, encoder=encoder, every_block=every)[..., cols]
+                 if self.faces else None)
         pool = np.concatenate([pool[:, v] for v in range(len(views))], -1)[:, None]
         faces = np.concatenate([faces[:, v] for v in range(len(views))], -1) if faces is not None else None
         return pool, faces
@@ -170,13 +173,14 @@ def _fit_scores(method: dict, pool: Pool, train: np.ndarray, val_real: np.ndarra
                 seed: int, fake: np.ndarray, train_real: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, dict]:
     """Logits of one method for every pool image and every faces_dev image, fitted on ``train``."""
     from forenscope.train.logistic import fit_logistic, probe_logits
+    from forenscope.nets.lite_probe import stage_end_taps
     from forenscope.train.probe import L2_GRID, choose_l2, network_views, tap_columns, training_rows
 
     kind = method["kind"]
     if kind == "probe":
         encoder = method.get("encoder", "lite0")
         side_by_side = network_views(method)
-        if encoder != "lite0":
+        if encoder != "lite0" or set(method["taps"]) - set(stage_end_taps(encoder)):
             feats, face_feats = pool.encoder_features(encoder, method["taps"], side_by_side)
         else:
             feats, face_feats = pool.probe_features(tap_columns(method["taps"]), side_by_side)

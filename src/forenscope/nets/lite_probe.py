@@ -42,6 +42,18 @@ def stage_end_taps(variant: str = "lite0") -> tuple[int, ...]:
     return tuple(int(e) for e in ends) + (int(ends[-1]) + 1,)
 
 
+def every_tap(variant: str = "lite0") -> tuple[int, ...]:
+    """Every block and the head conv."""
+    return tuple(range(sum(REPEATS[variant]) + 1))
+
+
+def cached_taps(taps, variant: str = "lite0") -> tuple[int, ...]:
+    """The tap set whose features are cached for a probe of ``taps``: the stage ends when they
+    cover it (the usual, smaller cache), else every block."""
+    ends = stage_end_taps(variant)
+    return ends if set(taps) <= set(ends) else every_tap(variant)
+
+
 HEAD = 16  # Lite0's head conv tap (1280 channels) after its 16 MBConv blocks
 TAP_CHANNELS = tap_channels("lite0")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from forenscope.data.families import Item, assign_folds, load_item, real_split
-from forenscope.nets.lite_probe import LiteProbe, load_lite0_trunk, stage_end_taps, tap_channels
+from forenscope.nets.lite_probe import LiteProbe, cached_taps, every_tap, load_lite0_trunk, stage_end_taps, tap_channels
 from forenscope.methods import get_method
 from forenscope.train.logistic import fit_logistic, probe_logits, threshold_for_fpr
 from forenscope.train.pretrained import SOURCES
@@ -72,10 +72,11 @@ class _Features(torch.nn.Module):
 
 
 class FeatureExtractor:
-    """Pooled features of all taps, through ONNX Runtime when it exports (3x eager speed)."""
+    """Pooled features of all taps (the stage ends, or with ``every_block`` every block),
+    through ONNX Runtime when it exports (3x eager speed)."""
 
-    def __init__(self, threads: int = 0, encoder: str = "lite0"):
-        self.net = pretrained_probe(stage_end_taps(encoder), encoder=encoder)
+    def __init__(self, threads: int = 0, encoder: str = "lite0", every_block: bool = False):
+        self.net = pretrained_probe(every_tap(encoder) if every_block else stage_end_taps(encoder), encoder=encoder)
         # 0: OMP_NUM_THREADS when set (one core beside a training job), else every core
         self.threads = threads or int(os.environ.get("OMP_NUM_THREADS") or 0) or os.cpu_count() or 1
         self.session = None
@@ -161,12 +162,12 @@ def view_of(rgb: np.ndarray, item: Item, seed: int, view: int) -> np.ndarray:
 
 
 def features(items: list[Item], views: list[tuple[int, int]], cache: Path | None, log: Log = print,
-             threads: int = 0, encoder: str = "lite0") -> np.ndarray:
-    """(len(items), len(views), dim) features of all taps (``stage_end_taps(encoder)``);
-    ``views`` are (seed, view) pairs. Cached per view in ``cache`` (one .npy per view, keyed by
-    the item list and the encoder)."""
+             threads: int = 0, encoder: str = "lite0", every_block: bool = False) -> np.ndarray:
+    """(len(items), len(views), dim) features of all taps (``stage_end_taps(encoder)``, or
+    ``every_tap(encoder)`` with ``every_block``); ``views`` are (seed, view) pairs. Cached per
+    view in ``cache`` (one .npy per view, keyed by the item list, the encoder and the tap set)."""
     key = hashlib.sha256("\n".join(f"{i.path}|{i.side}|{i.prepared}" for i in items).encode()).hexdigest()[:16]
-    key += "" if encoder == "lite0" else f"-{encoder}"
+    key += ("" if encoder == "lite0" else f"-{encoder}") + ("-allblocks" if every_block else "")
     out: list[np.ndarray | None] = [None] * len(views)
     todo = []
     for k, (seed, view) in enumerate(views):
@@ -176,7 +177,7 @@ def features(items: list[Item], views: list[tuple[int, int]], cache: Path | None
         else:
             todo.append((k, seed, view, path))
     if todo:
-        extractor = FeatureExtractor(threads, encoder)
+        extractor = FeatureExtractor(threads, encoder, every_block)
         start = time.time()
         arrays = {k: np.zeros((len(items), extractor(np.zeros((64, 64, 3), np.uint8)).shape[0]), np.float32)
                   for k, *_ in todo}
@@ -265,8 +266,9 @@ def fit_member(network: dict, items: list[Item], split_masks, folds: dict, cfg: 
     seed = int(cfg["train"]["seed"])
     views = ([(0, v) for v in side_by_side] if side_by_side != [0]
              else [(seed, v) for v in range(cfg["data"]["views"] + 1)])
-    cols = tap_columns(taps, stage_end_taps(encoder), encoder)
-    feats = features(items, views, cache, log, encoder=encoder)[..., cols]
+    all_taps = cached_taps(taps, encoder)
+    cols = tap_columns(taps, all_taps, encoder)
+    feats = features(items, views, cache, log, encoder=encoder, every_block=all_taps != stage_end_taps(encoder))[..., cols]
     if side_by_side != [0]:  # the views' features side by side, as LiteProbe computes them
         feats = np.concatenate([feats[:, k] for k in range(len(views))], -1)[:, None]
         views = views[:1]
