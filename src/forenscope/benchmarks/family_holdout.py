@@ -38,7 +38,7 @@ class Pool:
 
     def __init__(self, data: Path, art: Path | None, seeds: list[int], views: int, cache: Path, log: Log,
                  detectors: list[str], residual_views: tuple[int, ...] = ()):
-        from forenscope.train.probe import HALF_SCALE, features
+        from forenscope.train.probe_features import HALF_SCALE, features
 
         self.cache, self.log, self._images = cache, log, None
         self.items = pool_items(data, art)
@@ -114,7 +114,7 @@ class Pool:
     def encoder_features(self, encoder: str, taps, side_by_side: list[int]):
         """Another encoder's features of the probe's views (view ids, e.g. the served image, its
         half-scale copy, a residual), side by side: (pool (n, 1, d), faces (n, d)); no augmented views."""
-        from forenscope.train.probe import features, tap_columns
+        from forenscope.train.probe_features import features, tap_columns
         from forenscope.nets.lite_probe import cached_taps, stage_end_taps
 
         views = [(0, v) for v in side_by_side]
@@ -174,7 +174,8 @@ def _fit_scores(method: dict, pool: Pool, train: np.ndarray, val_real: np.ndarra
     """Logits of one method for every pool image and every faces_dev image, fitted on ``train``."""
     from forenscope.train.logistic import fit_logistic, probe_logits
     from forenscope.nets.lite_probe import stage_end_taps
-    from forenscope.train.probe import L2_GRID, choose_l2, network_views, tap_columns, training_rows
+    from forenscope.train.probe import choose_l2, training_rows
+    from forenscope.train.probe_features import L2_GRID, network_views, tap_columns, with_downscaled_reals
 
     kind = method["kind"]
     if kind == "probe":
@@ -185,6 +186,9 @@ def _fit_scores(method: dict, pool: Pool, train: np.ndarray, val_real: np.ndarra
         else:
             feats, face_feats = pool.probe_features(tap_columns(method["taps"]), side_by_side)
         views = pool.view_idx(seed) if method.get("augment", True) and side_by_side == [0] else [0]
+        if method.get("downscaled_reals"):  # the reals shrunk and re-saved, as extra real training rows
+            feats = with_downscaled_reals(feats, pool.items, side_by_side, encoder, method["taps"], pool.cache, pool.log)
+            views = [0, 1]
         balance = bool(method.get("balance_families", False))
         l2, cv = choose_l2(feats, pool.items, fake & train, train_real, val_real, inner_folds,
                            method.get("l2", L2_GRID), views, balance)
@@ -255,7 +259,7 @@ def run_family_holdout(proto: dict, out: Path, data: Path, log: Log = print, cac
         raise FileNotFoundError(f"{art}/manifest.tsv not found: run `python scripts/fetch_real_art.py --out {art}` first")
     methods = proto["methods"]
     detectors = [m["detector"] for m in methods if m["kind"] == "detector"]
-    from forenscope.train.probe import HALF_SCALE, network_views
+    from forenscope.train.probe_features import HALF_SCALE, network_views
 
     extra = sorted({v for m in methods if m["kind"] == "probe" for v in network_views(m) if v not in (0, HALF_SCALE)})
     pool = Pool(data, art, seeds, int(proto.get("views", 2)), cache or Path("work/probe-features"), log, detectors,

@@ -87,8 +87,9 @@ PROBE_DEFAULTS = {
     "network": {"taps": [4, 10]},
     "input": {"tile": 512, "max_tiles": 4},
     "data": {"art": "work/real-art", "folds": 5, "views": 2},
-    # balance_families: each generator family / real source weighs the same in the fit
-    "train": {"seed": 0, "l2": [1e-3, 1e-2, 1e-1], "threads": 0, "balance_families": False},
+    # balance_families: each generator family / real source weighs the same in the fit;
+    # downscaled_reals: each training real also enters shrunk and re-saved (train.probe_features.downscaled)
+    "train": {"seed": 0, "l2": [1e-3, 1e-2, 1e-1], "threads": 0, "balance_families": False, "downscaled_reals": False},
     "calibration": {"target_fpr": 0.05},
     # the benchmark figures the card quotes: generator-holdout's results.json and the method row
     "evaluation": {"results": "", "method": ""},
@@ -149,7 +150,8 @@ def load_config(path: str | Path) -> dict:
 # when they hold it, so a finished run of an older config is still recognised (and resumed).
 NEUTRAL = {("augment", "resize_prob"): 0.0, ("augment", "resize_scale"): [0.5, 1.5],
            ("augment", "noise_prob"): 0.0, ("augment", "noise_sigma"): [0.0, 8.0], ("train", "amp"): True,
-           ("train", "class_weights"): "published", ("train", "balance_families"): False}
+           ("train", "class_weights"): "published", ("train", "balance_families"): False,
+           ("train", "downscaled_reals"): False}
 # what describes a model without changing how it trains: never part of the hash
 DOCUMENTATION = ("status", "status_note")
 

@@ -20,14 +20,14 @@ from forenscope.nets.lite_probe import HEAD, LiteTrunk, pooled
 
 
 def _pretrained_trunk(depth: int) -> LiteTrunk:
-    from forenscope.train.probe import pretrained_probe
+    from forenscope.train.probe_features import pretrained_probe
 
     return pretrained_probe((depth - 1,)).trunk  # tap depth - 1: blocks 0..depth-1 (16: the head conv)
 
 
 def frozen_activations(images: list[np.ndarray], frozen: int) -> list[np.ndarray]:
     """Outputs of blocks 0..frozen-1 for each image (float16, C x H x W)."""
-    from forenscope.train.probe import pretrained_probe
+    from forenscope.train.probe_features import pretrained_probe
 
     net = pretrained_probe((frozen - 1,))  # its trunk is blocks 0..frozen-1
     out = []

