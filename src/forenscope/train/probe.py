@@ -2,9 +2,9 @@
 from PyPI), then an L2-regularised logistic regression on them.
 
 Features (``train/probe_features.py``) are computed once per image and view and cached, so the
-leave-family-out benchmark fits hundreds of probes in minutes. The regularisation is chosen by leave-group-out cross-validation over the
-training families (never on a test split), the threshold at the target false-positive rate on
-validation real images.
+leave-family-out benchmark fits hundreds of probes in minutes. The regularisation is chosen by
+leave-group-out cross-validation over the training families (never on a test split), the
+threshold at the target false-positive rate on validation real images.
 
     forenscope train configs/lite-probe.toml --ship
 """
