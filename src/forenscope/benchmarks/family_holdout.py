@@ -114,18 +114,12 @@ class Pool:
     def encoder_features(self, encoder: str, taps, side_by_side: list[int]):
         """Another encoder's features of the probe's views (view ids, e.g. the served image, its
         half-scale copy, a residual), side by side: (pool (n, 1, d), faces (n, d)); no augmented views."""
-        from forenscope.train.probe_features import features, tap_columns
-        from forenscope.nets.lite_probe import cached_taps, stage_end_taps
+        from forenscope.train.probe_features import tap_features
 
         views = [(0, v) for v in side_by_side]
-        all_taps = cached_taps(taps, encoder)
-        every = all_taps != stage_end_taps(encoder)
-        cols = tap_columns(taps, all_taps, encoder)
-        pool = features(self.items, views, self.cache, self.log, encoder=encoder, every_block=every)[..., cols]
-        faces = (features(self.faces, views, self.cache, self.log, encoder=encoder, every_block=every)[..., cols]
+        pool = tap_features(self.items, views, self.cache, self.log, encoder, taps).reshape(len(self.items), 1, -1)
+        faces = (tap_features(self.faces, views, self.cache, self.log, encoder, taps).reshape(len(self.faces), -1)
                  if self.faces else None)
-        pool = np.concatenate([pool[:, v] for v in range(len(views))], -1)[:, None]
-        faces = np.concatenate([faces[:, v] for v in range(len(views))], -1) if faces is not None else None
         return pool, faces
 
     def probe_features(self, cols: np.ndarray, side_by_side: list[int]):

@@ -21,11 +21,10 @@ import numpy as np
 import torch
 
 from forenscope.data.families import Item, assign_folds, real_split
-from forenscope.nets.lite_probe import cached_taps, stage_end_taps
 from forenscope.train.logistic import fit_logistic, probe_logits, threshold_for_fpr
 from forenscope.train.pretrained import SOURCES
 from forenscope.records import write_card
-from forenscope.train.probe_features import features, network_views, pretrained_probe, tap_columns, with_downscaled_reals
+from forenscope.train.probe_features import network_views, pretrained_probe, tap_features, with_downscaled_reals
 
 Log = Callable[[str], None]
 
@@ -101,11 +100,9 @@ def fit_member(network: dict, items: list[Item], split_masks, folds: dict, cfg: 
     seed = int(cfg["train"]["seed"])
     views = ([(0, v) for v in side_by_side] if side_by_side != [0]
              else [(seed, v) for v in range(cfg["data"]["views"] + 1)])
-    all_taps = cached_taps(taps, encoder)
-    cols = tap_columns(taps, all_taps, encoder)
-    feats = features(items, views, cache, log, encoder=encoder, every_block=all_taps != stage_end_taps(encoder))[..., cols]
+    feats = tap_features(items, views, cache, log, encoder, taps)
     if side_by_side != [0]:  # the views' features side by side, as LiteProbe computes them
-        feats = np.concatenate([feats[:, k] for k in range(len(views))], -1)[:, None]
+        feats = feats.reshape(len(items), 1, -1)
         views = views[:1]
     view_idx = list(range(len(views)))
     if cfg["train"].get("downscaled_reals"):  # shrunk, re-saved copies of the reals as extra real rows

@@ -204,17 +204,25 @@ def features(items: list[Item], views: list[tuple[int, int]], cache: Path | None
     return np.stack(out, 1)
 
 
+def tap_features(items: list[Item], views: list[tuple[int, int]], cache: Path | None, log: Log, encoder: str,
+                 taps) -> np.ndarray:
+    """(len(items), len(views), dim) features of ``taps`` only, read from the cache that covers
+    them (``cached_taps``: the stage ends, else every block)."""
+    all_taps = cached_taps(taps, encoder)
+    return features(items, views, cache, log, encoder=encoder, every_block=all_taps != stage_end_taps(encoder))[
+        ..., tap_columns(taps, all_taps, encoder)]
+
+
 def with_downscaled_reals(feats: np.ndarray, items: list[Item], side_by_side: list[int], encoder: str, taps,
                           cache: Path | None, log: Log = print) -> np.ndarray:
     """``feats`` (n, 1, d) of a probe's views, with a second view: the same views of each real
-    image after :func:`downscaled`; NaN for the fakes, so ``training_rows`` adds the shrunk reals
-    as extra real rows and nothing else."""
+    image after :func:`downscaled` (computed for the reals only); NaN for the fakes, so
+    ``training_rows`` adds the shrunk reals as extra real rows and nothing else."""
     down = {v: k for k, v in DOWNSCALED_VIEW.items()}
     if any(v not in down for v in side_by_side):
         raise ValueError(f"downscaled reals need views among half / residual at sigma 0.5, got view ids {side_by_side}")
-    all_taps = cached_taps(taps, encoder)
-    extra = features(items, [(0, down[v]) for v in side_by_side], cache, log, encoder=encoder,
-                     every_block=all_taps != stage_end_taps(encoder))[..., tap_columns(taps, all_taps, encoder)]
-    extra = np.concatenate([extra[:, k] for k in range(len(side_by_side))], -1)
-    extra[np.array([it.label == 1 for it in items])] = np.nan
-    return np.concatenate([feats[:, :1], extra[:, None]], 1)
+    real = np.flatnonzero([it.label == 0 for it in items])
+    shrunk = tap_features([items[i] for i in real], [(0, down[v]) for v in side_by_side], cache, log, encoder, taps)
+    extra = np.full((len(items), 1, feats.shape[-1]), np.nan, np.float32)
+    extra[real, 0] = shrunk.reshape(len(real), -1)  # the views side by side, as LiteProbe sets them
+    return np.concatenate([feats[:, :1], extra], 1)
