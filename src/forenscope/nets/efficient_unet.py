@@ -1,5 +1,5 @@
 """A localiser in the style most strong ones share: an ImageNet-pretrained RGB encoder
-(EfficientNet-Lite0, cut at stride 16) beside a noise-residual branch (fixed SRM high-pass +
+(EfficientNet-Lite0, 1 or 2, cut at stride 16) beside a noise-residual branch (fixed SRM high-pass +
 Bayar-constrained convolution), fused in a small U-Net decoder to full-resolution logits.
 
 The encoder's layer names follow the published EfficientNet-Lite checkpoints without their
@@ -9,6 +9,7 @@ Input: RGB in [0, 1], (B, 3, H, W) with H, W multiples of 16; output: logits (B,
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -18,6 +19,13 @@ from forenscope.nets.iidnet import bayar_constrain
 # (expand ratio, kernel, stride, out channels, repeats) of EfficientNet-Lite0
 LITE0_STAGES = ((1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3),
                 (6, 5, 1, 112, 3), (6, 5, 2, 192, 4), (6, 3, 1, 320, 1))
+# blocks per stage of each EfficientNet-Lite variant (kernels, strides and expansions are Lite0's
+# for all; the first and last stages keep one block, as the Lite models fix them)
+REPEATS = {"lite0": tuple(r for *_, r in LITE0_STAGES), "lite1": (1, 3, 3, 4, 4, 5, 1),
+           "lite2": (1, 3, 3, 4, 4, 5, 1)}
+# output channels per stage: Lite2 scales Lite0's by 1.1, rounded to multiples of 8 (read off its checkpoint)
+WIDTHS = {"lite0": tuple(c for _, _, _, c, _ in LITE0_STAGES), "lite1": tuple(c for _, _, _, c, _ in LITE0_STAGES),
+          "lite2": (16, 24, 48, 88, 120, 208, 352)}
 BN_EPS = 1e-3  # TensorFlow's, as the checkpoint was trained with
 KV = torch.tensor([[-1, 2, -2, 2, -1], [2, -6, 8, -6, 2], [-2, 8, -12, 8, -2],
                    [2, -6, 8, -6, 2], [-1, 2, -2, 2, -1]], dtype=torch.float32) / 12.0
@@ -44,6 +52,13 @@ class MBConv(nn.Module):
         return x + y if self.residual else y
 
 
+def stages(variant: str) -> tuple:
+    """(expand ratio, kernel, stride, out channels, repeats) per stage of EfficientNet-``variant``."""
+    if variant not in REPEATS:
+        raise ValueError(f"unknown encoder {variant!r}; known: {', '.join(REPEATS)}")
+    return tuple(st[:3] + (c, r) for st, c, r in zip(LITE0_STAGES, WIDTHS[variant], REPEATS[variant]))
+
+
 def mbconv_blocks(stages) -> list[MBConv]:
     """The MBConv blocks of an EfficientNet-Lite trunk after its 32-channel stem, in order;
     ``stages``: (expand ratio, kernel, stride, out channels, repeats) per stage."""
@@ -65,20 +80,23 @@ def through_blocks(x: torch.Tensor, blocks: nn.ModuleList, taps) -> tuple[torch.
     return x, out
 
 
-class Lite0Encoder(nn.Module):
-    """EfficientNet-Lite0 up to the last block at stride 16 (blocks 0-10). Returns the
-    features at strides 2, 4, 8 and 16 (16, 24, 40, 112 channels)."""
+class LiteEncoder(nn.Module):
+    """An EfficientNet-Lite trunk up to its last block at stride 16 (the end of stage 5). Returns
+    the features at strides 2, 4, 8 and 16 (the ends of stages 1, 2, 3 and 5: 16, 24, 40, 112
+    channels for Lite0 and Lite1, 16, 24, 48, 120 for Lite2)."""
 
-    TAPS = (0, 2, 4, 10)
-
-    def __init__(self):
+    def __init__(self, variant: str = "lite0"):
         super().__init__()
+        blocks = mbconv_blocks(stages(variant))  # raises on an unknown variant
+        ends = np.cumsum(REPEATS[variant]) - 1
+        self.taps = tuple(int(ends[i]) for i in (0, 1, 2, 4))
+        self.channels = tuple(WIDTHS[variant][i] for i in (0, 1, 2, 4))
         self.conv_stem = nn.Conv2d(3, 32, 3, 2, 1, bias=False)
         self.bn0 = nn.BatchNorm2d(32, eps=BN_EPS)
-        self.blocks = nn.ModuleList(mbconv_blocks(LITE0_STAGES)[: self.TAPS[-1] + 1])
+        self.blocks = nn.ModuleList(blocks[: self.taps[-1] + 1])
 
     def forward(self, x):
-        return through_blocks(F.relu6(self.bn0(self.conv_stem(x))), self.blocks, self.TAPS)[1]
+        return through_blocks(F.relu6(self.bn0(self.conv_stem(x))), self.blocks, self.taps)[1]
 
 
 class NoiseBranch(nn.Module):
@@ -104,16 +122,17 @@ def _conv_bn(cin: int, cout: int) -> nn.Sequential:
 
 
 class EfficientUNet(nn.Module):
-    def __init__(self, noise: bool = True, dec: tuple = (64, 32, 16)):
+    def __init__(self, noise: bool = True, dec: tuple = (64, 32, 16), encoder: str = "lite0"):
         super().__init__()
-        self.encoder = Lite0Encoder()
+        self.encoder = LiteEncoder(encoder)
+        c2, c4, c8, c16 = self.encoder.channels
         self.noise = NoiseBranch(24) if noise else None
         self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1), persistent=False)
         d8, d4, d2 = dec
-        self.up8 = _conv_bn(112 + 40, d8)
-        self.up4 = _conv_bn(d8 + 24 + (24 if noise else 0), d4)
-        self.up2 = _conv_bn(d4 + 16, d2)
+        self.up8 = _conv_bn(c16 + c8, d8)
+        self.up4 = _conv_bn(d8 + c4 + (24 if noise else 0), d4)
+        self.up2 = _conv_bn(d4 + c2, d2)
         self.head = nn.Conv2d(d2, 1, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -132,7 +151,7 @@ def _up(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 def load_lite0_checkpoint(encoder: nn.Module, state: dict) -> list[str]:
     """Copy a published EfficientNet-Lite state dict (keys like ``_blocks.3._bn1.weight``)
-    into ``encoder`` (a Lite0Encoder, or lite_probe's LiteTrunk); returns the checkpoint keys
+    into ``encoder`` (a LiteEncoder, or lite_probe's LiteTrunk); returns the checkpoint keys
     that were not used (head, classifier, later blocks). Every encoder tensor must be found,
     with its shape."""
     mapped = {k.replace("_blocks.", "blocks.").replace("._", ".").lstrip("_"): v for k, v in state.items()}

@@ -14,21 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from forenscope.nets.efficient_unet import BN_EPS, LITE0_STAGES, load_lite0_checkpoint, mbconv_blocks, through_blocks
-
-# blocks per stage of each EfficientNet-Lite variant (kernels, strides and expansions are Lite0's
-# for all; the first and last stages keep one block, as the Lite models fix them)
-REPEATS = {"lite0": tuple(r for *_, r in LITE0_STAGES), "lite1": (1, 3, 3, 4, 4, 5, 1),
-           "lite2": (1, 3, 3, 4, 4, 5, 1)}
-# output channels per stage: Lite2 scales Lite0's by 1.1, rounded to multiples of 8 (read off its checkpoint)
-WIDTHS = {"lite0": tuple(c for _, _, _, c, _ in LITE0_STAGES), "lite1": tuple(c for _, _, _, c, _ in LITE0_STAGES),
-          "lite2": (16, 24, 48, 88, 120, 208, 352)}
-
-
-def stages(variant: str) -> tuple:
-    if variant not in REPEATS:
-        raise ValueError(f"unknown encoder {variant!r}; known: {', '.join(REPEATS)}")
-    return tuple(st[:3] + (c, r) for st, c, r in zip(LITE0_STAGES, WIDTHS[variant], REPEATS[variant]))
+from forenscope.nets.efficient_unet import (BN_EPS, REPEATS, WIDTHS, load_lite0_checkpoint, mbconv_blocks, stages,
+                                            through_blocks)
 
 
 def tap_channels(variant: str = "lite0") -> tuple[int, ...]:
