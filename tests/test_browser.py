@@ -73,7 +73,7 @@ def browser():
 def test_page_shows_verdict_and_overlay(server, browser, tmp_path):
     page = browser.new_page(viewport={"width": 1280, "height": 820})
     page.goto(server)
-    page.wait_for_function("document.getElementById('dets').textContent.includes('lite-probe')")
+    page.wait_for_function("document.getElementById('dets').textContent.includes('lite-probe-pair')")
     page.set_input_files("#file", str(EXAMPLE))
     page.wait_for_function("document.getElementById('verdict').textContent.length > 0", timeout=120_000)
     verdict = page.text_content("#verdict")
@@ -83,7 +83,7 @@ def test_page_shows_verdict_and_overlay(server, browser, tmp_path):
     page.wait_for_function("document.getElementById('overlay').naturalWidth > 0")
     page.fill("#opacity", "85")
     assert page.evaluate("getComputedStyle(document.getElementById('overlay')).opacity") == "0.85"
-    assert page.locator("#scores tr").count() == 3  # provenance, lite-probe, effunet-cm
+    assert page.locator("#scores tr").count() == 3  # provenance, lite-probe-pair, effunet-cm
     # the provenance panel lists what the file says about itself (the example carries no
     # generator evidence: its JPEG tables at least, or the explicit "no evidence" line)
     assert page.is_visible("#provenance") and page.locator("#evidence li").count() >= 1

@@ -92,3 +92,13 @@ def test_every_real_generator_family_is_in_the_pool():
     fams = {it.family for it in fake_items(SHARED_DATA)}
     assert {"latent_diffusion", "glid3", "flux1_dev_xlabs", "gpt4o_image", "stylegan2_lsun_official"} <= fams
     assert len(fams) == 24
+
+
+def test_augmented_probe_on_features_without_augmented_views_is_refused():
+    """Only Lite0 stage-end probes have augmented views cached; any other image-view probe with
+    augmentation on would index views that were never loaded."""
+    from forenscope.benchmarks.family_holdout import _fit_scores
+
+    method = {"name": "lite2 image view", "kind": "probe", "encoder": "lite2", "taps": [0, 3]}
+    with pytest.raises(ValueError, match="augmented views are cached for Lite0 stage-end probes only"):
+        _fit_scores(method, None, None, None, {}, 0, None, None)

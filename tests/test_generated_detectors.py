@@ -87,7 +87,7 @@ def test_shipped_models_are_listed_and_lite_probe_is_the_default(tmp_path):
     res = runner.invoke(app, ["detect", str(tmp_path / "a.png"), "-f", "jsonl"])
     assert res.exit_code == 0, res.output
     line = _json.loads(res.stdout.strip().splitlines()[0])
-    assert line["detector"] == "lite-probe" and 0 <= line["score"] <= 1
+    assert line["detector"] == "lite-probe-pair" and 0 <= line["score"] <= 1
     assert line["label"] in ("authentic", "generated", "uncertain")
     cards = {c["name"]: c for c in _json.loads(runner.invoke(app, ["models", "-f", "json"]).stdout)}
     for name in ("lite-probe", "npr", "pelee-hpf"):

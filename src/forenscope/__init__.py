@@ -25,7 +25,7 @@ from forenscope.detectors import (
 from forenscope.imageio import ImageError, ImageMeta, read_image
 
 __version__ = "0.1.0"
-DEFAULT_DETECTOR = "lite-probe"  # best on the leave-family-out validation (configs/lite-probe.toml, docs/RESULTS.md)
+DEFAULT_DETECTOR = "lite-probe-pair"  # best on the leave-family-out validation (configs/lite-probe-pair.toml, docs/RESULTS.md)
 DEFAULT_LOCALIZER = "effunet-cm"  # best on the validation forgeries (docs/results/localize/validation)
 DEFAULT_PROVENANCE = "provenance"  # training-free: C2PA, generator metadata, watermarks (decides when strong)
 DEFAULT_DETECTORS = (DEFAULT_PROVENANCE, DEFAULT_DETECTOR, DEFAULT_LOCALIZER)  # scan and serve

@@ -175,11 +175,15 @@ def _fit_scores(method: dict, pool: Pool, train: np.ndarray, val_real: np.ndarra
     if kind == "probe":
         encoder = method.get("encoder", "lite0")
         side_by_side = network_views(method)
+        augment = method.get("augment", True) and side_by_side == [0]
         if encoder != "lite0" or set(method["taps"]) - set(stage_end_taps(encoder)):
+            if augment:  # encoder_features loads the plain views only
+                raise ValueError(f"method {method['name']!r}: augmented views are cached for Lite0 stage-end "
+                                 "probes only; set augment = false or give it views")
             feats, face_feats = pool.encoder_features(encoder, method["taps"], side_by_side)
         else:
             feats, face_feats = pool.probe_features(tap_columns(method["taps"]), side_by_side)
-        views = pool.view_idx(seed) if method.get("augment", True) and side_by_side == [0] else [0]
+        views = pool.view_idx(seed) if augment else [0]
         if method.get("downscaled_reals"):  # the reals shrunk and re-saved, as extra real training rows
             feats = with_downscaled_reals(feats, pool.items, side_by_side, encoder, method["taps"], pool.cache, pool.log)
             views = [0, 1]
