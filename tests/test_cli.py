@@ -310,3 +310,29 @@ def test_every_command_is_registered():
     assert {"detect", "localize", "scan", "eval", "models", "audit", "train", "benchmark", "robustness",
             "calibrate", "export", "serve", "synth"} <= set(group.commands)
     assert {"generators", "forgeries"} <= set(group.commands["synth"].commands)
+
+
+def test_tcmalloc_restart_only_for_the_command_itself(monkeypatch, tmp_path):
+    """Re-executing argv[0] restarts the *host* program when the CLI runs in-process (pytest
+    running `train` would start the whole suite over, its output captured away)."""
+    from forenscope.cli import common
+
+    lib = tmp_path / "libtcmalloc_minimal.so.4"
+    lib.write_bytes(b"")
+    calls = []
+    monkeypatch.setattr(common, "TCMALLOC", str(lib))
+    monkeypatch.setattr(common.os, "execve", lambda exe, argv, env: calls.append((argv, env["LD_PRELOAD"])))
+    monkeypatch.delenv("FORENSCOPE_NO_TCMALLOC", raising=False)
+    monkeypatch.setenv("LD_PRELOAD", "")
+    host = tmp_path / "pytest_main.py"
+    host.write_text("")
+    monkeypatch.setattr(common.sys, "argv", [str(host), "train", "x.toml"])
+    common.reexec_with_tcmalloc()
+    assert calls == []
+    for argv0 in (tmp_path / "bin" / "forenscope", tmp_path / "forenscope" / "__main__.py"):
+        argv0.parent.mkdir(parents=True, exist_ok=True)
+        argv0.write_text("")
+        monkeypatch.setattr(common.sys, "argv", [str(argv0), "train", "x.toml"])
+        common.reexec_with_tcmalloc()
+        assert calls[-1] == ([common.sys.executable, str(argv0), "train", "x.toml"], str(lib))
+    assert len(calls) == 2

@@ -104,12 +104,21 @@ def warn_if_research(name: str) -> None:
 TCMALLOC = "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4"
 
 
+def launched_as_cli() -> bool:
+    """Whether this process is the ``forenscope`` command (its console script or ``python -m
+    forenscope``), not a program that calls the CLI in-process (pytest, a notebook)."""
+    argv0 = Path(sys.argv[0])
+    return argv0.is_file() and (argv0.name == "forenscope" or argv0.parts[-2:] == ("forenscope", "__main__.py"))
+
+
 def reexec_with_tcmalloc() -> None:
     """glibc malloc halves eager PyTorch training speed on CPU; restart under tcmalloc when the
-    library is installed (Debian libtcmalloc-minimal4). FORENSCOPE_NO_TCMALLOC=1 disables it."""
+    library is installed (Debian libtcmalloc-minimal4). FORENSCOPE_NO_TCMALLOC=1 disables it.
+    Only the command itself restarts: re-executing a host program (pytest running the CLI
+    in-process) would start that program over, with its output captured away."""
     if os.environ.get("FORENSCOPE_NO_TCMALLOC") or "tcmalloc" in os.environ.get("LD_PRELOAD", ""):
         return
-    if not Path(TCMALLOC).is_file() or not Path(sys.argv[0]).is_file():
+    if not Path(TCMALLOC).is_file() or not launched_as_cli():
         return
     env = dict(os.environ, LD_PRELOAD=TCMALLOC)
     os.execve(sys.executable, [sys.executable, sys.argv[0], *sys.argv[1:]], env)
