@@ -80,23 +80,37 @@ def through_blocks(x: torch.Tensor, blocks: nn.ModuleList, taps) -> tuple[torch.
     return x, out
 
 
-class LiteEncoder(nn.Module):
-    """An EfficientNet-Lite trunk up to its last block at stride 16 (the end of stage 5). Returns
-    the features at strides 2, 4, 8 and 16 (the ends of stages 1, 2, 3 and 5: 16, 24, 40, 112
-    channels for Lite0 and Lite1, 16, 24, 48, 120 for Lite2)."""
+def stage_ends(variant: str = "lite0") -> tuple[int, ...]:
+    """The index of every stage's last block."""
+    return tuple(int(e) for e in np.cumsum([r for *_, r in stages(variant)]) - 1)
 
-    def __init__(self, variant: str = "lite0"):
+
+class LiteTrunk(nn.Module):
+    """EfficientNet-Lite blocks 0..``depth``-1 (and the head conv when ``depth`` is one more than
+    the blocks); returns the outputs of the ``taps`` (block indices; the head's is the block count)."""
+
+    def __init__(self, depth: int, taps: tuple[int, ...], variant: str = "lite0"):
         super().__init__()
-        blocks = mbconv_blocks(stages(variant))  # raises on an unknown variant
-        ends = np.cumsum(REPEATS[variant]) - 1
-        self.taps = tuple(int(ends[i]) for i in (0, 1, 2, 4))
-        self.channels = tuple(WIDTHS[variant][i] for i in (0, 1, 2, 4))
+        head = sum(r for *_, r in stages(variant))  # the head conv's tap index
+        if not taps or max(taps) >= depth or min(taps) < 0 or depth > head + 1:
+            raise ValueError(f"taps {taps} must lie in 0..{depth - 1} (depth {depth} <= {head + 1})")
+        self.taps, self.head = tuple(sorted(taps)), head
         self.conv_stem = nn.Conv2d(3, 32, 3, 2, 1, bias=False)
         self.bn0 = nn.BatchNorm2d(32, eps=BN_EPS)
-        self.blocks = nn.ModuleList(blocks[: self.taps[-1] + 1])
+        self.blocks = nn.ModuleList(mbconv_blocks(stages(variant))[: min(depth, head)])
+        if depth > head:
+            self.conv_head = nn.Conv2d(WIDTHS[variant][-1], 1280, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(1280, eps=BN_EPS)
 
-    def forward(self, x):
-        return through_blocks(F.relu6(self.bn0(self.conv_stem(x))), self.blocks, self.taps)[1]
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x, out = through_blocks(F.relu6(self.bn0(self.conv_stem(x))), self.blocks, self.taps)
+        if self.head in self.taps:
+            out.append(F.relu6(self.bn1(self.conv_head(x))))
+        return out
+
+
+# effunet's encoder taps the ends of stages 1, 2, 3 and 5: strides 2, 4, 8 and 16
+ENCODER_STAGES = (0, 1, 2, 4)
 
 
 class NoiseBranch(nn.Module):
@@ -124,8 +138,10 @@ def _conv_bn(cin: int, cout: int) -> nn.Sequential:
 class EfficientUNet(nn.Module):
     def __init__(self, noise: bool = True, dec: tuple = (64, 32, 16), encoder: str = "lite0"):
         super().__init__()
-        self.encoder = LiteEncoder(encoder)
-        c2, c4, c8, c16 = self.encoder.channels
+        taps = tuple(stage_ends(encoder)[i] for i in ENCODER_STAGES)
+        # the trunk up to the stride-16 stage's end: 16, 24, 40, 112 channels (Lite0, Lite1), 16, 24, 48, 120 (Lite2)
+        self.encoder = LiteTrunk(taps[-1] + 1, taps, encoder)
+        c2, c4, c8, c16 = (WIDTHS[encoder][i] for i in ENCODER_STAGES)
         self.noise = NoiseBranch(24) if noise else None
         self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1), persistent=False)
@@ -151,7 +167,7 @@ def _up(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 def load_lite0_checkpoint(encoder: nn.Module, state: dict) -> list[str]:
     """Copy a published EfficientNet-Lite state dict (keys like ``_blocks.3._bn1.weight``)
-    into ``encoder`` (a LiteEncoder, or lite_probe's LiteTrunk); returns the checkpoint keys
+    into ``encoder`` (a LiteTrunk); returns the checkpoint keys
     that were not used (head, classifier, later blocks). Every encoder tensor must be found,
     with its shape."""
     mapped = {k.replace("_blocks.", "blocks.").replace("._", ".").lstrip("_"): v for k, v in state.items()}

@@ -9,13 +9,11 @@ keeps the published ImageNet weights. Input: RGB in [0, 1], (B, 3, H, W); output
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from forenscope.nets.efficient_unet import (BN_EPS, REPEATS, WIDTHS, load_lite0_checkpoint, mbconv_blocks, stages,
-                                            through_blocks)
+from forenscope.nets.efficient_unet import LiteTrunk, load_lite0_checkpoint, stage_ends, stages
 
 
 def tap_channels(variant: str = "lite0") -> tuple[int, ...]:
@@ -25,13 +23,13 @@ def tap_channels(variant: str = "lite0") -> tuple[int, ...]:
 
 def stage_end_taps(variant: str = "lite0") -> tuple[int, ...]:
     """The last block of every stage, and the head conv."""
-    ends = list(np.cumsum(REPEATS[variant]) - 1)
-    return tuple(int(e) for e in ends) + (int(ends[-1]) + 1,)
+    ends = stage_ends(variant)
+    return ends + (ends[-1] + 1,)
 
 
 def every_tap(variant: str = "lite0") -> tuple[int, ...]:
     """Every block and the head conv."""
-    return tuple(range(sum(REPEATS[variant]) + 1))
+    return tuple(range(stage_ends(variant)[-1] + 2))
 
 
 def cached_taps(taps, variant: str = "lite0") -> tuple[int, ...]:
@@ -45,30 +43,6 @@ HEAD = 16  # Lite0's head conv tap (1280 channels) after its 16 MBConv blocks
 TAP_CHANNELS = tap_channels("lite0")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-class LiteTrunk(nn.Module):
-    """EfficientNet-Lite0 blocks 0..``depth``-1 (and the head conv when ``depth`` is 17);
-    returns the outputs of the ``taps`` (block indices, 16 = head)."""
-
-    def __init__(self, depth: int, taps: tuple[int, ...], variant: str = "lite0"):
-        super().__init__()
-        head = sum(r for *_, r in stages(variant))  # the head conv's tap index
-        if not taps or max(taps) >= depth or min(taps) < 0 or depth > head + 1:
-            raise ValueError(f"taps {taps} must lie in 0..{depth - 1} (depth {depth} <= {head + 1})")
-        self.taps, self.head = tuple(sorted(taps)), head
-        self.conv_stem = nn.Conv2d(3, 32, 3, 2, 1, bias=False)
-        self.bn0 = nn.BatchNorm2d(32, eps=BN_EPS)
-        self.blocks = nn.ModuleList(mbconv_blocks(stages(variant))[: min(depth, head)])
-        if depth > head:
-            self.conv_head = nn.Conv2d(WIDTHS[variant][-1], 1280, 1, bias=False)
-            self.bn1 = nn.BatchNorm2d(1280, eps=BN_EPS)
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        x, out = through_blocks(F.relu6(self.bn0(self.conv_stem(x))), self.blocks, self.taps)
-        if self.head in self.taps:
-            out.append(F.relu6(self.bn1(self.conv_head(x))))
-        return out
 
 
 RESIDUAL_GAIN = 4.0
