@@ -81,6 +81,12 @@ def test_a_method_added_as_one_module_and_one_config(toy, tmp_path):
     assert det.backend == "onnx" and np.allclose(torch_det.analyze(noisy_photo(150, 203, 5)).heatmap, a.heatmap,
                                                  atol=1e-4)
 
+    res = runner.invoke(app, ["train", str(config), "--seed", "7", "--out", str(tmp_path / "run7")])
+    assert res.exit_code == 0, res.output  # --seed: the same config under another seed, recorded in the card
+    seeded = json.loads((tmp_path / "run7" / "card.json").read_text())["training"]
+    assert seeded["config"]["train"]["seed"] == 7 and card["training"]["config"]["train"]["seed"] != 7
+    assert seeded["config_hash"] != card["training"]["config_hash"]
+
     res = runner.invoke(app, ["export", "toy", "--onnx", "--run", str(tmp_path / "run"),
                               "--out", str(tmp_path / "toy.onnx")])
     assert res.exit_code == 0, res.output

