@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-SETS = ("standard-test", "realistic-test", "cvip")
+SETS = ("standard-test", "realistic-test", "cvip", "standard-val", "realistic-val")
 KINDS = ("splice", "copymove", "inpaint-telea", "inpaint-ns", "inpaint-patch")
 DETECTORS = ("effunet", "effunet-cm")
 
@@ -52,7 +52,7 @@ def main() -> None:
                      for v in [[f[k] for f in per_seed.values()]]}
             base = baseline(next(results[(s, n)] for s in per_seed), n)
             rows[f"{det} {n}"] = {"per_seed": per_seed, "mean_std": stats, "flag_everything_f1": base}
-            cells = " | ".join(f"{m:.3f} +- {sd:.3f}" for m, sd in stats.values())
+            cells = " | ".join(f"{m:.3f} +- {sd:.3f}" if len(per_seed) > 1 else f"{m:.3f}" for m, sd in stats.values())
             lines.append(f"| {det} | {n} | {len(per_seed)} | {cells} | {base:.3f} |")
     text = "\n".join(lines) + "\n"
     (args.results / "summary.md").write_text(text)

@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from forenscope.data.augment import decode_jpeg, encode_jpeg
 from forenscope.data.families import Item, load_item
 from forenscope.methods import get_method
 from forenscope.nets.lite_probe import LiteProbe, cached_taps, every_tap, load_lite0_trunk, stage_end_taps, tap_channels
@@ -115,8 +116,7 @@ def downscaled(rgb: np.ndarray, item: Item) -> np.ndarray:
     h, w = rgb.shape[:2]
     small = cv2.resize(np.ascontiguousarray(rgb), (max(32, round(w * f)), max(32, round(h * f))),
                        interpolation=cv2.INTER_AREA)
-    ok, buf = cv2.imencode(".jpg", small[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
-    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
+    return decode_jpeg(encode_jpeg(small, 95))  # raises if encoding fails, never decodes garbage
 
 
 def probe_views(scales: int = 1, residual: bool = False, views=None, residual_sigma: float = 1.0) -> list[int]:
