@@ -295,3 +295,51 @@ def test_unblended_recipe_makes_lossless_unresized_splices_only():
     assert data is None and np.array_equal(out, image) and post == {"jpeg": "none"}
     with pytest.raises(ValueError, match="splices only"):
         fg.ForgeryConfig(recipe="unblended")  # all kinds: refused
+
+
+# ------------------------------------------------------------------ extra training photos
+
+
+def test_extra_training_photos_join_train_only_and_leave_val_and_test_as_they_were(tmp_path):
+    root = _photo_root(tmp_path, n=12)
+    scenes = root / "real_scenes" / "coco"
+    scenes.mkdir(parents=True)
+    for i in range(4):
+        cv2.imwrite(str(scenes / f"s{i}.jpg"), textured(150, 170, 50 + i)[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
+    kinds = ("splice", "inpaint-telea")
+    plain, more = tmp_path / "plain", tmp_path / "more"
+    fg.synthesize_forgeries(root, plain, fg.ForgeryConfig(kinds=kinds), log=lambda m: None)
+    report = fg.synthesize_forgeries(root, more, fg.ForgeryConfig(kinds=kinds, extra_train=("real_scenes",)),
+                                     log=lambda m: None)
+    rows = [json.loads(line) for line in (more / "manifest.jsonl").read_text().splitlines()]
+    scene_rows = [r for r in rows if r["photo"].startswith("real_scenes/")]
+    assert {r["photo"] for r in scene_rows} == {f"real_scenes/coco/s{i}.jpg" for i in range(4)}
+    assert {r["split"] for r in scene_rows} == {"train"}
+    donors = {r["recipe"]["donor"] for r in rows if r["kind"] == "splice" and r["split"] != "train"}
+    assert not any(d.startswith("real_scenes/") for d in donors), "an extra photo reached val or test"
+    assert report["source_photos"]["train"] == len({r["photo"] for r in rows if r["split"] == "train"})
+    # every sample of the plain set is in the larger one byte for byte; val and test are equal
+    for p in plain.rglob("*"):
+        if p.is_file() and p.suffix in (".png", ".jpg"):
+            assert p.read_bytes() == (more / p.relative_to(plain)).read_bytes()
+    for split in ("val", "test"):
+        a, b = plain / f"{split}.csv", more / f"{split}.csv"
+        assert a.exists() == b.exists() and (not a.exists() or a.read_text() == b.read_text())
+    # growing the plain set in place gives the set made in one go
+    fg.synthesize_forgeries(root, plain, fg.ForgeryConfig(kinds=kinds, extra_train=("real_scenes",)), log=lambda m: None)
+    assert _snapshot(plain) == _snapshot(more)
+
+
+@pytest.mark.parametrize("folder", ["real", "real/bsds500", "real/bsds500/sub", "."])
+def test_extra_training_photos_may_not_overlap_the_dealt_folders(tmp_path, folder):
+    root = _photo_root(tmp_path, n=3)
+    with pytest.raises(ValueError, match="overlaps"):
+        fg.synthesize_forgeries(root, tmp_path / "o", fg.ForgeryConfig(kinds=("splice",), extra_train=(folder,)),
+                                log=lambda m: None)
+
+
+def test_a_missing_extra_photo_folder_is_an_error(tmp_path):
+    root = _photo_root(tmp_path, n=3)
+    with pytest.raises(FileNotFoundError, match="no photos"):
+        fg.synthesize_forgeries(root, tmp_path / "o", fg.ForgeryConfig(kinds=("splice",), extra_train=("nope",)),
+                                log=lambda m: None)

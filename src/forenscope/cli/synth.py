@@ -16,17 +16,18 @@ synth_app = typer.Typer(no_args_is_help=True, help="Make training data from real
 app.add_typer(synth_app, name="synth")
 
 
-def _photos_and_provenance(data: Optional[Path]) -> tuple[Path, dict]:
+def _photos_and_provenance(data: Optional[Path], extra: tuple[str, ...] = ()) -> tuple[Path, dict]:
     """The data root and what every synthesised set records: commit, environment and the
-    content hash of the real photos it was made from. Exits 2 when there are no photos."""
+    content hash of the real photos it was made from (``extra``: folders of extra training
+    photos). Exits 2 when there are no photos or an extra folder is refused."""
     from forenscope.data.datasets import manifest_hash
-    from forenscope.data.splits import data_root, real_photos
+    from forenscope.data.splits import data_root, extra_train_photos, real_photos
     from forenscope.records import environment, git_commit
 
     root = data_root(data)
     try:
-        photos = real_photos(root)
-    except FileNotFoundError as exc:
+        photos = real_photos(root) + extra_train_photos(root, extra)
+    except (FileNotFoundError, ValueError) as exc:
         fail(str(exc))
     return root, {"git": git_commit(), "environment": environment(),
                   "data_manifest_sha256": manifest_hash([p for _, p in photos], root)}
@@ -66,6 +67,7 @@ def synth_forgeries(
     recipe: str = typer.Option("standard", "--recipe", help="standard (what the shipped localisers trained on) | realistic (light, colour and noise matched to the surroundings, feathered edges, noise put back into diffusion fills) | unblended (Bappy's synthetic splices: hard-edged, unmatched, lossless; --kind splice)."),
     filter_prob: float = typer.Option(0.0, "--filter-prob", min=0.0, max=1.0, help="Share of images sharpened or denoised as a whole after tampering (0: none, as the shipped localisers' data)."),
     long_side: int = typer.Option(512, "--long-side", min=128, help="Photos are shrunk to this long side before tampering."),
+    extra_train_photos: list[str] = typer.Option([], "--extra-train-photos", help="A folder under the data root (e.g. real_scenes) whose photos join the TRAIN split only, as hosts and donors; repeatable. Validation and test are unchanged."),
     seed: int = typer.Option(0, "--seed"),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress"),
 ) -> None:
@@ -76,10 +78,11 @@ def synth_forgeries(
 
     try:
         cfg = ForgeryConfig(kinds=tuple(kind) or KINDS, copymove_mask=copymove_mask, seed=seed, recipe=recipe,
-                            filter_prob=filter_prob, long_side=long_side, per_photo={"train": train_per_photo, "val": 1, "test": 1})
+                            filter_prob=filter_prob, long_side=long_side, per_photo={"train": train_per_photo, "val": 1, "test": 1},
+                            extra_train=tuple(extra_train_photos))
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    root, prov = _photos_and_provenance(data)
+    root, prov = _photos_and_provenance(data, tuple(extra_train_photos))
     report = synthesize_forgeries(root, out, cfg, log=log,
                                   provenance=prov, progress=iter_progress(progress))
     for split, counts in report["counts"].items():

@@ -41,6 +41,26 @@ def real_photos(root: Path) -> list[tuple[str, Path]]:
     return out
 
 
+def extra_train_photos(root: Path, folders: tuple[str, ...] | list[str]) -> list[tuple[str, Path]]:
+    """(key, path) for the photos under ``folders`` (relative to ``root``), which join the TRAIN
+    split only: more host cameras and contents for training while validation and test stay the
+    photos ``split_of`` deals. A folder that holds, or lies inside, one of the dealt folders is
+    refused, since its validation and test photos would then be trained on."""
+    out = []
+    for folder in folders:
+        name = Path(folder).as_posix().strip("/")
+        clash = [f for f in REAL_PHOTO_FOLDERS if name in ("", ".") or f == name
+                 or f.startswith(name + "/") or name.startswith(f + "/")]
+        if clash:
+            raise ValueError(f"{folder!r} overlaps the split photo folder(s) {', '.join(clash)}: "
+                             "extra training photos must come from other folders")
+        found = [(p.relative_to(root).as_posix(), p) for p in iter_image_files(root / name)] if (root / name).is_dir() else []
+        if not found:
+            raise FileNotFoundError(f"no photos under {root / name} (an extra training photo folder)")
+        out += found
+    return out
+
+
 def fitting_photos(root: Path, splits: tuple[str, ...] = ("train", "val")) -> list[Path]:
     """The real photos a threshold or calibration may be fitted on: train and validation only,
     so that the test photos (and every test forgery made from them) stay unseen."""
