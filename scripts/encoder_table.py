@@ -15,18 +15,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from localize_results import KINDS, VAL_SETS, flag_everything_f1, read as metrics  # noqa: E402
+
 WHO = ("shipped", "lite1", "lite2")
-VAL_SETS = ("standard-val", "realistic-val")
-KINDS = ("splice", "copymove", "inpaint-telea", "inpaint-ns", "inpaint-patch")
 MIN_GAIN, MAX_CVIP_LOSS, TIE = 0.01, 0.005, 0.005
-
-
-def metrics(root: Path, who: str, name: str) -> dict:
-    return json.loads((root / f"{who}-{name}" / "results.json").read_text())
 
 
 def row(root: Path, who: str, det: str) -> dict:
@@ -47,12 +45,7 @@ def row(root: Path, who: str, det: str) -> dict:
 
 
 def flag_everything(root: Path) -> dict:
-    out = {}
-    for name in VAL_SETS:
-        b = metrics(root, "shipped", name)["baselines"]["flag everything"]
-        out[name] = float(np.mean([b[k]["f1_mean_per_image"] for k in KINDS]))
-    out["cvip"] = metrics(root, "shipped", "cvip")["baselines"]["flag everything"]["copymove_cvip"]["f1_mean_per_image"]
-    return out
+    return {name: flag_everything_f1(metrics(root, "shipped", name), name) for name in (*VAL_SETS, "cvip")}
 
 
 def decide(rows: dict) -> tuple[str, list[str]]:

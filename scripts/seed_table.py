@@ -11,26 +11,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from localize_results import flag_everything_f1, kind_mean  # noqa: E402
+
 SETS = ("standard-test", "realistic-test", "cvip", "standard-val", "realistic-val")
-KINDS = ("splice", "copymove", "inpaint-telea", "inpaint-ns", "inpaint-patch")
 DETECTORS = ("effunet", "effunet-cm")
+METRICS = ("f1_mean_per_image", "auc_mean_per_image", "image_roc_auc")
 
 
 def figures(result: dict, det: str, set_name: str) -> dict:
-    """Pixel F1 (mean over the five kinds; CVIP: its one subset), pixel AUC and image ROC-AUC."""
-    m = result["metrics"][det]
-    subsets = ["copymove_cvip"] if set_name == "cvip" else list(KINDS)
-    return {key: float(np.mean([m[s][key] for s in subsets]))
-            for key in ("f1_mean_per_image", "auc_mean_per_image", "image_roc_auc")}
-
-
-def baseline(result: dict, set_name: str) -> float:
-    b = result["baselines"]["flag everything"]
-    return float(np.mean([b[s]["f1_mean_per_image"] for s in (["copymove_cvip"] if set_name == "cvip" else KINDS)]))
+    """Pixel F1, pixel AUC and image ROC-AUC, each the mean over the set's subsets."""
+    return {key: kind_mean(result, det, set_name, key) for key in METRICS}
 
 
 def main() -> None:
@@ -48,9 +44,9 @@ def main() -> None:
             if not per_seed:
                 continue
             stats = {k: (float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0)
-                     for k in ("f1_mean_per_image", "auc_mean_per_image", "image_roc_auc")
+                     for k in METRICS
                      for v in [[f[k] for f in per_seed.values()]]}
-            base = baseline(next(results[(s, n)] for s in per_seed), n)
+            base = flag_everything_f1(next(results[(s, n)] for s in per_seed), n)
             rows[f"{det} {n}"] = {"per_seed": per_seed, "mean_std": stats, "flag_everything_f1": base}
             cells = " | ".join(f"{m:.3f} +- {sd:.3f}" if len(per_seed) > 1 else f"{m:.3f}" for m, sd in stats.values())
             lines.append(f"| {det} | {n} | {len(per_seed)} | {cells} | {base:.3f} |")

@@ -1,0 +1,98 @@
+"""Issue 18, "More host photos" (docs/RESULTS.md): the decision rule committed before training,
+applied to the results scripts/train_more_hosts.sh wrote (docs/results/localize/more-hosts) and
+to the shipped recipe's three seeds (docs/results/localize/seeds). Validation and CVIP only.
+
+The candidate ships if (a) effunet-cm's pixel F1 over the ten validation subsets, averaged over
+its seeds 0 and 1, is >= the shipped recipe's 3-seed mean + 0.01, and (b) its CVIP pixel F1
+averaged over the two seeds is >= the shipped recipe's 3-seed CVIP mean - 0.005. The seed with the
+higher validation mean ships (seed 0 within 0.001) if its CVIP F1 is >= 0.876 (copymove-sift
+alone), else the other seed if it is, else nothing.
+
+    .venv/bin/python scripts/more_hosts_decision.py
+
+Writes decision.json and decision.md beside the candidate's results and prints them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from localize_results import VAL_SETS, flag_everything_f1, kind_mean, read, validation_mean_f1  # noqa: E402
+
+MIN_GAIN, MAX_CVIP_LOSS, NEVER_LOSE, TIE = 0.01, 0.005, 0.876, 0.001
+DETECTORS = ("effunet", "effunet-cm")
+
+
+def figures(root: Path, seeds: tuple[str, ...]) -> dict:
+    """Per seed and detector: the ten-subset validation mean, each validation split's mean, CVIP."""
+    return {s: {det: {"validation_mean_f1": validation_mean_f1(root, s, det),
+                      **{n: kind_mean(read(root, s, n), det, n) for n in (*VAL_SETS, "cvip")}}
+                for det in DETECTORS} for s in seeds}
+
+
+def decide(candidate: dict, reference: dict) -> tuple[str | None, list[str]]:
+    cm = {s: f["effunet-cm"] for s, f in candidate.items()}
+    ref = {s: f["effunet-cm"] for s, f in reference.items()}
+    val, ref_val = np.mean([f["validation_mean_f1"] for f in cm.values()]), np.mean([f["validation_mean_f1"] for f in ref.values()])
+    cvip, ref_cvip = np.mean([f["cvip"] for f in cm.values()]), np.mean([f["cvip"] for f in ref.values()])
+    why = [f"(a) validation mean {val:.4f} against the shipped recipe's {ref_val:.4f} + {MIN_GAIN} = {ref_val + MIN_GAIN:.4f}: "
+           f"{'met' if val >= ref_val + MIN_GAIN else 'not met'}",
+           f"(b) CVIP {cvip:.4f} against {ref_cvip:.4f} - {MAX_CVIP_LOSS} = {ref_cvip - MAX_CVIP_LOSS:.4f}: "
+           f"{'met' if cvip >= ref_cvip - MAX_CVIP_LOSS else 'not met'}"]
+    if val < ref_val + MIN_GAIN or cvip < ref_cvip - MAX_CVIP_LOSS:
+        return None, why + ["the shipped weights stay"]
+    order = sorted(cm, key=lambda s: (-cm[s]["validation_mean_f1"], s))
+    if len(order) > 1 and cm[order[0]]["validation_mean_f1"] - cm[order[1]]["validation_mean_f1"] < TIE:
+        order = sorted(order[:2]) + order[2:]  # a tie goes to the lower seed
+    for s in order:
+        if cm[s]["cvip"] >= NEVER_LOSE:
+            return s, why + [f"{s} ships (validation {cm[s]['validation_mean_f1']:.4f}, CVIP {cm[s]['cvip']:.4f} >= {NEVER_LOSE})"]
+        why.append(f"{s}: CVIP {cm[s]['cvip']:.4f} < {NEVER_LOSE} (copymove-sift): passed over")
+    return None, why + ["no seed meets the never-lose floor: the shipped weights stay"]
+
+
+def table(candidate: dict, reference: dict, base: dict) -> str:
+    lines = ["| weights | seed | effunet-cm: standard val | realistic val | mean of the 10 subsets | CVIP | "
+             "effunet alone: mean of the 10 | CVIP |", "|---|---|---|---|---|---|---|---|"]
+    for label, group in (("shipped recipe (426 hosts)", reference), ("more hosts (810)", candidate)):
+        for s, f in group.items():
+            c, e = f["effunet-cm"], f["effunet"]
+            lines.append(f"| {label} | {s} | {c['standard-val']:.3f} | {c['realistic-val']:.3f} | "
+                         f"{c['validation_mean_f1']:.3f} | {c['cvip']:.3f} | {e['validation_mean_f1']:.3f} | {e['cvip']:.3f} |")
+        m = {k: np.mean([f["effunet-cm"][k] for f in group.values()]) for k in ("standard-val", "realistic-val", "validation_mean_f1", "cvip")}
+        me = {k: np.mean([f["effunet"][k] for f in group.values()]) for k in ("validation_mean_f1", "cvip")}
+        lines.append(f"| {label} | mean | {m['standard-val']:.3f} | {m['realistic-val']:.3f} | **{m['validation_mean_f1']:.3f}** | "
+                     f"**{m['cvip']:.3f}** | {me['validation_mean_f1']:.3f} | {me['cvip']:.3f} |")
+    lines.append(f"| *flag everything* | – | {base['standard-val']:.3f} | {base['realistic-val']:.3f} | "
+                 f"{(base['standard-val'] + base['realistic-val']) / 2:.3f} | {base['cvip']:.3f} | – | – |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--results", type=Path, default=Path("docs/results/localize/more-hosts"))
+    ap.add_argument("--reference", type=Path, default=Path("docs/results/localize/seeds"))
+    args = ap.parse_args()
+    candidate = figures(args.results, ("seed0", "seed1"))
+    reference = figures(args.reference, ("seed0", "seed1", "seed2"))
+    base = {n: flag_everything_f1(read(args.results, "seed0", n), n) for n in (*VAL_SETS, "cvip")}
+    choice, why = decide(candidate, reference)
+    text = (table(candidate, reference, base) + f"\n\nDecision (rule committed before training): "
+            f"**{choice or 'not shipped'}**\n" + "".join(f"- {w}\n" for w in why))
+    (args.results / "decision.md").write_text(text)
+    (args.results / "decision.json").write_text(json.dumps(
+        {"candidate": candidate, "reference": reference, "flag_everything_f1": base, "decision": choice, "reasons": why,
+         "rule": {"min_validation_gain": MIN_GAIN, "max_cvip_loss": MAX_CVIP_LOSS, "never_lose_cvip": NEVER_LOSE, "tie": TIE},
+         "sources": sorted(str(p) for p in (*args.results.glob("*/results.json"), *args.reference.glob("*/results.json")))},
+        indent=1))
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
