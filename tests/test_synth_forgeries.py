@@ -194,7 +194,7 @@ def test_realistic_splice_takes_the_noise_and_light_of_where_it_lands(seed):
     donor = np.clip(_noisy(192, 256, seed + 10, 0.0).astype(int) + 60, 0, 255).astype(np.uint8)
     out = {}
     for realistic in (False, True):
-        f = fg.splice(target, donor, np.random.default_rng(seed), (0.08, 0.12), realistic=realistic)
+        f = fg.splice(target, donor, np.random.default_rng(seed), (0.08, 0.12), "realistic" if realistic else "standard")
         core = cv2.erode(f.mask.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0  # away from the feathered edge
         around = ring(f.mask, 6)
         grey = cv2.cvtColor(f.image, cv2.COLOR_RGB2GRAY).astype(float)
@@ -280,7 +280,7 @@ def test_unblended_splice_pastes_donor_pixels_as_they_are(seed):
     target = textured(160, 200, 2)
     donor = np.zeros((150, 220, 3), np.uint8)
     donor[..., 0] = 250  # pure red: colour matching would move it towards the target
-    f = fg.splice(target, donor, np.random.default_rng(seed), unblended=True)
+    f = fg.splice(target, donor, np.random.default_rng(seed), recipe="unblended")
     assert f.recipe["shape"] == "segment" and f.recipe["feather_sigma"] == 0 and not f.recipe["colour_matched"]
     changed = (f.image != target).any(-1)
     assert not (changed & ~f.mask).any()

@@ -90,13 +90,16 @@ class Forgery:
 # ------------------------------------------------------------------ manipulations
 
 def splice(target: np.ndarray, donor: np.ndarray, rng: np.random.Generator, area=(0.02, 0.12),
-           realistic: bool = False, unblended: bool = False) -> Forgery:
+           recipe: str = "standard") -> Forgery:
     """Paste a region of ``donor`` into ``target``: natural shape, optional scale/rotation,
     colour matching and feathered edges. The mask is where the pasted alpha is >= 0.5; with
     hard edges (``feather`` 0) that is exactly the set of pixels taken from the donor.
-    ``realistic``: light, colour and noise always matched to the pixels around where it lands,
-    edges always feathered. ``unblended``: an object-like segment pasted as it is (hard edge, no
-    colour matching)."""
+    ``recipe`` "realistic": light, colour and noise always matched to the pixels around where it
+    lands, edges always feathered; "unblended": an object-like segment pasted as it is (hard edge,
+    no colour matching)."""
+    if recipe not in RECIPES:
+        raise ValueError(f"recipe must be one of {', '.join(RECIPES)}, got {recipe!r}")
+    realistic, unblended = recipe == "realistic", recipe == "unblended"
     h, w = target.shape[:2]
     shape = "segment" if unblended else str(rng.choice(["segment", "segment", "ellipse", "strokes"]))
     frac = float(rng.uniform(*area))
@@ -287,7 +290,7 @@ def make_sample(kind: str, photo: np.ndarray, donors: list[tuple[str, np.ndarray
     realistic = cfg.recipe == "realistic"
     if kind == "splice":
         donor_key, donor = donors[int(rng.integers(len(donors)))]
-        sample = splice(photo, donor, rng, cfg.area, realistic, unblended=cfg.recipe == "unblended")
+        sample = splice(photo, donor, rng, cfg.area, cfg.recipe)
         sample.recipe["donor"] = donor_key
         return sample
     if kind == "copymove":
