@@ -91,3 +91,37 @@ def test_a_method_added_as_one_module_and_one_config(toy, tmp_path):
                               "--out", str(tmp_path / "toy.onnx")])
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "toy.onnx.json").read_text())["passes"]
+
+
+def test_a_validated_candidate_run_ships_without_training_again(toy, tmp_path, monkeypatch):
+    """``train CONFIG --ship --from-run RUN``: a candidate trained under its own name ships as
+    CONFIG's model when the two configs differ in the name only; anything else is refused."""
+    from forenscope.cli import app
+    from forenscope.cli import training
+
+    forgeries = tiny_forgeries(tmp_path, ("inpaint-telea",), {"train": 3, "val": 1, "test": 1})[1]
+    short = CONFIG.replace("steps = 80", "steps = 10").format(forgeries=forgeries.as_posix())
+    (tmp_path / "candidate.toml").write_text(short.replace('name = "toy"', 'name = "toy-candidate"'))
+    (tmp_path / "toy.toml").write_text(short.replace("[train]", "[train]\nseed = 3"))
+    runner = CliRunner()
+    res = runner.invoke(app, ["train", str(tmp_path / "candidate.toml"), "--seed", "3", "--out", str(tmp_path / "cand")])
+    assert res.exit_code == 0, res.output
+    shipped = tmp_path / "weights"
+    shipped.mkdir()
+    monkeypatch.setattr(training, "shipped_weights_dir", lambda: shipped)
+
+    res = runner.invoke(app, ["train", str(tmp_path / "toy.toml"), "--ship", "--from-run", str(tmp_path / "cand")])
+    assert res.exit_code == 0, res.output
+    assert (shipped / "toy.safetensors").read_bytes() == (tmp_path / "cand" / "model.safetensors").read_bytes()
+    card, ran = (json.loads(p.read_text()) for p in (shipped / "toy.json", tmp_path / "cand" / "card.json"))
+    assert card["name"] == "toy" and card["training"]["config"]["name"] == "toy"
+    assert card["training"]["adopted_from"]["name"] == "toy-candidate"
+    assert card["metrics"] == ran["metrics"] and card["weights_sha256"] == ran["weights_sha256"]
+    from forenscope.train.config import config_hash, load_config
+    assert card["training"]["config_hash"] == config_hash(load_config(tmp_path / "toy.toml"))
+
+    (tmp_path / "toy.toml").write_text(short.replace("[train]", "[train]\nseed = 4"))  # another seed: refused
+    res = runner.invoke(app, ["train", str(tmp_path / "toy.toml"), "--ship", "--from-run", str(tmp_path / "cand")])
+    assert res.exit_code != 0 and "train.seed" in res.output
+    res = runner.invoke(app, ["train", str(tmp_path / "toy.toml"), "--from-run", str(tmp_path / "cand")])
+    assert res.exit_code == 2 and "--ship" in res.output

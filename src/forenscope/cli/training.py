@@ -24,6 +24,7 @@ def train(
     ship: bool = typer.Option(False, "--ship", help="Copy the result into forenscope's weights/ as <name>.safetensors + <name>.json."),
     stop_after: Optional[int] = typer.Option(None, "--stop-after", help="Checkpoint and stop at this step, as a crash would (to test resuming)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Replace the config's train.seed (seed spreads; the card records it). Such a run cannot --ship."),
+    from_run: Optional[Path] = typer.Option(None, "--from-run", help="With --ship: ship this finished run of a candidate config instead of training (refused unless its config equals CONFIG apart from the name)."),
 ) -> None:
     """Train a detector from a config: seeded, resumable, best checkpoint on validation,
     threshold calibrated for the config's target false-positive rate. Under
@@ -49,6 +50,15 @@ def train(
     if ship and cfg["name"] != method.detector_name:  # a candidate must not overwrite the shipped model
         raise typer.BadParameter(f"{config} trains {cfg['name']!r}, a candidate: only {method.config} ships "
                                  f"{method.detector_name!r}; train it without --ship", param_hint="--ship")
+    if from_run is not None:
+        if not ship:
+            raise typer.BadParameter("--from-run ships a finished run: add --ship", param_hint="--from-run")
+        from forenscope.train.run import adopt_run
+
+        with exit_on(ValueError, FileNotFoundError):
+            card = adopt_run(cfg, from_run)
+        _ship(from_run / "model.safetensors", card)
+        return
     out = out or Path("work/runs") / (config.stem + ("" if seed is None else f"-seed{seed}"))
     with exit_on(SourceError, ValueError, FileNotFoundError):
         card = train_from_config(cfg, out, data_root(data), log=log, restart=restart, stop_after=stop_after)
@@ -59,15 +69,24 @@ def train(
         return
     sys.stdout.write(json.dumps(card["metrics"], indent=2) + "\n")
     if ship:
-        import shutil
-        from importlib import resources
+        _ship(out / "model.safetensors", card)
 
-        dest = Path(str(resources.files("forenscope") / "weights"))
-        from forenscope.nets.weights import copy_weights
 
-        copy_weights(out / "model.safetensors", dest / f"{cfg['name']}.safetensors")  # and its shards
-        shutil.copyfile(out / "card.json", dest / f"{cfg['name']}.json")
-        log(f"shipped {cfg['name']} to {dest}")
+def shipped_weights_dir() -> Path:
+    from importlib import resources
+
+    return Path(str(resources.files("forenscope") / "weights"))
+
+
+def _ship(weights: Path, card: dict) -> None:
+    """Copy a run's weights (and shards) and write its card into forenscope's weights/."""
+    from forenscope.nets.weights import copy_weights
+    from forenscope.records import write_card
+
+    dest = shipped_weights_dir()
+    copy_weights(weights, dest / f"{card['name']}.safetensors")
+    write_card(dest / f"{card['name']}.json", card)  # the writer of the run's card.json
+    log(f"shipped {card['name']} to {dest}")
 
 
 @app.command()

@@ -25,3 +25,39 @@ def train_from_config(cfg: dict, out: Path, data: Path, log: Callable[[str], Non
     from forenscope.train.generated import train
 
     return train(cfg, out, data, Path.cwd(), log=log, restart=restart, stop_after=stop_after)
+
+
+def adopt_run(cfg: dict, run: Path) -> dict:
+    """The card that ships a finished run of a candidate config as ``cfg``'s model, without
+    training again: the run's config must equal ``cfg`` apart from ``name`` and documentation
+    keys (training does not depend on them), and its weights must be the ones its card names.
+    Raises ValueError (what differs) or FileNotFoundError (no finished run)."""
+    import hashlib
+    import json
+
+    from forenscope.train.config import DOCUMENTATION, config_hash
+
+    run = Path(run)
+    if not (run / "card.json").is_file() or not (run / "model.safetensors").is_file():
+        raise FileNotFoundError(f"{run} holds no finished run (card.json and model.safetensors)")
+    card = json.loads((run / "card.json").read_text(encoding="utf-8"))
+    ran = card["training"]["config"]
+    if config_hash({**ran, "name": cfg["name"]}) != config_hash(cfg):
+        a, b = _flat(ran), _flat(cfg)
+        keys = sorted(k for k in {*a, *b} - {"name", *DOCUMENTATION} if a.get(k) != b.get(k))
+        raise ValueError(f"{run} was trained from another config (differs in {', '.join(keys) or 'defaults'}): "
+                         "train this config instead")
+    if hashlib.sha256((run / "model.safetensors").read_bytes()).hexdigest() != card["weights_sha256"]:
+        raise ValueError(f"{run}/model.safetensors is not the weights its card names")
+    training = {**card["training"], "config": cfg, "config_hash": config_hash(cfg),
+                "adopted_from": {"run": run.as_posix(), "name": ran["name"], "config_hash": card["training"]["config_hash"]}}
+    docs = {k: cfg[k] for k in DOCUMENTATION if cfg.get(k)}
+    return {**{k: v for k, v in card.items() if k not in DOCUMENTATION}, **docs, "name": cfg["name"], "training": training}
+
+
+def _flat(cfg: dict, prefix: str = "") -> dict:
+    """{"table.key": value} of a config (to name what differs)."""
+    out = {}
+    for k, v in cfg.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
