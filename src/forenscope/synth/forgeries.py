@@ -52,9 +52,7 @@ class ForgeryConfig:
     # image, as photo editors do before saving; 0 draws nothing (both recipes' data stay as made)
     filter_prob: float = 0.0
     jpeg: dict = field(default_factory=lambda: {"none": 0.3, "single": 0.4, "double": 0.3})
-    # folders under the data root (e.g. "real_scenes") whose photos are hosts and donors in the
-    # TRAIN split only: more cameras and contents to learn from; validation and test unchanged
-    extra_train: tuple = ()
+    extra_train: tuple = ()  # folders (e.g. "real_scenes") whose photos join the TRAIN split only
     jpeg_quality: tuple = (60, 95)
     min_side: int = 128
     seed: int = 0
@@ -310,10 +308,8 @@ def synthesize_forgeries(data: Path, out: Path, cfg: ForgeryConfig | None = None
     out.mkdir(parents=True, exist_ok=True)
     items = real_photos(data)
     splits = {key: split_of(key) for key, _ in items}
-    extra = extra_train_photos(data, cfg.extra_train)
-    extra_keys = {key for key, _ in extra}
-    splits.update({key: "train" for key in extra_keys})
-    items += extra
+    extra = dict(extra_train_photos(data, cfg.extra_train))  # key -> path: hosts and donors of TRAIN only
+    items, splits = items + list(extra.items()), {**splits, **dict.fromkeys(extra, "train")}
     log(f"loading {len(items)} real photos (long side <= {cfg.long_side})")
     photos = {k: v for k, v in load_photos(items, cfg.long_side, log).items() if min(v.shape[:2]) >= cfg.min_side}
     by_split = {s: sorted(k for k in photos if splits[k] == s) for s in SPLITS}
@@ -331,9 +327,8 @@ def synthesize_forgeries(data: Path, out: Path, cfg: ForgeryConfig | None = None
         for split, key, kind, i in progress(todo, len(todo), "forgeries"):
             seed = sample_seed(cfg.seed, key, kind, i)
             rng = np.random.default_rng(seed)
-            # a dealt photo's donors are dealt photos only, so adding extra photos leaves every
-            # sample made before byte for byte as it was (the set grows, nothing else changes)
-            donors = [(k, photos[k]) for k in by_split[split] if k != key and (key in extra_keys or k not in extra_keys)]
+            # dealt photos draw donors from dealt photos only: a grown set keeps every old sample
+            donors = [(k, photos[k]) for k in by_split[split] if k != key and (key in extra or k not in extra)]
             try:
                 row = _write_sample(out, split, key, kind, i, seed, photos[key], donors, rng, cfg)
             except ValueError as exc:  # a recipe that cannot be realised on this photo
