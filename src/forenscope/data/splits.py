@@ -32,13 +32,18 @@ def split_of(key: str, fractions: tuple[float, float, float] = DEFAULT_FRACTIONS
 
 def real_photos(root: Path) -> list[tuple[str, Path]]:
     """(key, path) for every real photo under ``root``; the key is the path relative to root."""
-    out = []
-    for folder in REAL_PHOTO_FOLDERS:
-        if (root / folder).is_dir():
-            out += [(p.relative_to(root).as_posix(), p) for p in iter_image_files(root / folder)]
+    out = [item for folder in REAL_PHOTO_FOLDERS for item in _photos_in(root, folder)]
     if not out:
         raise FileNotFoundError(f"no real photos under {root} (expected {', '.join(REAL_PHOTO_FOLDERS)})")
     return out
+
+
+def _photos_in(root: Path, folder: str) -> list[tuple[str, Path]]:
+    """(key, path) of the images under ``root / folder`` (none when it is missing); the key is
+    the path relative to root, which ``split_of`` hashes."""
+    if not (root / folder).is_dir():
+        return []
+    return [(p.relative_to(root).as_posix(), p) for p in iter_image_files(root / folder)]
 
 
 def extra_train_photos(root: Path, folders: tuple[str, ...] | list[str]) -> list[tuple[str, Path]]:
@@ -54,7 +59,7 @@ def extra_train_photos(root: Path, folders: tuple[str, ...] | list[str]) -> list
         if clash:
             raise ValueError(f"{folder!r} overlaps the split photo folder(s) {', '.join(clash)}: "
                              "extra training photos must come from other folders")
-        found = [(p.relative_to(root).as_posix(), p) for p in iter_image_files(root / name)] if (root / name).is_dir() else []
+        found = _photos_in(root, name)
         if not found:
             raise FileNotFoundError(f"no photos under {root / name} (an extra training photo folder)")
         out += found

@@ -32,9 +32,9 @@ def adopt_run(cfg: dict, run: Path) -> dict:
     training again: the run's config must equal ``cfg`` apart from ``name`` and documentation
     keys (training does not depend on them), and its weights must be the ones its card names.
     Raises ValueError (what differs) or FileNotFoundError (no finished run)."""
-    import hashlib
     import json
 
+    from forenscope.nets.weights import weights_sha256
     from forenscope.train.config import DOCUMENTATION, config_hash
 
     run = Path(run)
@@ -47,7 +47,7 @@ def adopt_run(cfg: dict, run: Path) -> dict:
         keys = sorted(k for k in {*a, *b} - {"name", *DOCUMENTATION} if a.get(k) != b.get(k))
         raise ValueError(f"{run} was trained from another config (differs in {', '.join(keys) or 'defaults'}): "
                          "train this config instead")
-    if hashlib.sha256((run / "model.safetensors").read_bytes()).hexdigest() != card["weights_sha256"]:
+    if weights_sha256(run / "model.safetensors") != card["weights_sha256"]:  # shards included
         raise ValueError(f"{run}/model.safetensors is not the weights its card names")
     training = {**card["training"], "config": cfg, "config_hash": config_hash(cfg),
                 "adopted_from": {"run": run.as_posix(), "name": ran["name"], "config_hash": card["training"]["config_hash"]}}
