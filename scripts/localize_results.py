@@ -2,7 +2,7 @@
 (`<results>/<who>-<set>/results.json`, by scripts/eval_effunet_runs.sh): pixel F1 averaged over
 the five forgery kinds (CVIP: its one subset), the flag-everything map's figure beside it, and the
 mean over the ten validation subsets that the decision rules in docs/RESULTS.md compare.
-Shared by scripts/encoder_table.py, seed_table.py and more_hosts_decision.py."""
+Shared by scripts/encoder_table.py, seed_table.py and candidate_decision.py."""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
-"""Issue 18, "More host photos" (docs/RESULTS.md): the decision rule committed before training,
-applied to the results scripts/train_more_hosts.sh wrote (docs/results/localize/more-hosts) and
-to the shipped recipe's three seeds (docs/results/localize/seeds). Validation and CVIP only.
+"""Issue 18: the decision rule for a candidate effunet recipe, committed before its training,
+applied to the results a candidate script wrote (two seeds, validation and CVIP, e.g.
+scripts/train_more_hosts.sh -> docs/results/localize/more-hosts, scripts/train_crop256.sh ->
+docs/results/localize/crop256) and to the shipped recipe's three seeds
+(docs/results/localize/seeds). Validation and CVIP only.
 
 The candidate ships if (a) effunet-cm's pixel F1 over the ten validation subsets, averaged over
 its seeds 0 and 1, is >= the shipped recipe's 3-seed mean + 0.01, and (b) its CVIP pixel F1
@@ -8,7 +10,8 @@ averaged over the two seeds is >= the shipped recipe's 3-seed CVIP mean - 0.005.
 higher validation mean ships (seed 0 within 0.001) if its CVIP F1 is >= 0.876 (copymove-sift
 alone), else the other seed if it is, else nothing.
 
-    .venv/bin/python scripts/more_hosts_decision.py
+    .venv/bin/python scripts/candidate_decision.py --results docs/results/localize/more-hosts --label "more hosts (810)"
+    .venv/bin/python scripts/candidate_decision.py --results docs/results/localize/crop256 --label "256-px crops"
 
 Writes decision.json and decision.md beside the candidate's results and prints them.
 """
@@ -57,10 +60,10 @@ def decide(candidate: dict, reference: dict) -> tuple[str | None, list[str]]:
     return None, why + ["no seed meets the never-lose floor: the shipped weights stay"]
 
 
-def table(candidate: dict, reference: dict, base: dict) -> str:
+def table(candidate: dict, reference: dict, base: dict, label: str, reference_label: str) -> str:
     lines = ["| weights | seed | effunet-cm: standard val | realistic val | mean of the 10 subsets | CVIP | "
              "effunet alone: mean of the 10 | CVIP |", "|---|---|---|---|---|---|---|---|"]
-    for label, group in (("shipped recipe (426 hosts)", reference), ("more hosts (810)", candidate)):
+    for label, group in ((reference_label, reference), (label, candidate)):
         for s, f in group.items():
             c, e = f["effunet-cm"], f["effunet"]
             lines.append(f"| {label} | {s} | {c['standard-val']:.3f} | {c['realistic-val']:.3f} | "
@@ -76,14 +79,16 @@ def table(candidate: dict, reference: dict, base: dict) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--results", type=Path, default=Path("docs/results/localize/more-hosts"))
+    ap.add_argument("--results", type=Path, required=True, help="the candidate's results (seed0-<set>/, seed1-<set>/)")
+    ap.add_argument("--label", required=True, help="the candidate's name in the table")
     ap.add_argument("--reference", type=Path, default=Path("docs/results/localize/seeds"))
+    ap.add_argument("--reference-label", default="shipped recipe (426 hosts)")
     args = ap.parse_args()
     candidate = figures(args.results, ("seed0", "seed1"))
     reference = figures(args.reference, ("seed0", "seed1", "seed2"))
     base = {n: flag_everything_f1(read(args.results, "seed0", n), n) for n in (*VAL_SETS, "cvip")}
     choice, why = decide(candidate, reference)
-    text = (table(candidate, reference, base) + f"\n\nDecision (rule committed before training): "
+    text = (table(candidate, reference, base, args.label, args.reference_label) + f"\n\nDecision (rule committed before training): "
             f"**{choice or 'not shipped'}**\n" + "".join(f"- {w}\n" for w in why))
     (args.results / "decision.md").write_text(text)
     (args.results / "decision.json").write_text(json.dumps(
