@@ -34,10 +34,13 @@ CACHE = REPO / "work" / "fusion-maps"
 OUT = REPO / "docs" / "results" / "localize" / "fusion-design"
 
 
-def component_maps(samples, learned, matcher) -> list[dict]:
-    """Per image: truth mask, effunet's heat, copymove-sift's heat and whether it fires (cached)."""
+def component_maps(samples, learned, matcher, shard: tuple[int, int] = (0, 1)) -> list[dict]:
+    """Per image: truth mask, effunet's heat, copymove-sift's heat and whether it fires (cached).
+    ``shard`` (k, n): only every n-th image from the k-th (to fill the cache from n processes)."""
     rows = []
     for n, s in enumerate(samples):
+        if n % shard[1] != shard[0]:
+            continue
         key = hashlib.sha256(f"{s.image}|{s.image.stat().st_size}".encode()).hexdigest()[:20]
         path = CACHE / f"{key}.npz"
         if not path.is_file():
@@ -55,8 +58,8 @@ def component_maps(samples, learned, matcher) -> list[dict]:
     return rows
 
 
-def component_sets(data: Path, forgeries: Path, test: bool,
-                   realistic: Path | None = None) -> tuple[dict[str, list[dict]], float]:
+def component_sets(data: Path, forgeries: Path, test: bool, realistic: Path | None = None,
+                   shard: tuple[int, int] = (0, 1)) -> tuple[dict[str, list[dict]], float]:
     """The cached component maps of the validation split and CVIP (and the synthetic test split
     when ``test``; the realistic recipe's splits too when ``realistic``), with copymove-sift's
     threshold: what this script and scripts/design_image_head.py design on."""
@@ -69,7 +72,8 @@ def component_sets(data: Path, forgeries: Path, test: bool,
         sources["test"] = forgeries / "test.csv"
         if realistic:
             sources["test-realistic"] = realistic / "test.csv"
-    return {name: component_maps(find_pixel_pairs(src), learned, matcher) for name, src in sources.items()}, matcher.threshold
+    return ({name: component_maps(find_pixel_pairs(src), learned, matcher, shard) for name, src in sources.items()},
+            matcher.threshold)
 
 
 def score(rows: list[dict], heat_of) -> dict[str, float]:
@@ -129,11 +133,17 @@ def main() -> None:
                     help="the realistic recipe's forgeries (effunet trains on both recipes)")
     ap.add_argument("--no-realistic", action="store_true", help="design on the standard recipe only")
     ap.add_argument("--test", action="store_true", help="also score the synthetic test splits (they choose nothing)")
+    ap.add_argument("--fill-cache", metavar="K/N", help="only compute and cache the maps of every N-th image from "
+                    "the K-th, then stop (run N of these side by side, one per core, before the design)")
     args = ap.parse_args()
     realistic = None if args.no_realistic else args.realistic
     if realistic and not (realistic / "val.csv").is_file():
         raise SystemExit(f"{realistic}/val.csv not found: run `forenscope synth forgeries --recipe realistic "
                          f"--out {realistic}` or pass --no-realistic")
+    if args.fill_cache:
+        k, n = (int(v) for v in args.fill_cache.split("/"))
+        component_sets(args.data, args.forgeries, args.test, realistic, (k, n))
+        return
     sets, threshold = component_sets(args.data, args.forgeries, args.test, realistic)
     test = {k: sets.pop(k) for k in [k for k in sets if k.startswith("test")]}
     table = evaluate(sets, threshold)

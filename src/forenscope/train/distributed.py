@@ -22,10 +22,13 @@ from __future__ import annotations
 
 import atexit
 import os
+from datetime import timedelta
 from functools import lru_cache
 
 import numpy as np
 import torch
+
+EXIT_BARRIER_SECONDS = 60  # how long a finished rank waits for the others before leaving
 
 
 def _cuda_wanted() -> bool:
@@ -85,8 +88,16 @@ def leave_world() -> None:
     as a failed rank although training finished."""
     import torch.distributed as dist
 
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    if dist.get_backend() == "gloo":
+        # Tear down together: a rank that closes its connections while a peer still uses them
+        # can abort that peer at exit. Bounded, so a rank that died cannot hang the others.
+        try:
+            dist.monitored_barrier(timeout=timedelta(seconds=EXIT_BARRIER_SECONDS))
+        except RuntimeError:
+            pass
+    dist.destroy_process_group()
 
 
 @lru_cache(maxsize=1)

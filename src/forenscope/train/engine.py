@@ -5,7 +5,6 @@ plus a JSON state (nothing pickled), and the card every trained model ships with
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -18,6 +17,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from forenscope.nets.weights import weights_sha256
 from forenscope.train.config import config_hash
 from forenscope.train.distributed import current_world
 
@@ -176,7 +176,7 @@ def model_card(net, cfg: dict, state: dict, out: Path, *, task: str, threshold: 
         "threshold": threshold, "threshold_note": threshold_note,
         **{k: cfg[k] for k in ("status", "status_note") if cfg.get(k)},  # e.g. "research reproduction"
         "parameters": sum(p.numel() for p in net.parameters()),
-        "weights_sha256": hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest(),
+        "weights_sha256": weights_sha256(out / "model.safetensors"),
         "training": {"config": cfg, "config_hash": state["config_hash"], "best_step": state["best"]["step"],
                      "steps_run": state["step"], "stopped_early": state.get("stopped_early", False),
                      "train_seconds": round(state.get("seconds", 0.0)), **counts,
