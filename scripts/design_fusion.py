@@ -141,7 +141,11 @@ def main() -> None:
         raise SystemExit(f"{realistic}/val.csv not found: run `forenscope synth forgeries --recipe realistic "
                          f"--out {realistic}` or pass --no-realistic")
     if args.fill_cache:
-        k, n = (int(v) for v in args.fill_cache.split("/"))
+        try:
+            k, n = (int(v) for v in args.fill_cache.split("/"))
+            assert 0 <= k < n
+        except (ValueError, AssertionError):
+            raise SystemExit(f"--fill-cache takes K/N with 0 <= K < N (e.g. 0/2), got {args.fill_cache!r}")
         component_sets(args.data, args.forgeries, args.test, realistic, (k, n))
         return
     sets, threshold = component_sets(args.data, args.forgeries, args.test, realistic)
