@@ -11,7 +11,10 @@ higher validation mean ships (seed 0 within 0.001) if its CVIP F1 is >= 0.876 (c
 alone), else the other seed if it is, else nothing.
 
     .venv/bin/python scripts/candidate_decision.py --results docs/results/localize/more-hosts --label "more hosts (810)"
-    .venv/bin/python scripts/candidate_decision.py --results docs/results/localize/crop256 --label "256-px crops"
+    .venv/bin/python scripts/candidate_decision.py --results docs/results/localize/crop256 --label "256-px crops" \
+        --reference-label "shipped recipe (128-px crops)"
+
+(scripts/train_candidate.sh runs it after training and evaluating a candidate.)
 
 Writes decision.json and decision.md beside the candidate's results and prints them.
 """
@@ -94,7 +97,8 @@ def main() -> None:
     (args.results / "decision.json").write_text(json.dumps(
         {"candidate": candidate, "reference": reference, "flag_everything_f1": base, "decision": choice, "reasons": why,
          "rule": {"min_validation_gain": MIN_GAIN, "max_cvip_loss": MAX_CVIP_LOSS, "never_lose_cvip": NEVER_LOSE, "tie": TIE},
-         "sources": sorted(str(p) for p in (*args.results.glob("*/results.json"), *args.reference.glob("*/results.json")))},
+         "sources": sorted(str(root / f"{s}-{n}" / "results.json") for root, seeds in ((args.results, candidate), (args.reference, reference))
+                           for s in seeds for n in (*VAL_SETS, "cvip"))},  # what the decision read: no test split
         indent=1))
     print(text)
 

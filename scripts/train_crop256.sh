@@ -14,12 +14,4 @@ mkdir -p work/logs
 [ -f work/synth-forgeries-realistic/forgeries.json ] || OMP_NUM_THREADS=1 taskset -c 1 $F synth forgeries \
   --recipe realistic --out work/synth-forgeries-realistic --no-progress > work/logs/synth-real.log 2>&1 &
 wait
-for seed in 0 1; do
-  [ -f "work/runs/effunet-crop256-seed$seed/card.json" ] || \
-    taskset -c "$seed" $F train configs/effunet-crop256.toml --seed "$seed" \
-      --out "work/runs/effunet-crop256-seed$seed" > "work/logs/train-crop256-seed$seed.log" 2>&1 &
-done
-wait
-OUT=docs/results/localize/crop256 SETLIST="standard-val realistic-val cvip" scripts/eval_effunet_runs.sh \
-  seed0=work/runs/effunet-crop256-seed0 seed1=work/runs/effunet-crop256-seed1
-.venv/bin/python scripts/candidate_decision.py --results docs/results/localize/crop256 --label "256-px crops"
+scripts/train_candidate.sh crop256 "256-px crops" "shipped recipe (128-px crops)"

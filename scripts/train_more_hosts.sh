@@ -20,12 +20,4 @@ grow() {  # recipe base-folder: the shipped set (made if missing), copied and gr
 grow standard work/synth-forgeries 0 > work/logs/synth-more-hosts-standard.log 2>&1 &
 grow realistic work/synth-forgeries-realistic 1 > work/logs/synth-more-hosts-realistic.log 2>&1 &
 wait
-for seed in 0 1; do
-  [ -f "work/runs/effunet-more-hosts-seed$seed/card.json" ] || \
-    taskset -c "$seed" $F train configs/effunet-more-hosts.toml --seed "$seed" \
-      --out "work/runs/effunet-more-hosts-seed$seed" > "work/logs/train-more-hosts-seed$seed.log" 2>&1 &
-done
-wait
-OUT=docs/results/localize/more-hosts SETLIST="standard-val realistic-val cvip" scripts/eval_effunet_runs.sh \
-  seed0=work/runs/effunet-more-hosts-seed0 seed1=work/runs/effunet-more-hosts-seed1
-.venv/bin/python scripts/seed_table.py --results docs/results/localize/more-hosts
+scripts/train_candidate.sh more-hosts "more hosts (810)"
