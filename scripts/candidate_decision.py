@@ -1,18 +1,21 @@
 """Issue 18: the decision rule for a candidate effunet recipe, committed before its training,
 applied to the results a candidate script wrote (two seeds, validation and CVIP, e.g.
 scripts/train_more_hosts.sh -> docs/results/localize/more-hosts, scripts/train_crop256.sh ->
-docs/results/localize/crop256) and to the shipped recipe's three seeds
-(docs/results/localize/seeds). Validation and CVIP only.
+docs/results/localize/crop256) and to the shipped recipe's seeds (--reference: the three of the
+128-px recipe in docs/results/localize/seeds, the two of the 256-px one in
+docs/results/localize/crop256). Validation and CVIP only.
 
 The candidate ships if (a) effunet-cm's pixel F1 over the ten validation subsets, averaged over
-its seeds 0 and 1, is >= the shipped recipe's 3-seed mean + 0.01, and (b) its CVIP pixel F1
-averaged over the two seeds is >= the shipped recipe's 3-seed CVIP mean - 0.005. The seed with the
+its seeds 0 and 1, is >= the shipped recipe's mean over its seeds + 0.01, and (b) its CVIP pixel F1
+averaged over the two seeds is >= the shipped recipe's CVIP mean - 0.005. The seed with the
 higher validation mean ships (seed 0 within 0.001) if its CVIP F1 is >= 0.876 (copymove-sift
 alone), else the other seed if it is, else nothing.
 
     .venv/bin/python scripts/candidate_decision.py --results docs/results/localize/more-hosts --label "more hosts (810)"
     .venv/bin/python scripts/candidate_decision.py --results docs/results/localize/crop256 --label "256-px crops" \
         --reference-label "shipped recipe (128-px crops)"
+    .venv/bin/python scripts/candidate_decision.py --results docs/results/localize/crop320 --label "320-px crops" \
+        --reference docs/results/localize/crop256 --reference-label "shipped recipe (256-px crops)"
 
 (scripts/train_candidate.sh runs it after training and evaluating a candidate.)
 
@@ -40,6 +43,14 @@ def figures(root: Path, seeds: tuple[str, ...]) -> dict:
     return {s: {det: {"validation_mean_f1": validation_mean_f1(root, s, det),
                       **{n: kind_mean(read(root, s, n), det, n) for n in (*VAL_SETS, "cvip")}}
                 for det in DETECTORS} for s in seeds}
+
+
+def reference_seeds(root: Path) -> tuple[str, ...]:
+    """The seeds evaluated under ``root`` (seedN-cvip/), e.g. the 128-px recipe's three, the 256-px one's two."""
+    seeds = tuple(sorted(p.name.removesuffix("-cvip") for p in root.glob("seed*-cvip")))
+    if not seeds:
+        sys.exit(f"no seedN-cvip/ results under {root}")
+    return seeds
 
 
 def decide(candidate: dict, reference: dict) -> tuple[str | None, list[str]]:
@@ -84,11 +95,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--results", type=Path, required=True, help="the candidate's results (seed0-<set>/, seed1-<set>/)")
     ap.add_argument("--label", required=True, help="the candidate's name in the table")
-    ap.add_argument("--reference", type=Path, default=Path("docs/results/localize/seeds"))
+    ap.add_argument("--reference", type=Path, default=Path("docs/results/localize/seeds"),
+                    help="the shipped recipe's results (every seedN- in it): seeds = 128-px crops, crop256 = 256-px crops")
     ap.add_argument("--reference-label", default="shipped recipe (426 hosts)")
     args = ap.parse_args()
     candidate = figures(args.results, ("seed0", "seed1"))
-    reference = figures(args.reference, ("seed0", "seed1", "seed2"))
+    reference = figures(args.reference, reference_seeds(args.reference))
     base = {n: flag_everything_f1(read(args.results, "seed0", n), n) for n in (*VAL_SETS, "cvip")}
     choice, why = decide(candidate, reference)
     text = (table(candidate, reference, base, args.label, args.reference_label) + f"\n\nDecision (rule committed before training): "

@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 from conftest import noisy_photo, tiny_forgeries
 from forenscope.detectors import load_detector
 from forenscope.train.config import LOCALIZE_DEFAULTS, _merge
-from forenscope.train.localize import train_localizer
+from forenscope.train.localize import sample_crop, train_localizer
 
 
 @pytest.fixture(scope="module")
@@ -205,3 +205,22 @@ def test_rows_of_several_forgery_folders_are_pooled(forgeries, tmp_path):
     cfg["data"]["forgeries"] = []
     with pytest.raises(ValueError, match="names no folder"):
         train_localizer(cfg, tmp_path / "none", log=lambda m: None)
+
+
+@pytest.mark.parametrize("padding", ["zero", "reflect"])
+def test_small_images_pad_the_mask_as_configured(padding):
+    # a 6 x 6 image manipulated in its bottom rows, cropped at 10: rows 6..9 mirror rows 4..1
+    rgb = np.arange(6 * 6 * 3, dtype=np.uint8).reshape(6, 6, 3)
+    mask = np.zeros((6, 6), bool)
+    mask[4:] = True
+    crop, m = sample_crop(rgb, mask, 10, np.random.default_rng(0), positive=0.0, mask_padding=padding)
+    assert crop.shape == (10, 10, 3) and m.shape == (10, 10)
+    np.testing.assert_array_equal(crop[6:9, :6], rgb[4:1:-1])  # the pixels are mirrored either way
+    assert m[:6, :6].sum() == mask.sum()  # the original labels are kept
+    mirrored = m[6:9, :6]  # copies of rows 4, 3, 2: manipulated, authentic, authentic
+    assert mirrored[0].all() == (padding == "reflect") and not mirrored[1:].any()
+
+
+def test_unknown_mask_padding_is_a_clear_error():
+    with pytest.raises(ValueError, match="mask_padding"):
+        sample_crop(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4), bool), 8, np.random.default_rng(0), 0.0, "wrap")

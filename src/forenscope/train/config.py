@@ -43,6 +43,10 @@ LOCALIZE_DEFAULTS = {
     "input": {"tile": 256},  # whole images are analysed in tiles of this size (fixed for hlstm / jlstm)
     "data": {"forgeries": "work/synth-forgeries", "kinds": [], "val_kinds": [], "authentic": True,
              "crop": 128, "positive_fraction": 0.7, "max_val_images": 150,
+             # images smaller than the crop are padded by reflection; "reflect" mirrors the mask
+             # with the pixels; "zero" (the recipe of every weight shipped so far, kept so their
+             # configs retrain them) labels mirrored manipulated pixels authentic
+             "mask_padding": "zero",
              "patch_fraction": 0.125},  # J-LSTM patch label: manipulated when >= this fraction is
     "train": {"seed": 0, "steps": 1000, "batch": 16, "lr": 1e-3, "weight_decay": 0.0, "warmup": 50,
               "val_every": 200, "max_minutes": 60.0, "threads": 0, "double_sigmoid": False,

@@ -31,13 +31,17 @@ Log = Callable[[str], None]
 # ------------------------------------------------------------------ data
 
 def sample_crop(rgb: np.ndarray, mask: np.ndarray, size: int, rng: np.random.Generator,
-                positive: float) -> tuple[np.ndarray, np.ndarray]:
-    """A ``size`` crop; with probability ``positive`` centred near a manipulated pixel."""
+                positive: float, mask_padding: str = "zero") -> tuple[np.ndarray, np.ndarray]:
+    """A ``size`` crop; with probability ``positive`` centred near a manipulated pixel. Images
+    smaller than ``size`` are padded by reflection; ``mask_padding`` "reflect" mirrors the mask
+    with them, "zero" pads it authentic (the shipped weights' recipe)."""
+    if mask_padding not in ("zero", "reflect"):
+        raise ValueError(f"data.mask_padding must be 'zero' or 'reflect', not {mask_padding!r}")
     h, w = mask.shape
-    if h < size or w < size:  # pad small images by reflection
+    if h < size or w < size:
         py, px = max(0, size - h), max(0, size - w)
         rgb = np.pad(rgb, ((0, py), (0, px), (0, 0)), mode="reflect")
-        mask = np.pad(mask, ((0, py), (0, px)), mode="constant")
+        mask = np.pad(mask, ((0, py), (0, px)), mode="reflect" if mask_padding == "reflect" else "constant")
         h, w = mask.shape
     if mask.any() and rng.random() < positive:
         ys, xs = np.nonzero(mask)
@@ -56,7 +60,7 @@ def make_batch(rows: list[dict], cache: PairCache, cfg: dict, rng: np.random.Gen
     crops, ms = [], []
     for _ in range(cfg["train"]["batch"]):
         rgb, mask = cache.get(rows[int(rng.integers(len(rows)))])
-        rgb, mask = sample_crop(rgb, mask, size, rng, d["positive_fraction"])
+        rgb, mask = sample_crop(rgb, mask, size, rng, d["positive_fraction"], d["mask_padding"])
         if rng.random() < 0.5:
             rgb, mask = rgb[:, ::-1], mask[:, ::-1]
         if rng.random() < 0.5:
