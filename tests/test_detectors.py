@@ -187,3 +187,17 @@ def test_classical_thresholds_are_fitted_without_test_photos(tmp_path):
     for name in ("ela", "noise", "jpeg-ghost", "copymove-sift"):
         source = json.loads((cards / f"{name}.json").read_text())["threshold_source"]
         assert source["data"]["splits"] == ["train", "val"], name
+
+
+def test_results_are_written_as_strict_json(tmp_path):
+    import json
+    import math
+
+    from forenscope.analysis import jsonable
+    from forenscope.records import write_json
+
+    extras = {"sigma": np.float32("nan"), "n": np.int64(3), "table": np.arange(4.0), "big": np.zeros(100), "p": tmp_path}
+    small = jsonable(extras)  # what a detector's extras become: numbers, null for undefined, big arrays described
+    assert small == {"sigma": None, "n": 3, "table": [0.0, 1.0, 2.0, 3.0], "big": "array (100,)", "p": str(tmp_path)}
+    text = write_json(tmp_path / "r.json", {"auc": float("inf"), "map": np.ones((2, 2), np.float32)}).read_text()
+    assert json.loads(text, parse_constant=lambda c: math.nan) == {"auc": None, "map": [[1.0, 1.0], [1.0, 1.0]]}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from pathlib import PurePath
 
 import numpy as np
 
@@ -48,15 +50,21 @@ class Analysis:
             self.mask = m
 
 
-def jsonable(x):
-    """``x`` with numpy scalars as Python numbers and small arrays as lists (a larger array
-    becomes its description): what every output that writes extras as JSON needs."""
+def jsonable(x, max_array: int | None = 64):
+    """``x`` as strict JSON values: numpy scalars as Python numbers, NaN and infinity as null (a
+    value undefined for this input), paths as strings, arrays as lists; an array of more than
+    ``max_array`` elements becomes its description (None: always a list). What every output that
+    writes extras or results as JSON needs (records.write_json uses it too)."""
     if isinstance(x, dict):
-        return {str(k): jsonable(v) for k, v in x.items()}
+        return {str(k): jsonable(v, max_array) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [jsonable(v) for v in x]
-    if isinstance(x, (np.floating, np.integer, np.bool_)):
-        return x.item()
+        return [jsonable(v, max_array) for v in x]
     if isinstance(x, np.ndarray):
-        return x.tolist() if x.size <= 64 else f"array {x.shape}"
+        return jsonable(x.tolist(), max_array) if max_array is None or x.size <= max_array else f"array {x.shape}"
+    if isinstance(x, (np.floating, np.integer, np.bool_)):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, PurePath):
+        return str(x)
     return x

@@ -53,25 +53,10 @@ def environment() -> dict:
 
 
 def finite(o):
-    """NaN and infinity are not JSON: null instead (a metric undefined for this data); numpy
-    scalars and small arrays as plain values."""
-    import math
+    """``o`` as strict JSON values, arrays in full (analysis.jsonable without the size limit)."""
+    from forenscope.analysis import jsonable
 
-    import numpy as np
-
-    if isinstance(o, (np.floating, np.integer, np.bool_)):
-        o = o.item()
-    if isinstance(o, float) and not math.isfinite(o):
-        return None
-    if isinstance(o, dict):
-        return {str(k): finite(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [finite(v) for v in o]
-    if isinstance(o, np.ndarray):
-        return finite(o.tolist())
-    if isinstance(o, Path):
-        return str(o)
-    return o
+    return jsonable(o, max_array=None)
 
 
 def write_json(path: Path, obj) -> Path:
