@@ -15,7 +15,7 @@ alone), else the other seed if it is, else nothing.
     .venv/bin/python scripts/candidate_decision.py --results docs/results/localize/crop256 --label "256-px crops" \
         --reference-label "shipped recipe (128-px crops)"
     .venv/bin/python scripts/candidate_decision.py --results docs/results/localize/crop320 --label "320-px crops" \
-        --reference docs/results/localize/crop256 --reference-label "shipped recipe (256-px crops)"
+        --reference docs/results/localize/crop256 --reference-seeds seed0,seed1 --reference-label "shipped recipe (256-px crops)"
 
 (scripts/train_candidate.sh runs it after training and evaluating a candidate.)
 
@@ -97,10 +97,13 @@ def main() -> None:
     ap.add_argument("--label", required=True, help="the candidate's name in the table")
     ap.add_argument("--reference", type=Path, default=Path("docs/results/localize/seeds"),
                     help="the shipped recipe's results (every seedN- in it): seeds = 128-px crops, crop256 = 256-px crops")
+    ap.add_argument("--reference-seeds", default="", help="e.g. seed0,seed1: only these of the reference's seeds "
+                    "(default every one it holds; a seed added later would change an old decision)")
     ap.add_argument("--reference-label", default="shipped recipe (426 hosts)")
     args = ap.parse_args()
     candidate = figures(args.results, ("seed0", "seed1"))
-    reference = figures(args.reference, reference_seeds(args.reference))
+    reference = figures(args.reference, tuple(args.reference_seeds.split(",")) if args.reference_seeds
+                        else reference_seeds(args.reference))
     base = {n: flag_everything_f1(read(args.results, "seed0", n), n) for n in (*VAL_SETS, "cvip")}
     choice, why = decide(candidate, reference)
     text = (table(candidate, reference, base, args.label, args.reference_label) + f"\n\nDecision (rule committed before training): "
