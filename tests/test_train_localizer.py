@@ -221,6 +221,9 @@ def test_small_images_pad_the_mask_as_configured(padding):
     assert mirrored[0].all() == (padding == "reflect") and not mirrored[1:].any()
 
 
-def test_unknown_mask_padding_is_a_clear_error():
-    with pytest.raises(ValueError, match="mask_padding"):
-        sample_crop(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4), bool), 8, np.random.default_rng(0), 0.0, "wrap")
+def test_unknown_mask_padding_is_a_clear_error(forgeries, tmp_path):
+    cfg = tiny_config(forgeries)
+    cfg["data"]["mask_padding"] = "wrap"
+    with pytest.raises(ValueError, match="mask_padding"):  # before any data is read
+        train_localizer(cfg, tmp_path / "run", log=lambda m: None)
+    assert not (tmp_path / "run").exists()

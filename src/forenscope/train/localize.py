@@ -30,18 +30,20 @@ Log = Callable[[str], None]
 
 # ------------------------------------------------------------------ data
 
+# data.mask_padding -> how the mask of an image smaller than the crop is padded (its pixels are mirrored)
+MASK_PADDING = {"zero": "constant", "reflect": "reflect"}
+
+
 def sample_crop(rgb: np.ndarray, mask: np.ndarray, size: int, rng: np.random.Generator,
                 positive: float, mask_padding: str = "zero") -> tuple[np.ndarray, np.ndarray]:
     """A ``size`` crop; with probability ``positive`` centred near a manipulated pixel. Images
     smaller than ``size`` are padded by reflection; ``mask_padding`` "reflect" mirrors the mask
     with them, "zero" pads it authentic (the shipped weights' recipe)."""
-    if mask_padding not in ("zero", "reflect"):
-        raise ValueError(f"data.mask_padding must be 'zero' or 'reflect', not {mask_padding!r}")
     h, w = mask.shape
     if h < size or w < size:
         py, px = max(0, size - h), max(0, size - w)
         rgb = np.pad(rgb, ((0, py), (0, px), (0, 0)), mode="reflect")
-        mask = np.pad(mask, ((0, py), (0, px)), mode="reflect" if mask_padding == "reflect" else "constant")
+        mask = np.pad(mask, ((0, py), (0, px)), mode=MASK_PADDING[mask_padding])
         h, w = mask.shape
     if mask.any() and rng.random() < positive:
         ys, xs = np.nonzero(mask)
@@ -146,6 +148,8 @@ def train_localizer(cfg: dict, out: Path, log: Log = print, restart: bool = Fals
     t, d = cfg["train"], cfg["data"]
     if t["class_weights"] not in ("published", "balanced"):
         raise ValueError(f"train.class_weights must be 'published' or 'balanced', got {t['class_weights']!r}")
+    if d["mask_padding"] not in MASK_PADDING:
+        raise ValueError(f"data.mask_padding must be one of {', '.join(MASK_PADDING)}, got {d['mask_padding']!r}")
     method = get_method(cfg["family"])
     if method.task != "localize":
         raise ValueError(f"family {cfg['family']!r} is not a localiser (its task is {method.task!r})")
