@@ -227,3 +227,31 @@ def test_unknown_mask_padding_is_a_clear_error(forgeries, tmp_path):
     with pytest.raises(ValueError, match="mask_padding"):  # before any data is read
         train_localizer(cfg, tmp_path / "run", log=lambda m: None)
     assert not (tmp_path / "run").exists()
+
+
+def test_init_from_an_earlier_run_starts_from_its_weights(forgeries, tmp_path):
+    """``train.init_from``: a further schedule on top of an earlier run ("{seed}" names the
+    earlier run of the same seed). At learning rate 0 the weights stay the earlier run's."""
+    first = train_localizer(tiny_config(forgeries, steps=2), tmp_path / "first-seed0", log=lambda m: None)
+    cfg = tiny_config(forgeries, steps=1)
+    cfg["train"] |= {"init_from": str(tmp_path / "first-seed{seed}" / "model.safetensors"), "lr": 0.0, "val_every": 1}
+    lines = []
+    card = train_localizer(copy.deepcopy(cfg), tmp_path / "second", log=lines.append)
+    assert any(line.startswith("every weight initialised from") for line in lines)
+    assert card["training"]["initialised_from"]["sha256"] == first["weights_sha256"]
+    before, after = load_file(tmp_path / "first-seed0" / "model.safetensors"), load_file(tmp_path / "second" / "last.safetensors")
+    learned = [k for k in before if "running_" not in k and "num_batches" not in k]  # batch-norm statistics move at lr 0
+    assert learned and all(torch.equal(before[k], after[k]) for k in learned)
+
+    wrong_seed = copy.deepcopy(cfg)
+    wrong_seed["train"]["seed"] = 1  # first-seed1 was never trained
+    with pytest.raises(ValueError, match="init_from.*not a file"):
+        train_localizer(wrong_seed, tmp_path / "third", log=lambda m: None)
+    other_net = copy.deepcopy(cfg)
+    other_net["network"]["dec_ch"] = 16
+    with pytest.raises(ValueError, match="different network"):
+        train_localizer(other_net, tmp_path / "fourth", log=lambda m: None)
+    both = copy.deepcopy(cfg)
+    both["train"]["init"] = "efficientnet-lite0"
+    with pytest.raises(ValueError, match="not both"):
+        train_localizer(both, tmp_path / "fifth", log=lambda m: None)

@@ -51,6 +51,9 @@ LOCALIZE_DEFAULTS = {
     "train": {"seed": 0, "steps": 1000, "batch": 16, "lr": 1e-3, "weight_decay": 0.0, "warmup": 50,
               "val_every": 200, "max_minutes": 60.0, "threads": 0, "double_sigmoid": False,
               "init": "",  # "efficientnet-lite0" (or -lite1, -lite2, matching network.encoder): ImageNet weights for effunet's encoder
+              # or: every weight from an earlier run of the same network (a safetensors file;
+              # "{seed}" becomes the seed), to train a further schedule on top of it
+              "init_from": "",
               # "published": each method's own loss weights (J-LSTM 1:5); "balanced": authentic
               # and manipulated pixels (and J-LSTM patches) carry half the loss each, per batch
               "class_weights": "published"},

@@ -164,12 +164,23 @@ def train_localizer(cfg: dict, out: Path, log: Log = print, restart: bool = Fals
     log(f"{len(train_rows)} training images ({', '.join(d['kinds'] or ['all kinds'])}), {len(val_rows)} validation images")
     cache, val_cache = PairCache(), PairCache()
 
+    if t["init"] and t["init_from"]:
+        raise ValueError("set train.init (ImageNet encoder) or train.init_from (an earlier run's weights), not both")
+    earlier = None
+    if t["init_from"]:
+        from forenscope.train.pretrained import earlier_weights
+
+        earlier = earlier_weights(t["init_from"], t["seed"])
     torch.manual_seed(t["seed"])
     net = method.build(cfg["network"])
     if t["init"]:
         from forenscope.train.pretrained import initialise
 
         log(initialise(net, t["init"]))
+    if earlier:
+        from forenscope.train.pretrained import initialise_from_weights
+
+        log(initialise_from_weights(net, earlier))
     opt = torch.optim.Adam(net.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
     state = open_run(cfg, out, net, opt, log, restart)
     state = run_steps(cfg, out, net, opt, state,
@@ -215,6 +226,12 @@ def _finish(cfg, out, state, train_rows, val_rows, val_cache, log) -> dict:
                       threshold_note=f"image score ({rule}) flagging {target:.0%} of validation authentic images",
                       counts={"train_images": len(train_rows), "val_images": len(val_rows)},
                       data_sha256=manifest_hash(files, common_root(forgery_folders(cfg["data"]["forgeries"]))))
+    if cfg["train"]["init_from"]:
+        from forenscope.nets.weights import weights_sha256
+        from forenscope.train.pretrained import earlier_weights
+
+        earlier = earlier_weights(cfg["train"]["init_from"], cfg["train"]["seed"])
+        card["training"]["initialised_from"] = {"weights": str(earlier), "sha256": weights_sha256(earlier)}
     card |= ({"image_head": head} if head else {}) | {
         "metrics": {"validation": {k: v for k, v in metrics.items()}},
         "git": git_commit(), "environment": environment(),

