@@ -7,7 +7,7 @@ For each ``max_keypoints``: the image score on the train + validation authentic 
 fits it); mean per-image pixel F1 on the copy-moves of both forgery recipes' validation splits
 (work/synth-forgeries*/val.csv) and on CVIP's forgeries; and the share of the validation
 splits' other images (authentic, splice, inpainting) on which it fires at that threshold (a
-false match there is what the fusion must undo). No test split is read. Writes
+false match there is what the fusion must undo); beside them, the flag-everything map. No test split is read. Writes
 docs/results/localize/copymove-keypoints/results.json and results.md.
 """
 
@@ -82,12 +82,27 @@ def sweep(keypoints: int, jobs: list, workers: int) -> dict:
     return row
 
 
+def flag_everything(jobs: list) -> dict:
+    """The baseline beside the sweep: a map flagging every pixel of every image."""
+    import cv2
+
+    row = {"max_keypoints": "flag everything", "threshold": float("nan"), "authentic_photos_flagged": 1.0}
+    for name in (*SETS, "cvip"):
+        shares = [(cv2.imread(str(j[3]), cv2.IMREAD_GRAYSCALE) > 127).mean() for j in jobs if j[0] == name and j[1] == "copymove"]
+        row[f"{name}_copymove_f1"] = float(np.mean([2 * a / (1 + a) for a in shares]))
+        if name in SETS:
+            row[f"{name}_others_flagged"] = 1.0
+    row["mean_copymove_f1"] = float(np.mean([row[f"{n}_copymove_f1"] for n in (*SETS, "cvip")]))
+    return row
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--keypoints", type=int, action="append", required=True)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--data", type=Path, default=Path(os.environ.get("FORENSCOPE_DATA", REPO.parent / "shared" / "data")))
     args = ap.parse_args()
+    from forenscope.analysis import jsonable
     from forenscope.records import environment, git_commit
 
     jobs = _jobs(args.data)
@@ -95,14 +110,16 @@ def main() -> None:
     for k in args.keypoints:
         rows.append(sweep(k, jobs, args.jobs))
         print(json.dumps(rows[-1]), file=sys.stderr)
+    rows.append(flag_everything(jobs))
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "results.json").write_text(json.dumps({"rows": rows, "images": len(jobs), "git": git_commit(),
+    (OUT / "results.json").write_text(json.dumps({"rows": jsonable(rows), "images": len(jobs), "git": git_commit(),
                                                   "environment": environment()}, indent=2) + "\n")
     cols = ["max_keypoints", "threshold", "authentic_photos_flagged", "standard-val_copymove_f1",
             "realistic-val_copymove_f1", "cvip_copymove_f1", "mean_copymove_f1",
             "standard-val_others_flagged", "realistic-val_others_flagged"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(f"{r[c]:.4f}" if isinstance(r[c], float) else str(r[c]) for c in cols) + " |" for r in rows]
+    cell = lambda v: ("–" if np.isnan(v) else f"{v:.4f}") if isinstance(v, float) else str(v)
+    lines += ["| " + " | ".join(cell(r[c]) for c in cols) + " |" for r in rows]
     (OUT / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -6,6 +6,9 @@ source and target regions by correlating the image with itself moved by that tra
 heatmap marks source AND target (the benchmarks' convention). Large images are analysed at a
 working resolution (``max_side``) and the maps brought back to the input's size.
 
+Keypoint budget 8,000 (4,000 before): small copied objects (about 1 % of a 1024 x 768 photo)
+keep too few matched pairs under the smaller budget (scripts/sweep_copymove.py, docs/RESULTS.md).
+
 Score: ``n / (n + 12)`` for ``n`` the verified matches of the strongest transform (0 when none):
 0.5 at 12 matches. Not a probability; the card's threshold is calibrated on authentic photos.
 """
@@ -27,7 +30,7 @@ HALF_SCORE_MATCHES = 12
 @register_detector("copymove-sift", task="localize")
 class CopyMoveSIFT(Detector):
     def __init__(self, threshold: float | None = None, max_side: int = 1280, min_inliers: int = 8,
-                 ratio: float = 0.5, max_keypoints: int = 4000):
+                 ratio: float = 0.5, max_keypoints: int = 8000):
         super().__init__(threshold)
         if max_side < 64:
             raise ValueError(f"max_side must be >= 64, got {max_side}")

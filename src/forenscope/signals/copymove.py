@@ -25,7 +25,7 @@ class CloneTransform:
         return len(self.source)
 
 
-def matched_pairs(grey: np.ndarray, max_keypoints: int = 4000, ratio: float = 0.5,
+def matched_pairs(grey: np.ndarray, max_keypoints: int = 8000, ratio: float = 0.5,
                   min_distance: float = 12.0) -> tuple[np.ndarray, np.ndarray]:
     """Pairs of keypoints of one image with near-identical descriptors: (p, q), each (n, 2).
 
