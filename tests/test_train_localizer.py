@@ -255,3 +255,4 @@ def test_init_from_an_earlier_run_starts_from_its_weights(forgeries, tmp_path):
     both["train"]["init"] = "efficientnet-lite0"
     with pytest.raises(ValueError, match="not both"):
         train_localizer(both, tmp_path / "fifth", log=lambda m: None)
+    assert not any((tmp_path / n).exists() for n in ("third", "fourth", "fifth"))  # no run folder left behind

