@@ -14,7 +14,6 @@ docs/results/localize/copymove-keypoints/results.json and results.md.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import sys
@@ -27,29 +26,31 @@ REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "docs" / "results" / "localize" / "copymove-keypoints"
 SETS = {"standard-val": REPO / "work" / "synth-forgeries" / "val.csv",
         "realistic-val": REPO / "work" / "synth-forgeries-realistic" / "val.csv"}
+sys.path.insert(0, str(REPO / "scripts"))
 
 
 def _jobs(data: Path) -> list[tuple[str, str, Path, Path | None]]:
-    """(set, subset, image, mask) for every image the sweep reads."""
+    """(set, subset, image, mask) for every image the sweep reads (CVIP: its forgeries only)."""
+    from forenscope.data.datasets import find_pixel_pairs
     from forenscope.data.splits import fitting_photos
 
     jobs = [("real", "authentic", p, None) for p in fitting_photos(data, ("train", "val"))]
     for name, table in SETS.items():
-        with open(table, newline="") as f:
-            for row in csv.DictReader(f):
-                jobs.append((name, row["subset"], table.parent / row["image"],
-                             table.parent / row["mask"] if row["mask"] else None))
-    cvip = data / "copymove_cvip"
-    for p in sorted((cvip / "forged").iterdir()):
-        jobs.append(("cvip", "copymove", p, cvip / "masks" / f"{p.stem}_mask.png"))
+        jobs += [(name, s.subset, s.image, s.mask) for s in find_pixel_pairs(table)]
+    jobs += [("cvip", "copymove", s.image, s.mask) for s in find_pixel_pairs(data / "copymove_cvip") if s.mask]
     return jobs
+
+
+def _truth(mask: Path) -> np.ndarray:
+    """White = manipulated, read as `forenscope eval` reads masks."""
+    from forenscope.imageio import read_image
+
+    return read_image(mask)[0].max(axis=2) > 127
 
 
 def _score(args) -> tuple[float, float | None]:
     keypoints, image, mask = args
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    import cv2
-
     from forenscope.detectors import load_detector
     from forenscope.evaluate.metrics import pixel_f1_at
     from forenscope.imageio import read_image
@@ -58,12 +59,11 @@ def _score(args) -> tuple[float, float | None]:
     pixels, meta = read_image(image)
     a = det.analyze(pixels, meta)
     raw = a.extras.get("raw_score", a.score)
-    f1 = None if mask is None else pixel_f1_at(cv2.imread(str(mask), cv2.IMREAD_GRAYSCALE) > 127, a.heatmap)
+    f1 = None if mask is None else pixel_f1_at(_truth(mask), a.heatmap)
     return float(raw), f1
 
 
 def sweep(keypoints: int, jobs: list, workers: int) -> dict:
-    sys.path.insert(0, str(REPO / "scripts"))
     from build_classical_cards import threshold_for_fpr
 
     with ProcessPoolExecutor(workers) as pool:
@@ -84,12 +84,12 @@ def sweep(keypoints: int, jobs: list, workers: int) -> dict:
 
 def flag_everything(jobs: list) -> dict:
     """The baseline beside the sweep: a map flagging every pixel of every image."""
-    import cv2
+    from forenscope.evaluate.metrics import pixel_f1_at
 
     row = {"max_keypoints": "flag everything", "threshold": float("nan"), "authentic_photos_flagged": 1.0}
     for name in (*SETS, "cvip"):
-        shares = [(cv2.imread(str(j[3]), cv2.IMREAD_GRAYSCALE) > 127).mean() for j in jobs if j[0] == name and j[1] == "copymove"]
-        row[f"{name}_copymove_f1"] = float(np.mean([2 * a / (1 + a) for a in shares]))
+        truths = [_truth(j[3]) for j in jobs if j[0] == name and j[1] == "copymove"]
+        row[f"{name}_copymove_f1"] = float(np.mean([pixel_f1_at(t, np.ones(t.shape, np.float32)) for t in truths]))
         if name in SETS:
             row[f"{name}_others_flagged"] = 1.0
     row["mean_copymove_f1"] = float(np.mean([row[f"{n}_copymove_f1"] for n in (*SETS, "cvip")]))
