@@ -61,16 +61,22 @@ def reference_seeds(root: Path) -> tuple[str, ...]:
     return seeds
 
 
-def decide(candidate: dict, reference: dict, never_lose: float = NEVER_LOSE) -> tuple[str | None, list[str]]:
+def decide(candidate: dict, reference: dict, never_lose: float = NEVER_LOSE, min_gain: float = MIN_GAIN,
+           max_cvip_loss: float = MAX_CVIP_LOSS, every_seed: bool = False) -> tuple[str | None, list[str]]:
     cm = {s: f["effunet-cm"] for s, f in candidate.items()}
     ref = {s: f["effunet-cm"] for s, f in reference.items()}
+    if every_seed:  # paired candidates (same weights read another way): each seed must beat its own reference
+        lower = [s for s in cm if cm[s]["validation_mean_f1"] <= ref[s]["validation_mean_f1"]]
+        if lower:
+            return None, [f"{s}: validation {cm[s]['validation_mean_f1']:.4f} <= its reference's "
+                          f"{ref[s]['validation_mean_f1']:.4f}: not a gain on every seed" for s in lower] + ["the shipped weights stay"]
     val, ref_val = np.mean([f["validation_mean_f1"] for f in cm.values()]), np.mean([f["validation_mean_f1"] for f in ref.values()])
     cvip, ref_cvip = np.mean([f["cvip"] for f in cm.values()]), np.mean([f["cvip"] for f in ref.values()])
-    why = [f"(a) validation mean {val:.4f} against the shipped recipe's {ref_val:.4f} + {MIN_GAIN} = {ref_val + MIN_GAIN:.4f}: "
-           f"{'met' if val >= ref_val + MIN_GAIN else 'not met'}",
-           f"(b) CVIP {cvip:.4f} against {ref_cvip:.4f} - {MAX_CVIP_LOSS} = {ref_cvip - MAX_CVIP_LOSS:.4f}: "
-           f"{'met' if cvip >= ref_cvip - MAX_CVIP_LOSS else 'not met'}"]
-    if val < ref_val + MIN_GAIN or cvip < ref_cvip - MAX_CVIP_LOSS:
+    why = [f"(a) validation mean {val:.4f} against the shipped recipe's {ref_val:.4f} + {min_gain} = {ref_val + min_gain:.4f}: "
+           f"{'met' if val >= ref_val + min_gain else 'not met'}",
+           f"(b) CVIP {cvip:.4f} against {ref_cvip:.4f} - {max_cvip_loss} = {ref_cvip - max_cvip_loss:.4f}: "
+           f"{'met' if cvip >= ref_cvip - max_cvip_loss else 'not met'}"]
+    if val < ref_val + min_gain or cvip < ref_cvip - max_cvip_loss:
         return None, why + ["the shipped weights stay"]
     order = sorted(cm, key=lambda s: (-cm[s]["validation_mean_f1"], s))
     if len(order) > 1 and cm[order[0]]["validation_mean_f1"] - cm[order[1]]["validation_mean_f1"] < TIE:
@@ -110,6 +116,10 @@ def main() -> None:
     ap.add_argument("--reference-label", default="shipped recipe (426 hosts)")
     ap.add_argument("--reference-cvip", type=Path, default=None,
                     help="read the reference's CVIP figures here instead (same seeds, e.g. re-evaluated with today's matcher)")
+    ap.add_argument("--min-gain", type=float, default=MIN_GAIN, help="(a)'s margin over the reference's validation mean")
+    ap.add_argument("--max-cvip-loss", type=float, default=MAX_CVIP_LOSS, help="(b)'s allowance under the reference's CVIP mean")
+    ap.add_argument("--every-seed", action="store_true",
+                    help="a paired candidate (the reference's weights read another way): every seed must also beat its own reference")
     ap.add_argument("--never-lose", type=float, default=NEVER_LOSE,
                     help="copymove-sift's CVIP F1 alone, the floor a shipped seed must reach (0.876 at 4,000 keypoints, 0.894 at 8,000)")
     args = ap.parse_args()
@@ -117,13 +127,14 @@ def main() -> None:
     reference = figures(args.reference, tuple(args.reference_seeds.split(",")) if args.reference_seeds
                         else reference_seeds(args.reference), args.reference_cvip)
     base = {n: flag_everything_f1(read(args.results, "seed0", n), n) for n in (*VAL_SETS, "cvip")}
-    choice, why = decide(candidate, reference, args.never_lose)
+    choice, why = decide(candidate, reference, args.never_lose, args.min_gain, args.max_cvip_loss, args.every_seed)
     text = (table(candidate, reference, base, args.label, args.reference_label) + f"\n\nDecision (rule committed before training): "
             f"**{choice or 'not shipped'}**\n" + "".join(f"- {w}\n" for w in why))
     (args.results / "decision.md").write_text(text)
     (args.results / "decision.json").write_text(json.dumps(
         {"candidate": candidate, "reference": reference, "flag_everything_f1": base, "decision": choice, "reasons": why,
-         "rule": {"min_validation_gain": MIN_GAIN, "max_cvip_loss": MAX_CVIP_LOSS, "never_lose_cvip": args.never_lose, "tie": TIE},
+         "rule": {"min_validation_gain": args.min_gain, "max_cvip_loss": args.max_cvip_loss, "never_lose_cvip": args.never_lose,
+                  "tie": TIE, "every_seed": args.every_seed},
          "sources": sorted(str((cvip_root if n == "cvip" and cvip_root else root) / f"{s}-{n}" / "results.json")
                            for root, seeds, cvip_root in ((args.results, candidate, None), (args.reference, reference, args.reference_cvip))
                            for s in seeds for n in (*VAL_SETS, "cvip"))},  # what the decision read: no test split

@@ -107,6 +107,25 @@ def test_bappy_localisers_train_and_analyse_any_size(forgeries, tmp_path, family
     assert np.allclose(one_by_one, a.heatmap, atol=1e-5)
 
 
+def test_flip_average_mean_of_a_map_and_its_mirror():
+    """A runner whose logit map ramps left to right reads, with flip_average, as the mean of the
+    ramp's probability and its mirror's: left-right symmetric in every tile; without it, the ramp."""
+    from forenscope.methods import get_method
+
+    def ramp(x: torch.Tensor) -> torch.Tensor:  # logit = column index within the tile / 8 - 4
+        b, _, h, w = x.shape
+        return (torch.arange(w, dtype=torch.float32) / 8 - 4).expand(b, 1, h, w).clone()
+
+    method, image = get_method("effunet"), noisy_photo(64, 96, 3)
+    plain = method.predict_map(ramp, image, tile=32, settings={})
+    averaged = method.predict_map(ramp, image, tile=32, settings={"flip_average": True})
+    p = torch.sigmoid(torch.arange(32) / 8 - 4).numpy()
+    assert np.allclose(plain, np.tile(p, 3)[None].repeat(64, 0), atol=1e-6)
+    assert np.allclose(averaged, np.tile((p + p[::-1]) / 2, 3)[None].repeat(64, 0), atol=1e-6)
+    assert method.describe({"tile": 32, "flip_average": True})["flip_average"] is True
+    assert "flip_average" not in method.describe({"tile": 32})
+
+
 def test_map_statistics_of_a_known_map():
     from forenscope.methods.image_head import LOGIT_CLIP, MAP_STATISTICS, map_statistics
 

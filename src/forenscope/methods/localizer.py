@@ -2,7 +2,8 @@
 
 Whole images of any size are analysed in tiles (the card's ``tile``, 256 by default; a fixed
 grid for networks that have one) after reflection padding, so memory stays bounded and the map
-is at the input's exact size. The image score is the card's ``image_head`` where it has one,
+is at the input's exact size. With the card's ``flip_average`` each tile is also read mirrored
+left-right and the two maps averaged (test-time augmentation: twice the work). The image score is the card's ``image_head`` where it has one,
 else the mean of the top 1 % of the map (``methods/image_head.py``).
 """
 
@@ -26,7 +27,7 @@ class Localizer(Method):
         return self.fixed_tile or int(settings.get("tile", 256))
 
     def describe(self, settings: dict) -> dict:
-        return {"tile": self.tile(settings)}
+        return {"tile": self.tile(settings), **({"flip_average": True} if settings.get("flip_average") else {})}
 
     @torch.no_grad()
     def predict_map(self, run: Runner, rgb: np.ndarray, tile: int = 256, multiple: int = 16,
@@ -53,10 +54,19 @@ class Localizer(Method):
             for i in range(0, len(items), per_batch):
                 chunk = items[i:i + per_batch]
                 x = self.batch([c for _, _, c in chunk], settings or {})
-                prob = self.probabilities(run(*x))[:, 0].numpy()
+                prob = self.tile_probabilities(run, x, bool((settings or {}).get("flip_average")))
                 for (y0, x0, c), p in zip(chunk, prob):
                     out[y0:y0 + c.shape[0], x0:x0 + c.shape[1]] = p
         return out[:h, :w]
+
+    def tile_probabilities(self, run: Runner, x: tuple[torch.Tensor, ...], flip_average: bool) -> np.ndarray:
+        """(B, H, W) probabilities of a batch of tiles; with ``flip_average`` the mean of the tiles'
+        map and their mirror image's map mirrored back (a localiser's evidence does not depend on
+        which way the scene faces)."""
+        prob = self.probabilities(run(*x))[:, 0]
+        if flip_average:
+            prob = (prob + self.probabilities(run(*(t.flip(-1) for t in x)))[:, 0].flip(-1)) / 2
+        return prob.numpy()
 
     def read(self, run: Runner, rgb: np.ndarray, card: dict) -> Reading:
         if min(rgb.shape[:2]) < 16:
@@ -64,4 +74,5 @@ class Localizer(Method):
         settings = card.get("input", {})
         tile = self.tile(settings)
         heat = self.predict_map(run, rgb, tile, settings=settings)
-        return Reading(image_score(heat, card.get("image_head")), heatmap=heat, extras={"tile": tile})
+        return Reading(image_score(heat, card.get("image_head")), heatmap=heat,
+                       extras={"tile": tile, **({"flip_average": True} if settings.get("flip_average") else {})})
