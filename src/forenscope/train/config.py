@@ -40,7 +40,9 @@ LOCALIZE_DEFAULTS = {
     "family": None,          # iidnet | effunet | hlstm | jlstm
     "task": "localize",
     "network": {},
-    "input": {"tile": 256},  # whole images are analysed in tiles of this size (fixed for hlstm / jlstm)
+    # whole images are analysed in tiles of this size (fixed for hlstm / jlstm); flip_average reads
+    # every tile also mirrored left-right and averages the two maps (twice the time; off unless set)
+    "input": {"tile": 256},
     "data": {"forgeries": "work/synth-forgeries", "kinds": [], "val_kinds": [], "authentic": True,
              "crop": 128, "positive_fraction": 0.7, "max_val_images": 150,
              # images smaller than the crop are padded by reflection; "reflect" mirrors the mask
