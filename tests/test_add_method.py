@@ -120,6 +120,13 @@ def test_a_validated_candidate_run_ships_without_training_again(toy, tmp_path, m
     from forenscope.train.config import config_hash, load_config
     assert card["training"]["config_hash"] == config_hash(load_config(tmp_path / "toy.toml"))
 
+    # an inference-only setting (mirror averaging) is not a different training: adopted, and the card reads it
+    (tmp_path / "toy.toml").write_text(short.replace("[train]", "[train]\nseed = 3").replace("[input]", "[input]\nflip_average = true"))
+    res = runner.invoke(app, ["train", str(tmp_path / "toy.toml"), "--ship", "--from-run", str(tmp_path / "cand")])
+    assert res.exit_code == 0, res.output
+    card = json.loads((shipped / "toy.json").read_text())
+    assert card["input"]["flip_average"] is True and card["training"]["config"]["input"]["flip_average"] is True
+
     (tmp_path / "toy.toml").write_text(short.replace("[train]", "[train]\nseed = 4"))  # another seed: refused
     res = runner.invoke(app, ["train", str(tmp_path / "toy.toml"), "--ship", "--from-run", str(tmp_path / "cand")])
     assert res.exit_code != 0 and "train.seed" in res.output

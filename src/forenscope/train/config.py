@@ -41,8 +41,9 @@ LOCALIZE_DEFAULTS = {
     "task": "localize",
     "network": {},
     # whole images are analysed in tiles of this size (fixed for hlstm / jlstm); flip_average reads
-    # every tile also mirrored left-right and averages the two maps (twice the time; off unless set)
-    "input": {"tile": 256},
+    # every tile also mirrored left-right and averages the two maps (twice the time; read only at
+    # inference, so a run adopted with it on is the same training: train/run.py)
+    "input": {"tile": 256, "flip_average": False},
     "data": {"forgeries": "work/synth-forgeries", "kinds": [], "val_kinds": [], "authentic": True,
              "crop": 128, "positive_fraction": 0.7, "max_val_images": 150,
              # images smaller than the crop are padded by reflection; "reflect" mirrors the mask
@@ -160,7 +161,7 @@ def load_config(path: str | Path) -> dict:
 NEUTRAL = {("augment", "resize_prob"): 0.0, ("augment", "resize_scale"): [0.5, 1.5],
            ("augment", "noise_prob"): 0.0, ("augment", "noise_sigma"): [0.0, 8.0], ("train", "amp"): True,
            ("train", "class_weights"): "published", ("train", "balance_families"): False,
-           ("train", "downscaled_reals"): False}
+           ("train", "downscaled_reals"): False, ("input", "flip_average"): False}
 # what describes a model without changing how it trains: never part of the hash
 DOCUMENTATION = ("status", "status_note")
 

@@ -29,8 +29,9 @@ def train_from_config(cfg: dict, out: Path, data: Path, log: Callable[[str], Non
 
 def adopt_run(cfg: dict, run: Path) -> dict:
     """The card that ships a finished run of a candidate config as ``cfg``'s model, without
-    training again: the run's config must equal ``cfg`` apart from ``name`` and documentation
-    keys (training does not depend on them), and its weights must be the ones its card names.
+    training again: the run's config must equal ``cfg`` apart from ``name``, documentation keys
+    and inference-only input settings (training does not depend on them; the card takes
+    ``cfg``'s), and its weights must be the ones its card names.
     Raises ValueError (what differs) or FileNotFoundError (no finished run)."""
     import json
 
@@ -42,8 +43,8 @@ def adopt_run(cfg: dict, run: Path) -> dict:
         raise FileNotFoundError(f"{run} holds no finished run (card.json and model.safetensors)")
     card = json.loads((run / "card.json").read_text(encoding="utf-8"))
     ran = card["training"]["config"]
-    if config_hash({**ran, "name": cfg["name"]}) != config_hash(cfg):
-        a, b = _flat(ran), _flat(cfg)
+    if config_hash(_training_part({**ran, "name": cfg["name"]})) != config_hash(_training_part(cfg)):
+        a, b = _flat(_training_part(ran)), _flat(_training_part(cfg))
         keys = sorted(k for k in {*a, *b} - {"name", *DOCUMENTATION} if a.get(k) != b.get(k))
         raise ValueError(f"{run} was trained from another config (differs in {', '.join(keys) or 'defaults'}): "
                          "train this config instead")
@@ -52,7 +53,20 @@ def adopt_run(cfg: dict, run: Path) -> dict:
     training = {**card["training"], "config": cfg, "config_hash": config_hash(cfg),
                 "adopted_from": {"run": run.as_posix(), "name": ran["name"], "config_hash": card["training"]["config_hash"]}}
     docs = {k: cfg[k] for k in DOCUMENTATION if cfg.get(k)}
-    return {**{k: v for k, v in card.items() if k not in DOCUMENTATION}, **docs, "name": cfg["name"], "training": training}
+    return {**{k: v for k, v in card.items() if k not in DOCUMENTATION}, **docs, "name": cfg["name"],
+            "input": {**card.get("input", {}), **cfg.get("input", {})}, "training": training}
+
+
+# Input settings that change how a trained network is read, not how it is trained: a run adopted
+# under a config that differs from its own in these only is the same training.
+INFERENCE_ONLY_INPUT = ("flip_average",)
+
+
+def _training_part(cfg: dict) -> dict:
+    """``cfg`` without its inference-only input settings."""
+    if not isinstance(cfg.get("input"), dict):
+        return cfg
+    return {**cfg, "input": {k: v for k, v in cfg["input"].items() if k not in INFERENCE_ONLY_INPUT}}
 
 
 def _flat(cfg: dict, prefix: str = "") -> dict:
