@@ -3,8 +3,9 @@
 Whole images of any size are analysed in tiles (the card's ``tile``, 256 by default; a fixed
 grid for networks that have one) after reflection padding, so memory stays bounded and the map
 is at the input's exact size. With the card's ``flip_average`` each tile is also read mirrored
-left-right and the two maps averaged (test-time augmentation: twice the work). The image score is the card's ``image_head`` where it has one,
-else the mean of the top 1 % of the map (``methods/image_head.py``).
+left-right and the two maps averaged (test-time augmentation: twice the work; the trainer's
+validation reads plainly). The image score is the card's ``image_head`` where it has one, else
+the mean of the top 1 % of the map (``methods/image_head.py``).
 """
 
 from __future__ import annotations
