@@ -42,7 +42,7 @@ LOCALIZE_DEFAULTS = {
     "network": {},
     # whole images are analysed in tiles of this size (fixed for hlstm / jlstm); flip_average reads
     # every tile also mirrored left-right and averages the two maps (twice the time; read only at
-    # inference, so a run adopted with it on is the same training: train/run.py)
+    # inference, so not part of the training's hash: INFERENCE_ONLY)
     "input": {"tile": 256, "flip_average": False},
     "data": {"forgeries": "work/synth-forgeries", "kinds": [], "val_kinds": [], "authentic": True,
              "crop": 128, "positive_fraction": 0.7, "max_val_images": 150,
@@ -161,16 +161,23 @@ def load_config(path: str | Path) -> dict:
 NEUTRAL = {("augment", "resize_prob"): 0.0, ("augment", "resize_scale"): [0.5, 1.5],
            ("augment", "noise_prob"): 0.0, ("augment", "noise_sigma"): [0.0, 8.0], ("train", "amp"): True,
            ("train", "class_weights"): "published", ("train", "balance_families"): False,
-           ("train", "downscaled_reals"): False, ("input", "flip_average"): False}
+           ("train", "downscaled_reals"): False}
 # what describes a model without changing how it trains: never part of the hash
 DOCUMENTATION = ("status", "status_note")
+# how a trained network is read, not how it trains: never part of the hash either, so a run
+# read another way is the same training (resumed, or adopted by train/run.py, under such a config)
+INFERENCE_ONLY = (("input", "flip_average"),)
 
 
 def config_hash(cfg: dict) -> str:
     """The hash a run folder records: a resumed run must have the same. Keys added later with
-    their old behaviour as default (``NEUTRAL``) and documentation keys do not count."""
+    their old behaviour as default (``NEUTRAL``), documentation keys and inference-only settings
+    do not count."""
     cfg = {k: v for k, v in copy.deepcopy(cfg).items() if k not in DOCUMENTATION}
     for (table, key), value in NEUTRAL.items():
         if table in cfg and cfg[table].get(key, object()) == value:
             del cfg[table][key]
+    for table, key in INFERENCE_ONLY:
+        if isinstance(cfg.get(table), dict):
+            cfg[table].pop(key, None)
     return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:16]

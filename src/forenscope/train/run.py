@@ -36,16 +36,17 @@ def adopt_run(cfg: dict, run: Path) -> dict:
     import json
 
     from forenscope.nets.weights import weights_sha256
-    from forenscope.train.config import DOCUMENTATION, config_hash
+    from forenscope.train.config import DOCUMENTATION, INFERENCE_ONLY, config_hash
 
     run = Path(run)
     if not (run / "card.json").is_file() or not (run / "model.safetensors").is_file():
         raise FileNotFoundError(f"{run} holds no finished run (card.json and model.safetensors)")
     card = json.loads((run / "card.json").read_text(encoding="utf-8"))
     ran = card["training"]["config"]
-    if config_hash(_training_part({**ran, "name": cfg["name"]})) != config_hash(_training_part(cfg)):
-        a, b = _flat(_training_part(ran)), _flat(_training_part(cfg))
-        keys = sorted(k for k in {*a, *b} - {"name", *DOCUMENTATION} if a.get(k) != b.get(k))
+    if config_hash({**ran, "name": cfg["name"]}) != config_hash(cfg):
+        a, b = _flat(ran), _flat(cfg)
+        ignored = {"name", *DOCUMENTATION, *(f"{t}.{k}" for t, k in INFERENCE_ONLY)}
+        keys = sorted(k for k in {*a, *b} - ignored if a.get(k) != b.get(k))
         raise ValueError(f"{run} was trained from another config (differs in {', '.join(keys) or 'defaults'}): "
                          "train this config instead")
     if weights_sha256(run / "model.safetensors") != card["weights_sha256"]:  # shards included
@@ -55,18 +56,6 @@ def adopt_run(cfg: dict, run: Path) -> dict:
     docs = {k: cfg[k] for k in DOCUMENTATION if cfg.get(k)}
     return {**{k: v for k, v in card.items() if k not in DOCUMENTATION}, **docs, "name": cfg["name"],
             "input": {**card.get("input", {}), **cfg.get("input", {})}, "training": training}
-
-
-# Input settings that change how a trained network is read, not how it is trained: a run adopted
-# under a config that differs from its own in these only is the same training.
-INFERENCE_ONLY_INPUT = ("flip_average",)
-
-
-def _training_part(cfg: dict) -> dict:
-    """``cfg`` without its inference-only input settings."""
-    if not isinstance(cfg.get("input"), dict):
-        return cfg
-    return {**cfg, "input": {k: v for k, v in cfg["input"].items() if k not in INFERENCE_ONLY_INPUT}}
 
 
 def _flat(cfg: dict, prefix: str = "") -> dict:
