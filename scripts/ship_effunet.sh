@@ -15,8 +15,9 @@ else
   $F train configs/effunet.toml --out work/runs/effunet-v4 --ship  # needs its first cycle: see configs/effunet.toml
 fi
 rm -rf work/fusion-maps  # cached component maps (keyed by image): they are the old weights' maps
-for k in 0 1; do  # fill the new cache on both cores first (the design itself runs in one process)
-  OMP_NUM_THREADS=1 taskset -c $k $P scripts/design_fusion.py --test --fill-cache $k/2 &
+read -ra CORES <<< "${CORES:-0 1}"
+for k in "${!CORES[@]}"; do  # fill the new cache on every core first (the design runs in one process)
+  OMP_NUM_THREADS=1 taskset -c "${CORES[k]}" $P scripts/design_fusion.py --test --fill-cache "$k/${#CORES[@]}" &
 done
 wait
 $P scripts/design_fusion.py --test
