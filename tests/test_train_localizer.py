@@ -275,3 +275,17 @@ def test_init_from_an_earlier_run_starts_from_its_weights(forgeries, tmp_path):
     with pytest.raises(ValueError, match="not both"):
         train_localizer(both, tmp_path / "fifth", log=lambda m: None)
     assert not any((tmp_path / n).exists() for n in ("third", "fourth", "fifth"))  # no run folder left behind
+
+
+def test_an_empty_init_from_keeps_the_hash_of_runs_made_before_it_existed(forgeries):
+    """Runs made before ``train.init_from`` existed recorded configs without it; an empty one
+    (the default: train from scratch) must hash the same, so they still resume and ship."""
+    from forenscope.train.config import config_hash
+
+    cfg = tiny_config(forgeries)
+    assert cfg["train"]["init_from"] == ""
+    older = copy.deepcopy(cfg)
+    del older["train"]["init_from"]
+    assert config_hash(cfg) == config_hash(older)
+    cfg["train"]["init_from"] = "work/runs/x-seed{seed}/model.safetensors"
+    assert config_hash(cfg) != config_hash(older)

@@ -161,7 +161,7 @@ def load_config(path: str | Path) -> dict:
 NEUTRAL = {("augment", "resize_prob"): 0.0, ("augment", "resize_scale"): [0.5, 1.5],
            ("augment", "noise_prob"): 0.0, ("augment", "noise_sigma"): [0.0, 8.0], ("train", "amp"): True,
            ("train", "class_weights"): "published", ("train", "balance_families"): False,
-           ("train", "downscaled_reals"): False}
+           ("train", "downscaled_reals"): False, ("train", "init_from"): ""}
 # what describes a model without changing how it trains: never part of the hash
 DOCUMENTATION = ("status", "status_note")
 # how a trained network is read, not how it trains: never part of the hash either, so a run
