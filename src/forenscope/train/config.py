@@ -41,7 +41,7 @@ LOCALIZE_DEFAULTS = {
     "task": "localize",
     "network": {},
     # whole images are analysed in tiles of this size (fixed for hlstm / jlstm); flip_average reads
-    # every tile also mirrored left-right and averages the two maps (twice the time; read only at
+    # every tile also mirrored left-right and averages the two maps (the network runs twice; read only at
     # inference, so not part of the training's hash: INFERENCE_ONLY)
     "input": {"tile": 256, "flip_average": False},
     "data": {"forgeries": "work/synth-forgeries", "kinds": [], "val_kinds": [], "authentic": True,
