@@ -108,7 +108,7 @@ def test_a_validated_candidate_run_ships_without_training_again(toy, tmp_path, m
     assert res.exit_code == 0, res.output
     shipped = tmp_path / "weights"
     shipped.mkdir()
-    monkeypatch.setattr(training, "shipped_weights_dir", lambda: shipped)
+    monkeypatch.setattr(training, "shipped_weights_dir", lambda task="": shipped)
 
     res = runner.invoke(app, ["train", str(tmp_path / "toy.toml"), "--ship", "--from-run", str(tmp_path / "cand")])
     assert res.exit_code == 0, res.output

@@ -39,7 +39,7 @@ def train(
     reexec_with_tcmalloc()
     try:
         cfg = load_config(config)
-        method = get_method(cfg["family"])
+        method = None if cfg.get("task") == "inpaint" else get_method(cfg["family"])  # a synthesiser, not a detector
     except (ConfigError, ValueError) as exc:
         raise typer.BadParameter(str(exc), param_hint="CONFIG") from None
     if seed is not None:
@@ -47,9 +47,12 @@ def train(
             raise typer.BadParameter("a run with --seed is not the committed config: train it without --ship",
                                      param_hint="--seed")
         cfg["train"]["seed"] = seed
-    if ship and cfg["name"] != method.detector_name:  # a candidate must not overwrite the shipped model
-        raise typer.BadParameter(f"{config} trains {cfg['name']!r}, a candidate: only {method.config} ships "
-                                 f"{method.detector_name!r}; train it without --ship", param_hint="--ship")
+    from forenscope.synth.inpaint import LEARNED_WEIGHTS
+
+    shipped_name, shipped_by = (LEARNED_WEIGHTS, "configs/inpainter.toml") if method is None else (method.detector_name, method.config)
+    if ship and cfg["name"] != shipped_name:  # a candidate must not overwrite the shipped model
+        raise typer.BadParameter(f"{config} trains {cfg['name']!r}, a candidate: only {shipped_by} ships "
+                                 f"{shipped_name!r}; train it without --ship", param_hint="--ship")
     if from_run is not None:
         if not ship:
             raise typer.BadParameter("--from-run ships a finished run: add --ship", param_hint="--from-run")
@@ -72,10 +75,11 @@ def train(
         _ship(out / "model.safetensors", card)
 
 
-def shipped_weights_dir() -> Path:
+def shipped_weights_dir(task: str = "") -> Path:
+    """Detectors' weights; the learned inpainter's (a synthesiser) under synth/."""
     from importlib import resources
 
-    return Path(str(resources.files("forenscope") / "weights"))
+    return Path(str(resources.files("forenscope") / ("synth" if task == "inpaint" else "") / "weights"))
 
 
 def _ship(weights: Path, card: dict) -> None:
@@ -83,7 +87,7 @@ def _ship(weights: Path, card: dict) -> None:
     from forenscope.nets.weights import copy_weights
     from forenscope.records import write_card
 
-    dest = shipped_weights_dir()
+    dest = shipped_weights_dir(card.get("task", ""))
     copy_weights(weights, dest / f"{card['name']}.safetensors")
     write_card(dest / f"{card['name']}.json", card)  # the writer of the run's card.json
     log(f"shipped {card['name']} to {dest}")

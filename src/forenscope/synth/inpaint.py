@@ -1,14 +1,42 @@
-"""Inpainting (object removal) methods that need no trained weights: OpenCV's Telea (fast
-marching) and Navier-Stokes diffusion, and an exemplar-based patch fill that copies whole
-patches of the photo's own texture into the hole (the family PatchMatch / Criminisi belong to).
-Each changes only the pixels under the mask."""
+"""Inpainting (object removal) methods: OpenCV's Telea (fast marching) and Navier-Stokes
+diffusion, an exemplar-based patch fill that copies whole patches of the photo's own texture
+into the hole (the family PatchMatch / Criminisi belong to), and a learned one (a U-Net trained
+here by ``forenscope train configs/inpainter.toml``, nets/inpainter.py). Each changes only the
+pixels under the mask."""
 
 from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
 
 import cv2
 import numpy as np
 
-METHODS = ("telea", "ns", "patch")
+METHODS = ("telea", "ns", "patch", "learned")
+LEARNED_WEIGHTS = "inpainter"  # synth/weights/<this>.safetensors + .json (its card)
+
+
+def learned_weights_path() -> Path:
+    return Path(__file__).resolve().parent / "weights" / f"{LEARNED_WEIGHTS}.safetensors"
+
+
+@lru_cache(maxsize=2)
+def learned_inpainter(path: str | None = None):
+    """The shipped learned inpainter (or the one at ``path``), loaded once per process."""
+    import json
+
+    from safetensors.torch import load_file
+
+    from forenscope.nets.inpainter import InpaintNet
+
+    weights = Path(path) if path else learned_weights_path()
+    card = weights.with_suffix(".json")
+    if not weights.is_file() or not card.is_file():
+        raise FileNotFoundError(f"no learned inpainter at {weights} (+ its card {card.name}): train one with "
+                                "`forenscope train configs/inpainter.toml --ship`")
+    net = InpaintNet(**json.loads(card.read_text(encoding="utf-8"))["network"])
+    net.load_state_dict(load_file(str(weights)))
+    return net.eval()
 
 
 def inpaint(rgb: np.ndarray, mask: np.ndarray, method: str, rng: np.random.Generator,
@@ -18,6 +46,10 @@ def inpaint(rgb: np.ndarray, mask: np.ndarray, method: str, rng: np.random.Gener
         out = cv2.inpaint(np.ascontiguousarray(rgb), mask.astype(np.uint8), radius, flag)
     elif method == "patch":
         out = patch_fill(rgb, mask, rng)
+    elif method == "learned":
+        from forenscope.nets.inpainter import fill
+
+        out = fill(learned_inpainter(), rgb, mask)  # deterministic: rng is not drawn
     else:
         raise ValueError(f"unknown inpainting method {method!r}; choose from {', '.join(METHODS)}")
     out = out.copy()

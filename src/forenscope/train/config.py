@@ -104,7 +104,25 @@ PROBE_DEFAULTS = {
     # the benchmark figures the card quotes: generator-holdout's results.json and the method row
     "evaluation": {"results": "", "method": ""},
 }
-TASK_DEFAULTS = {"localize": LOCALIZE_DEFAULTS, "triage": TRIAGE_DEFAULTS, "probe": PROBE_DEFAULTS}
+# `task = "inpaint"`: the learned inpainter that `synth forgeries --kind inpaint-learned` uses
+# (train/inpainter.py), trained on the train split's photos; not a detector
+INPAINT_DEFAULTS = {
+    "name": None,
+    "status": "",
+    "status_note": "",
+    "family": "inpainter",
+    "task": "inpaint",
+    "network": {"width": 32},
+    "input": {},
+    # crops of photos shrunk to photo_long_side, then by a factor drawn from scale; the hole
+    # covers a fraction drawn from area of the crop (0.4 of a 192 crop: a forgery's 12 % of a 512 photo)
+    "data": {"photo_long_side": 512, "crop": 192, "scale": [0.5, 1.0], "area": [0.03, 0.4], "val_crops": 64},
+    "loss": {"hole_weight": 6.0, "gradient_weight": 1.0},
+    "train": {"seed": 0, "steps": 2400, "batch": 6, "lr": 1e-3, "weight_decay": 0.0, "warmup": 50,
+              "val_every": 300, "max_minutes": 60.0, "threads": 0},
+}
+TASK_DEFAULTS = {"localize": LOCALIZE_DEFAULTS, "triage": TRIAGE_DEFAULTS, "probe": PROBE_DEFAULTS,
+                 "inpaint": INPAINT_DEFAULTS}
 
 
 class ConfigError(ValueError):

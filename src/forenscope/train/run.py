@@ -22,6 +22,10 @@ def train_from_config(cfg: dict, out: Path, data: Path, log: Callable[[str], Non
         from forenscope.train.triage import train_triage
 
         return train_triage(cfg, out, data, log=log, restart=restart, stop_after=stop_after)
+    if task == "inpaint":
+        from forenscope.train.inpainter import train_inpainter
+
+        return train_inpainter(cfg, out, data, log=log, restart=restart, stop_after=stop_after)
     from forenscope.train.generated import train
 
     return train(cfg, out, data, Path.cwd(), log=log, restart=restart, stop_after=stop_after)
