@@ -10,7 +10,10 @@ cd "$(dirname "$0")/.."
 F=.venv/bin/forenscope
 declare -A SETS=([standard-test]=work/synth-forgeries/test.csv [realistic-test]=work/synth-forgeries-realistic/test.csv
                  [cvip]=../shared/data/copymove_cvip [standard-val]=work/synth-forgeries/val.csv
-                 [realistic-val]=work/synth-forgeries-realistic/val.csv)
+                 [realistic-val]=work/synth-forgeries-realistic/val.csv
+                 # the learned inpainter's fills (synth forgeries --kind inpaint-learned): a method no localiser trained on
+                 [learned-val]=work/synth-forgeries-learned/val.csv [learned-test]=work/synth-forgeries-learned/test.csv
+                 [realistic-learned-test]=work/synth-forgeries-realistic-learned/test.csv)
 declare -A RUNS=()
 one() {  # who set core
   local who=$1 set=$2 core=$3 runs=()

@@ -16,7 +16,9 @@ VAL_SETS = ("standard-val", "realistic-val")
 
 
 def subsets(set_name: str) -> list[str]:
-    return ["copymove_cvip"] if set_name == "cvip" else list(KINDS)
+    if set_name == "cvip":
+        return ["copymove_cvip"]
+    return ["inpaint-learned"] if "learned" in set_name else list(KINDS)  # the learned inpainter's sets: one kind
 
 
 def read(root: Path, who: str, set_name: str) -> dict:

@@ -19,7 +19,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from localize_results import flag_everything_f1, kind_mean  # noqa: E402
 
-SETS = ("standard-test", "realistic-test", "cvip", "standard-val", "realistic-val")
+SETS = ("standard-test", "realistic-test", "cvip", "standard-val", "realistic-val",
+        "learned-test", "realistic-learned-test", "learned-val")
 DETECTORS = ("effunet", "effunet-cm")
 METRICS = ("f1_mean_per_image", "auc_mean_per_image", "image_roc_auc")
 

@@ -70,7 +70,7 @@ def test_copy_move_marks_source_and_target(seed):
     assert source_only[y0:y1, x0:x1].sum() == source_only.sum()  # the source lies in its box
 
 
-@pytest.mark.parametrize("method", ["telea", "ns", "patch"])
+@pytest.mark.parametrize("method", ["telea", "ns", "patch", "learned"])
 def test_inpainting_changes_only_the_hole(method):
     image = textured(120, 150, 6)
     mask = ellipse_region(image.shape[:2], 0.05, np.random.default_rng(0))

@@ -59,7 +59,7 @@ def synth_generators(
 
 @synth_app.command("forgeries")
 def synth_forgeries(
-    kind: list[str] = typer.Option([], "--kind", "-k", help="splice | copymove | inpaint-telea | inpaint-ns | inpaint-patch; default all."),
+    kind: list[str] = typer.Option([], "--kind", "-k", help="splice | copymove | inpaint-telea | inpaint-ns | inpaint-patch (the default: all five) | inpaint-learned (only when named: the learned inpainter, configs/inpainter.toml)."),
     out: Path = typer.Option(Path("work/synth-forgeries"), "--out", "-o", help="Output folder (resumable)."),
     data: Optional[Path] = DATA,
     train_per_photo: int = typer.Option(2, "--train-per-photo", help="Forgeries per kind per train photo."),
@@ -83,6 +83,15 @@ def synth_forgeries(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     root, prov = _photos_and_provenance(data, tuple(extra_train_photos))
+    if "inpaint-learned" in cfg.kinds:  # fail before the first sample, and record which weights made the set
+        from forenscope.nets.weights import weights_sha256
+        from forenscope.synth.inpaint import learned_inpainter, learned_weights_path
+
+        try:
+            learned_inpainter()
+        except FileNotFoundError as exc:
+            fail(str(exc))
+        prov["inpainter_weights_sha256"] = weights_sha256(learned_weights_path())
     report = synthesize_forgeries(root, out, cfg, log=log,
                                   provenance=prov, progress=iter_progress(progress))
     for split, counts in report["counts"].items():

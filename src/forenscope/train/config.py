@@ -112,7 +112,7 @@ INPAINT_DEFAULTS = {
     "status_note": "",
     "family": "inpainter",
     "task": "inpaint",
-    "network": {"width": 32},
+    "network": {"width": 32, "coarse": "none"},  # coarse "telea": refine Telea's fill (nets/inpainter.py)
     "input": {},
     # crops of photos shrunk to photo_long_side, then by a factor drawn from scale; the hole
     # covers a fraction drawn from area of the crop (0.4 of a 192 crop: a forgery's 12 % of a 512 photo)

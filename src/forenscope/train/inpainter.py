@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 
 from forenscope.data.datasets import manifest_hash
 from forenscope.data.splits import real_photos, split_of
-from forenscope.nets.inpainter import InpaintNet, compose
+from forenscope.nets.inpainter import InpaintNet, coarse_fill, compose, to_tensor
 from forenscope.records import write_card
 from forenscope.synth.inputs import load_photos
 from forenscope.synth.regions import region_mask
@@ -48,10 +48,12 @@ def crop_with_hole(photo: np.ndarray, size: int, scale: tuple, area: tuple,
     return crop, hole
 
 
-def to_tensors(crops: list[np.ndarray], holes: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    x = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255
-    m = torch.from_numpy(np.stack(holes).astype(np.float32))[:, None]
-    return x, m
+def net_inputs(net: InpaintNet, crops: list[np.ndarray], holes: list[np.ndarray]) -> tuple[torch.Tensor, ...]:
+    """(photos, holes) as tensors, plus the coarse fills when ``net`` refines one."""
+    x, m = to_tensor(np.stack(crops)), torch.from_numpy(np.stack(holes).astype(np.float32))[:, None]
+    if net.coarse == "none":
+        return x, m
+    return x, m, to_tensor(np.stack([coarse_fill(c, h) for c, h in zip(crops, holes)]))
 
 
 def inpaint_loss(predicted: torch.Tensor, target: torch.Tensor, cfg: dict) -> torch.Tensor:
@@ -111,8 +113,9 @@ def learned_fills(net: InpaintNet, crops: np.ndarray, holes: np.ndarray, batch: 
     net.eval()
     out = []
     for i in range(0, len(crops), batch):
-        x, m = to_tensors(list(crops[i:i + batch]), list(holes[i:i + batch]))
-        y = compose(x, m, net(x, m))
+        inputs = net_inputs(net, list(crops[i:i + batch]), list(holes[i:i + batch]))
+        x, m = inputs[:2]
+        y = compose(x, m, net(*inputs).clamp(0, 1))
         out.append((y.permute(0, 2, 3, 1).numpy() * 255 + 0.5).clip(0, 255).astype(np.uint8))
     return np.concatenate(out)
 
@@ -139,8 +142,8 @@ def train_inpainter(cfg: dict, out: Path, data: Path, log: Log = print, restart:
     def make_batch(rng: np.random.Generator):
         pairs = [crop_with_hole(train[keys[int(rng.integers(len(keys)))]], d["crop"], d["scale"], d["area"], rng)
                  for _ in range(t["batch"])]
-        x, m = to_tensors([p[0] for p in pairs], [p[1] for p in pairs])
-        return (x, m), torch.cat([x, m], 1)
+        inputs = net_inputs(net, [p[0] for p in pairs], [p[1] for p in pairs])
+        return inputs, torch.cat(inputs[:2], 1)
 
     def checkpoint(st, step, elapsed):
         err = float(hole_errors(learned_fills(net, val_crops, val_holes), val_crops, val_holes).mean())
