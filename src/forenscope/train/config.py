@@ -117,7 +117,9 @@ INPAINT_DEFAULTS = {
     # crops of photos shrunk to photo_long_side, then by a factor drawn from scale; the hole
     # covers a fraction drawn from area of the crop (0.4 of a 192 crop: a forgery's 12 % of a 512 photo)
     "data": {"photo_long_side": 512, "crop": 192, "scale": [0.5, 1.0], "area": [0.03, 0.4], "val_crops": 64},
-    "loss": {"hole_weight": 6.0, "gradient_weight": 1.0},
+    # perceptual / style: distances of frozen EfficientNet-Lite0 features and their Gram matrices
+    # (train/inpainter.FeatureDistances; needs its wheel, as effunet's ImageNet initialisation does)
+    "loss": {"hole_weight": 6.0, "gradient_weight": 1.0, "perceptual_weight": 0.0, "style_weight": 0.0},
     "train": {"seed": 0, "steps": 2400, "batch": 6, "lr": 1e-3, "weight_decay": 0.0, "warmup": 50,
               "val_every": 300, "max_minutes": 60.0, "threads": 0},
 }

