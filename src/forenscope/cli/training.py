@@ -88,6 +88,7 @@ def _ship(weights: Path, card: dict) -> None:
     from forenscope.records import write_card
 
     dest = shipped_weights_dir(card.get("task", ""))
+    dest.mkdir(parents=True, exist_ok=True)
     copy_weights(weights, dest / f"{card['name']}.safetensors")
     write_card(dest / f"{card['name']}.json", card)  # the writer of the run's card.json
     log(f"shipped {card['name']} to {dest}")
