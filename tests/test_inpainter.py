@@ -137,3 +137,16 @@ def test_shipped_inpainter_is_what_its_committed_config_trains():
     # the card's claim: on the validation holes, better than each classical fill by its own objective
     v = card["metrics"]["validation"]
     assert all(v["objective"] < b["objective"] for b in v["baselines"].values())
+
+
+def test_feature_distances_vanish_for_the_photo_and_grow_with_a_flat_fill():
+    from forenscope.train.inpainter import FeatureDistances
+
+    photo = torch.from_numpy(noisy_photo(64, 64, seed=5)).permute(2, 0, 1)[None].float() / 255
+    flat = photo.clone()
+    flat[..., 16:48, 16:48] = photo[..., 16:48, 16:48].mean((-1, -2), keepdim=True)
+    distances = FeatureDistances()
+    assert [d.item() for d in distances(photo, photo)] == [0.0, 0.0]
+    perceptual, style = distances(flat, photo)
+    assert perceptual.item() > 0 and style.item() > 0
+    assert not any(p.requires_grad for p in distances.parameters())  # frozen: only the inpainter learns
