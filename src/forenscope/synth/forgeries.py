@@ -34,9 +34,7 @@ from forenscope.synth.inpaint import inpaint
 from forenscope.synth.regions import bounding_box, region_mask
 
 KINDS = ("splice", "copymove", "inpaint-telea", "inpaint-ns", "inpaint-patch")  # the default set
-# made only when asked for (--kind): the learned inpainter's fills, kept out of the default so
-# that every set made so far, and what trained on it, stays as it was; a method held out
-OPT_IN_KINDS = ("inpaint-learned",)
+OPT_IN_KINDS = ("inpaint-learned",)  # only when named (--kind): every set made before stays as it was
 RECIPES = ("standard", "realistic", "unblended")
 RING = 6  # pixels around a region that its light, colour and noise are matched to
 AUTHENTIC = "authentic"
