@@ -76,10 +76,14 @@ def train(
 
 
 def shipped_weights_dir(task: str = "") -> Path:
-    """Detectors' weights; the learned inpainter's (a synthesiser) under synth/."""
+    """Detectors' weights; the learned inpainter's (a synthesiser) where synth/inpaint.py reads them."""
     from importlib import resources
 
-    return Path(str(resources.files("forenscope") / ("synth" if task == "inpaint" else "") / "weights"))
+    if task == "inpaint":
+        from forenscope.synth.inpaint import learned_weights_path
+
+        return learned_weights_path().parent
+    return Path(str(resources.files("forenscope") / "weights"))
 
 
 def _ship(weights: Path, card: dict) -> None:

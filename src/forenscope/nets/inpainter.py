@@ -80,23 +80,30 @@ def to_tensor(rgb: np.ndarray) -> torch.Tensor:
     return (x[None] if x.dim() == 3 else x).permute(0, 3, 1, 2)
 
 
+def net_inputs(rgbs: list[np.ndarray], masks: list[np.ndarray], coarse: str = "none") -> tuple[torch.Tensor, ...]:
+    """Photos (B, 3, H, W) and holes (B, 1, H, W) as tensors, plus the coarse fills when
+    ``coarse`` names one (an InpaintNet's ``coarse``): what ``InpaintNet.forward`` takes."""
+    x, m = to_tensor(np.stack(rgbs)), torch.from_numpy(np.stack(masks).astype(np.float32))[:, None]
+    if coarse == "none":
+        return x, m
+    return x, m, to_tensor(np.stack([coarse_fill(c, h) for c, h in zip(rgbs, masks)]))
+
+
 @torch.no_grad()
 def fill(net: InpaintNet, rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Inpaint one image: ``rgb`` (H, W, 3) uint8, ``mask`` (H, W) bool -> (H, W, 3) uint8 that
     differs from ``rgb`` only under the mask. Any size: the image is padded by reflection to a
     multiple of 8 and cropped back."""
     h, w = mask.shape
-    x = to_tensor(rgb)
-    m = torch.from_numpy(mask.astype(np.float32))[None, None]
-    c = to_tensor(coarse_fill(rgb, mask)) if net.coarse != "none" else None
+    inputs = net_inputs([rgb], [mask], net.coarse)
     ph, pw = -h % 8, -w % 8
     if ph or pw:
-        mode = "reflect" if min(h, w) > max(ph, pw) else "replicate"
-        x = F.pad(x, (0, pw, 0, ph), mode=mode)
-        c = F.pad(c, (0, pw, 0, ph), mode=mode) if c is not None else None
-        m = F.pad(m, (0, pw, 0, ph), mode="constant", value=0.0)
+        mode, pad = ("reflect" if min(h, w) > max(ph, pw) else "replicate"), (0, pw, 0, ph)
+        x, m, *coarse = inputs  # no hole in the padding
+        inputs = (F.pad(x, pad, mode=mode), F.pad(m, pad, value=0.0), *(F.pad(c, pad, mode=mode) for c in coarse))
     net.eval()
-    y = compose(x, m, net(x, m, c).clamp(0, 1))[..., :h, :w]
+    x, m = inputs[:2]
+    y = compose(x, m, net(*inputs).clamp(0, 1))[..., :h, :w]
     out = (y[0].permute(1, 2, 0).numpy() * 255 + 0.5).clip(0, 255).astype(np.uint8)
     out[~mask] = rgb[~mask]
     return out

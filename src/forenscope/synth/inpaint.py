@@ -20,16 +20,16 @@ def learned_weights_path() -> Path:
     return Path(__file__).resolve().parent / "weights" / f"{LEARNED_WEIGHTS}.safetensors"
 
 
-@lru_cache(maxsize=2)
-def learned_inpainter(path: str | None = None):
-    """The shipped learned inpainter (or the one at ``path``), loaded once per process."""
+@lru_cache(maxsize=1)
+def learned_inpainter():
+    """The shipped learned inpainter, loaded once per process."""
     import json
 
     from safetensors.torch import load_file
 
     from forenscope.nets.inpainter import InpaintNet
 
-    weights = Path(path) if path else learned_weights_path()
+    weights = learned_weights_path()
     card = weights.with_suffix(".json")
     if not weights.is_file() or not card.is_file():
         raise FileNotFoundError(f"no learned inpainter at {weights} (+ its card {card.name}): train one with "

@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 
 from forenscope.data.datasets import manifest_hash
 from forenscope.data.splits import real_photos, split_of
-from forenscope.nets.inpainter import InpaintNet, coarse_fill, compose, to_tensor
+from forenscope.nets.inpainter import InpaintNet, compose, net_inputs, to_tensor
 from forenscope.records import write_card
 from forenscope.synth.inputs import load_photos
 from forenscope.synth.regions import region_mask
@@ -46,14 +46,6 @@ def crop_with_hole(photo: np.ndarray, size: int, scale: tuple, area: tuple,
         crop = np.ascontiguousarray(crop[:, ::-1])
     hole = region_mask(str(rng.choice(SHAPES)), crop, float(rng.uniform(*area)), rng)
     return crop, hole
-
-
-def net_inputs(net: InpaintNet, crops: list[np.ndarray], holes: list[np.ndarray]) -> tuple[torch.Tensor, ...]:
-    """(photos, holes) as tensors, plus the coarse fills when ``net`` refines one."""
-    x, m = to_tensor(np.stack(crops)), torch.from_numpy(np.stack(holes).astype(np.float32))[:, None]
-    if net.coarse == "none":
-        return x, m
-    return x, m, to_tensor(np.stack([coarse_fill(c, h) for c, h in zip(crops, holes)]))
 
 
 class FeatureDistances(torch.nn.Module):
@@ -144,7 +136,7 @@ def objective(filled: np.ndarray, crops: np.ndarray, holes: np.ndarray, cfg: dic
     best checkpoint is chosen by, comparable across methods."""
     total = 0.0
     for i in range(0, len(crops), batch):
-        x, m = to_tensor(crops[i:i + batch]), torch.from_numpy(holes[i:i + batch].astype(np.float32))[:, None]
+        x, m = net_inputs(list(crops[i:i + batch]), list(holes[i:i + batch]))
         total += float(inpaint_loss(to_tensor(filled[i:i + batch]), torch.cat([x, m], 1), cfg, features)) * len(x)
     return total / len(crops)
 
@@ -169,7 +161,7 @@ def learned_fills(net: InpaintNet, crops: np.ndarray, holes: np.ndarray, batch: 
     net.eval()
     out = []
     for i in range(0, len(crops), batch):
-        inputs = net_inputs(net, list(crops[i:i + batch]), list(holes[i:i + batch]))
+        inputs = net_inputs(list(crops[i:i + batch]), list(holes[i:i + batch]), net.coarse)
         x, m = inputs[:2]
         y = compose(x, m, net(*inputs).clamp(0, 1))
         out.append((y.permute(0, 2, 3, 1).numpy() * 255 + 0.5).clip(0, 255).astype(np.uint8))
@@ -203,7 +195,7 @@ def train_inpainter(cfg: dict, out: Path, data: Path, log: Log = print, restart:
     def make_batch(rng: np.random.Generator):
         pairs = [crop_with_hole(train[keys[int(rng.integers(len(keys)))]], d["crop"], d["scale"], d["area"], rng)
                  for _ in range(t["batch"])]
-        inputs = net_inputs(net, [p[0] for p in pairs], [p[1] for p in pairs])
+        inputs = net_inputs([p[0] for p in pairs], [p[1] for p in pairs], net.coarse)
         return inputs, torch.cat(inputs[:2], 1)
 
     def checkpoint(st, step, elapsed):
