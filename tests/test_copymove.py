@@ -165,3 +165,27 @@ def test_fusion_applies_its_cards_rule_to_the_clone_regions_and_the_learned_map(
     assert excess_on_scale(0.3, 0.4, 0.9) == 0.0
     assert excess_on_scale(0.4, 0.4, 0.9) == 0.9 and excess_on_scale(1.0, 0.4, 0.9) == 1.0
     assert abs(excess_on_scale(0.7, 0.4, 0.9) - 0.95) < 1e-12
+
+
+def test_a_match_of_any_strength_away_from_a_confident_learned_region_leaves_the_learned_map():
+    """The elsewhere gate: the network confidently flags 4 % of the image, the matcher's regions
+    hold none of it, so the match found other content (not the copy the network sees); a
+    match that covers the network's region, or a network region under 2 %, keeps the rule."""
+    from forenscope.detectors.fusion import RULES, learned_elsewhere
+
+    rule = RULES["matcher-only-from-0.5-else-confident-learned-unless-texture-over-threshold-or-learned-elsewhere-0.02"]
+    learned = np.zeros((100, 100), np.float32)
+    learned[10:30, 10:30] = 0.95
+    clone = np.zeros_like(learned)
+    clone[60:70, 60:70] = 1.0                        # 1 %: too small for the texture gate
+    assert learned_elsewhere(learned, clone)
+    assert np.array_equal(rule(learned, clone, 0.95, 0.4), learned)            # even a strong match
+    covering = clone.copy()
+    covering[12:28, 12:28] = 1.0                     # the matcher also marks the network's region
+    assert not learned_elsewhere(learned, covering)
+    assert np.array_equal(rule(learned, covering, 0.95, 0.4), covering)        # strong: matcher only
+    faint = np.zeros_like(learned)
+    faint[10:20, 10:15] = 0.95                       # 0.5 %: CVIP-like stray confidence
+    assert not learned_elsewhere(faint, clone)
+    assert np.array_equal(rule(faint, clone, 0.95, 0.4), clone)
+    assert np.array_equal(rule(learned, clone, 0.3, 0.4), learned)             # silent matcher
