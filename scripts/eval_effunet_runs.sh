@@ -2,8 +2,9 @@
 # Evaluate effunet weight sets alone and as effunet-cm (the shipped fusion rule) with
 # `forenscope eval`, one evaluation per core at a time; results in $OUT/<who>-<set>/, logs in
 # work/logs/eval-<who>-<set>.log; a set already evaluated is skipped (rerun to resume).
-#   OUT=DIR SETLIST="standard-val cvip ..." [CORES="0 1"] scripts/eval_effunet_runs.sh WHO[=RUN] ...
+#   OUT=DIR SETLIST="standard-val cvip ..." [CORES="0 1"] [DETECTORS="effunet effunet-cm"] scripts/eval_effunet_runs.sh WHO[=RUN] ...
 # WHO alone: the shipped weights; WHO=RUN: a training run folder (skipped until it holds card.json).
+# DETECTORS: which of the two to evaluate (effunet-cm alone after its map rule changed: effunet's maps do not).
 # Used by scripts/eval_encoders.sh and scripts/eval_effunet_seeds.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +23,9 @@ one() {  # who set core
     [ -f "${RUNS[$who]}/card.json" ] || { echo "skip $who: no finished run in ${RUNS[$who]}"; return 0; }
     runs=(--run "effunet=${RUNS[$who]}" --run "effunet-cm=${RUNS[$who]}")
   fi
-  OMP_NUM_THREADS=1 taskset -c "$core" $F eval "${SETS[$set]}" -d effunet -d effunet-cm "${runs[@]}" \
+  local dets=()
+  for d in ${DETECTORS:-effunet effunet-cm}; do dets+=(-d "$d"); done
+  OMP_NUM_THREADS=1 taskset -c "$core" $F eval "${SETS[$set]}" "${dets[@]}" "${runs[@]}" \
     --out "$OUT/$who-$set" --no-progress > "work/logs/eval-$who-$set.log" 2>&1
 }
 mkdir -p work/logs

@@ -13,7 +13,9 @@
 Detectors: the classical ones (ela, noise, jpeg-ghost, copymove-sift; only ela and
 copymove-sift on the 738 synthetic test images), each trained localiser, shipped or from a run
 folder (--run NAME=DIR), and ``effunet-cm`` (effunet OR copymove-sift) when effunet is among
-them. ``--update-cards`` writes the test metrics into the shipped cards of the trained
+them. ``--only NAME`` (repeatable) reruns just those detectors and merges their rows into the
+results already there (e.g. effunet-cm after its map rule changed: the other rows, hours of CPU,
+are unchanged; the merged rows carry their own commit under ``merged``). ``--update-cards`` writes the test metrics into the shipped cards of the trained
 localisers and copymove-sift's, and writes effunet-cm's card (its components and their hashes).
 """
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +48,43 @@ def run_eval(dataset: Path, detectors: list[str], runs: dict[str, str], out: Pat
     print(" ".join(cmd), file=sys.stderr)
     subprocess.run(cmd, check=False, cwd=REPO)
     return json.loads((out / "results.json").read_text())
+
+
+def merge_rows(partial: dict, out: Path, names: list[str]) -> dict:
+    """Replace ``names``' rows in ``out``'s results (same dataset, checked by manifest hash) with
+    ``partial``'s, and their per-image lines; the rows keep the commit they were computed at."""
+    from forenscope.evaluate.dataset_eval import write_results
+
+    full = json.loads((out / "results.json").read_text())
+    if full["dataset"]["manifest_sha256"] != partial["dataset"]["manifest_sha256"]:
+        raise SystemExit(f"{out}: its dataset manifest differs from the rerun's; rerun everything without --only")
+    for name in names:
+        full["metrics"][name] = partial["metrics"][name]
+        full["detectors"][name] = partial["detectors"][name]
+        full.setdefault("merged", {})[name] = {"git": partial["git"], "argv": partial["environment"].get("argv")}
+    full["n_errors"] = max(full["n_errors"], partial["n_errors"])
+    keep = [json.loads(line) for line in (out / "per_image.jsonl").read_text().splitlines()
+            if json.loads(line).get("detector") not in names]
+    fresh = [json.loads(line) for line in (out / "partial" / "per_image.jsonl").read_text().splitlines()]
+    write_results(full, keep + fresh, out)
+    shutil.rmtree(out / "partial")  # its rows now live in out
+    return full
+
+
+def run_sets(forgeries: Path, data: Path, trained: list[str], runs: dict[str, str], only: list[str]):
+    """Evaluate the validation split, the synthetic test split and CVIP; with ``only``, just those
+    detectors, merged into the results already written."""
+    sets = {"validation": (forgeries / "val.csv", trained + ["copymove-sift"]),
+            "synthetic": (forgeries / "test.csv", SYNTHETIC_CLASSICAL + trained),
+            "cvip": (data / "copymove_cvip", CLASSICAL + trained)}
+    results = {}
+    for name, (dataset, detectors) in sets.items():
+        if only:
+            partial = run_eval(dataset, [d for d in detectors if d in only], runs, OUT / name / "partial")
+            results[name] = merge_rows(partial, OUT / name, only)
+        else:
+            results[name] = run_eval(dataset, detectors, runs, OUT / name)
+    return results["synthetic"], results["cvip"]
 
 
 def trained_on(name: str, runs: dict[str, str]) -> list[str]:
@@ -129,6 +169,8 @@ def main() -> None:
     ap.add_argument("--forgeries", type=Path, default=REPO / "work" / "synth-forgeries")
     ap.add_argument("--run", action="append", default=[], help="NAME=DIR of a localiser training run")
     ap.add_argument("--model", action="append", default=[], help="a shipped trained localiser to include")
+    ap.add_argument("--only", action="append", default=[], metavar="NAME",
+                    help="rerun just this detector (repeatable) and merge its rows into the existing results")
     ap.add_argument("--update-cards", action="store_true")
     ap.add_argument("--cards-only", action="store_true",
                     help="write the cards from the results.json files already in docs/results/localize (no evaluation)")
@@ -139,16 +181,16 @@ def main() -> None:
         trained.append("effunet-cm")
         if "effunet" in runs:
             runs["effunet-cm"] = runs["effunet"]
-    detectors = CLASSICAL + trained
+    unknown = [d for d in args.only if d not in CLASSICAL + trained]
+    if unknown:
+        raise SystemExit(f"--only {', '.join(unknown)}: not among the detectors evaluated ({', '.join(CLASSICAL + trained)})")
     if args.update_cards and "effunet-cm" in trained and not args.cards_only:
         write_fusion_card()  # first: the evaluation must run the rule scripts/design_fusion.py chose
 
     if args.cards_only:
         synthetic, cvip = (json.loads((OUT / n / "results.json").read_text()) for n in ("synthetic", "cvip"))
     else:
-        run_eval(args.forgeries / "val.csv", trained + ["copymove-sift"], runs, OUT / "validation")
-        synthetic = run_eval(args.forgeries / "test.csv", SYNTHETIC_CLASSICAL + trained, runs, OUT / "synthetic")
-        cvip = run_eval(args.data / "copymove_cvip", detectors, runs, OUT / "cvip")
+        synthetic, cvip = run_sets(args.forgeries, args.data, trained, runs, args.only)
     table = inpainting_table(synthetic, {d: trained_on(d, runs) for d in trained})
     (OUT / "inpainting.md").write_text(
         "Inpainting leave-one-method-out (from docs/results/localize/synthetic/results.json)\n\n" + table)

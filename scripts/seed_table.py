@@ -41,7 +41,8 @@ def main() -> None:
                        "|---|---|---|---|---|---|---|"]
     for det in DETECTORS:
         for n in SETS:
-            per_seed = {s: figures(results[(s, n)], det, n) for s in seeds if (s, n) in results}
+            per_seed = {s: figures(results[(s, n)], det, n) for s in seeds
+                        if (s, n) in results and det in results[(s, n)]["metrics"]}
             if not per_seed:
                 continue
             stats = {k: (float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0)
