@@ -189,3 +189,25 @@ def test_a_match_of_any_strength_away_from_a_confident_learned_region_leaves_the
     assert not learned_elsewhere(faint, clone)
     assert np.array_equal(rule(faint, clone, 0.95, 0.4), clone)
     assert np.array_equal(rule(learned, clone, 0.3, 0.4), learned)             # silent matcher
+
+
+def test_the_default_localiser_does_not_lose_to_its_matcher_on_cvip(shared_data):
+    """Issue 18 item 3 on the shared CVIP copy-moves (every 5th forged image, to stay fast):
+    effunet-cm's mean pixel F1 is at least copymove-sift's and effunet's alone."""
+    from forenscope.data.datasets import find_pixel_pairs
+    from forenscope.detectors.fusion import RULES
+    from forenscope.imageio import read_image
+
+    fused = load_detector("effunet-cm")  # its components' maps once each; test_fusion_applies... checks analyze = rule
+    forged = [s for s in find_pixel_pairs(shared_data / "copymove_cvip") if s.mask is not None][::5]
+    f1 = {"effunet-cm": [], "copymove-sift": [], "effunet": []}
+    for s in forged:
+        pixels, meta = read_image(s.image)
+        truth = read_image(s.mask)[0].max(axis=2) > 127
+        learned, clone = fused.learned._analyze(pixels, meta), fused.matcher._analyze(pixels, meta)
+        heat = RULES[fused.rule](learned.heatmap, clone.heatmap, clone.score, fused.matcher.threshold)
+        for name, h in (("effunet-cm", heat), ("copymove-sift", clone.heatmap), ("effunet", learned.heatmap)):
+            f1[name].append(pixel_f1_at(truth, h))
+    mean = {k: float(np.mean(v)) for k, v in f1.items()}
+    assert len(forged) == 10 and mean["copymove-sift"] > 0.5  # the matcher finds these copies
+    assert mean["effunet-cm"] >= max(mean["copymove-sift"], mean["effunet"]) - 1e-9, mean
