@@ -6,8 +6,8 @@ another region of the same photo is its source, which copy-move benchmarks mark 
 matching finds both, and almost never fires on authentic photos (copymove-sift's card). The
 card's rule (``RULES``, chosen on validation forgeries and CVIP by scripts/design_fusion.py)
 says which map to show from the matcher's score: its regions when it verifies a clone, the
-learned map when it is silent or matches repeated texture the learned map does not flag, a mix
-in between. The image is flagged when either detector flags it.
+learned map when it is silent, matches repeated texture the learned map does not flag, or
+matches away from a region the learned map flags with confidence, a mix in between. The image is flagged when either detector flags it.
 
 Score: the learned score, or when the matcher's score exceeds its threshold, that excess mapped
 linearly onto the learned detector's range above its own threshold (whichever is higher). So the
