@@ -7,7 +7,8 @@ matching finds both, and almost never fires on authentic photos (copymove-sift's
 card's rule (``RULES``, chosen on validation forgeries and CVIP by scripts/design_fusion.py)
 says which map to show from the matcher's score: its regions when it verifies a clone, the
 learned map when it is silent, matches repeated texture the learned map does not flag, or
-matches away from a region the learned map flags with confidence, a mix in between. The image is flagged when either detector flags it.
+matches away from a region the learned map flags with confidence, a mix in between. The image
+is flagged when either detector flags it.
 
 Score: the learned score, or when the matcher's score exceeds its threshold, that excess mapped
 linearly onto the learned detector's range above its own threshold (whichever is higher). So the
@@ -102,8 +103,8 @@ def learned_elsewhere(learned, clone, min_area: float = 0.02, max_overlap: float
 
 
 def _elsewhere_gated(rule, min_area: float):
-    """``rule``, except that a match of any strength that :func:`learned_elsewhere` leaves the
-    learned map (the image is still flagged by either detector)."""
+    """``rule``, except that a match of any strength for which :func:`learned_elsewhere` holds
+    leaves the learned map (the image is still flagged by either detector)."""
     def gated(learned, clone, score, threshold):
         if score >= threshold and learned_elsewhere(learned, clone, min_area):
             return learned
