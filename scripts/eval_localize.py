@@ -16,7 +16,8 @@ folder (--run NAME=DIR), and ``effunet-cm`` (effunet OR copymove-sift) when effu
 them. ``--only NAME`` (repeatable) reruns just those detectors and merges their rows into the
 results already there (e.g. effunet-cm after its map rule changed: the other rows, hours of CPU,
 are unchanged; the merged rows carry their own commit under ``merged``). ``--update-cards``
-writes the test metrics into the shipped cards of the trained localisers and copymove-sift's, and writes effunet-cm's card (its components and their hashes).
+writes the test metrics into the shipped cards of the trained localisers and copymove-sift's,
+and writes effunet-cm's card (its components and their hashes).
 """
 
 from __future__ import annotations
