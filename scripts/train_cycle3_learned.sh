@@ -8,20 +8,37 @@
 # Needs work/runs/effunet-crop320-cycle2-seed1 (configs/effunet.toml's two stages) and the learned
 # sets (scripts/eval_learned_inpainting.sh).
 #   scripts/train_cycle3_learned.sh
+#   STAGE=seeds scripts/train_cycle3_learned.sh   # the rule's second step (seed 1 passed): seeds 0 and 2 of the
+#       candidate, their references, and the three seeds' means against the rule (decision-3-seeds.md); ~75 min
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p work/logs
 TCMALLOC=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
+train() {  # config seed core
+  [ -f "work/runs/$1-seed$2/card.json" ] || \
+    LD_PRELOAD=$([ -f $TCMALLOC ] && echo $TCMALLOC) OMP_NUM_THREADS=1 taskset -c "$3" \
+      .venv/bin/forenscope train "configs/$1.toml" --seed "$2" --out "work/runs/$1-seed$2" \
+      > "work/logs/train-$1-seed$2.log" 2>&1
+}
+R=work/runs/effunet-crop320-cycle2
+SETLIST="standard-val realistic-val learned-val cvip"
+if [ "${STAGE:-}" = seeds ]; then
+  train effunet-cycle3-learned 0 0 & train effunet-cycle3-learned 2 1 &
+  wait
+  OUT=docs/results/localize/cycle3-learned SETLIST=$SETLIST scripts/eval_effunet_runs.sh \
+    ref-seed0=$R-seed0-flip ref-seed2=$R-seed2-flip \
+    learned-seed0=work/runs/effunet-cycle3-learned-seed0 learned-seed2=work/runs/effunet-cycle3-learned-seed2
+  exec .venv/bin/python scripts/learned_fill_decision.py --results docs/results/localize/cycle3-learned \
+    --reference ref,ref-seed0,ref-seed2 --candidate learned,learned-seed0,learned-seed2 --control "" \
+    --out-name decision-3-seeds
+fi
 core=0
 for cfg in effunet-cycle3-learned effunet-cycle3; do
-  [ -f "work/runs/$cfg-seed1/card.json" ] || \
-    LD_PRELOAD=$([ -f $TCMALLOC ] && echo $TCMALLOC) OMP_NUM_THREADS=1 taskset -c $core \
-      .venv/bin/forenscope train "configs/$cfg.toml" --seed 1 --out "work/runs/$cfg-seed1" \
-      > "work/logs/train-$cfg-seed1.log" 2>&1 &
+  train $cfg 1 $core &
   core=$((core + 1))
 done
 wait
-OUT=docs/results/localize/cycle3-learned SETLIST="standard-val realistic-val learned-val cvip" \
-  scripts/eval_effunet_runs.sh ref=work/runs/effunet-crop320-cycle2-seed1-flip \
+OUT=docs/results/localize/cycle3-learned SETLIST=$SETLIST \
+  scripts/eval_effunet_runs.sh ref=$R-seed1-flip \
   learned=work/runs/effunet-cycle3-learned-seed1 control=work/runs/effunet-cycle3-seed1
 .venv/bin/python scripts/learned_fill_decision.py --results docs/results/localize/cycle3-learned
