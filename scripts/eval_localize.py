@@ -64,8 +64,8 @@ def merge_rows(partial: dict, out: Path, names: list[str]) -> dict:
         full["detectors"][name] = partial["detectors"][name]
         full.setdefault("merged", {})[name] = {"git": partial["git"], "argv": partial["environment"].get("argv")}
     full["n_errors"] = max(full["n_errors"], partial["n_errors"])
-    keep = [json.loads(line) for line in (out / "per_image.jsonl").read_text().splitlines()
-            if json.loads(line).get("detector") not in names]
+    rows = [json.loads(line) for line in (out / "per_image.jsonl").read_text().splitlines()]
+    keep = [row for row in rows if row.get("detector") not in names]
     fresh = [json.loads(line) for line in (out / "partial" / "per_image.jsonl").read_text().splitlines()]
     write_results(full, keep + fresh, out)
     shutil.rmtree(out / "partial")  # its rows now live in out

@@ -67,8 +67,9 @@ def main() -> None:
         result["control"] = decide(rows[args.reference], rows[args.control])
     lines = ["| effunet-cm (mean over the runs named) | learned-fill validation F1 | mean of the 10 validation subsets | CVIP F1 | passes (a) / (b) / (c) |",
              "|---|---|---|---|---|"]
+    role = {args.candidate: "candidate", args.control: "control"}  # the reference has no verdict
     for who, f in rows.items():
-        verdict = result.get("candidate" if who == args.candidate else "control" if who == args.control else "", {})
+        verdict = result.get(role.get(who, ""), {})
         marks = " / ".join("yes" if verdict[k] else "no" for k in ("a_learned_gain", "b_old_kinds_kept", "c_cvip")) if verdict else "–"
         lines.append(f"| {who} | {f['learned_val']:.3f} | {f['validation_mean']:.3f} | {f['cvip']:.3f} | {marks} |")
     lines.append(f"| *flag everything* | {base['learned_val']:.3f} | – | {base['cvip']:.3f} | – |")

@@ -32,11 +32,7 @@ if [ "${STAGE:-}" = seeds ]; then
     --reference ref,ref-seed0,ref-seed2 --candidate learned,learned-seed0,learned-seed2 --control "" \
     --out-name decision-3-seeds
 fi
-core=0
-for cfg in effunet-cycle3-learned effunet-cycle3; do
-  train $cfg 1 $core &
-  core=$((core + 1))
-done
+train effunet-cycle3-learned 1 0 & train effunet-cycle3 1 1 &
 wait
 OUT=docs/results/localize/cycle3-learned SETLIST=$SETLIST \
   scripts/eval_effunet_runs.sh ref=$R-seed1-flip \
