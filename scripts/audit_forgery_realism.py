@@ -26,7 +26,7 @@ import numpy as np
 from forenscope.data.datasets import find_pixel_pairs
 from forenscope.evaluate.metrics import roc_auc
 from forenscope.records import environment, git_commit, write_json
-from forenscope.imageio import read_image
+from forenscope.imageio import read_image, read_truth_mask
 from forenscope.synth.regions import segment_region
 from forenscope.train.logistic import out_of_fold_logits
 
@@ -69,7 +69,7 @@ def main() -> None:
             region = segment_region(rgb, float(rng.uniform(0.02, 0.12)), rng)
             rows.setdefault("authentic", []).append(region_statistics(rgb, region))
         else:
-            region = read_image(s.mask)[0].max(axis=2) > 127
+            region = read_truth_mask(s.mask)
             if region.any() and not region.all():
                 rows.setdefault(s.subset, []).append(region_statistics(rgb, region))
         if (n + 1) % 200 == 0:

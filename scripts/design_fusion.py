@@ -27,7 +27,7 @@ from forenscope.detectors import load_detector
 from forenscope.detectors.fusion import RULES
 from forenscope.evaluate.metrics import pixel_f1_at
 from forenscope.records import environment, git_commit
-from forenscope.imageio import read_image
+from forenscope.imageio import read_image, read_truth_mask
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / "work" / "fusion-maps"
@@ -46,7 +46,7 @@ def component_maps(samples, learned, matcher, shard: tuple[int, int] = (0, 1)) -
         if not path.is_file():
             pixels, meta = read_image(s.image)
             a, c = learned._analyze(pixels, meta), matcher._analyze(pixels, meta)
-            truth = (read_image(s.mask)[0].max(axis=2) > 127) if s.mask else np.zeros(pixels.shape[:2], bool)
+            truth = read_truth_mask(s.mask) if s.mask else np.zeros(pixels.shape[:2], bool)
             CACHE.mkdir(parents=True, exist_ok=True)
             np.savez_compressed(path, truth=truth, learned=a.heatmap.astype(np.float16),
                                 clone=c.heatmap.astype(np.float16), score=c.score)

@@ -32,7 +32,7 @@ from sklearn.metrics import roc_auc_score
 from forenscope.data.datasets import find_pixel_pairs
 from forenscope.data.forgeries import PairCache, read_rows
 from forenscope.detectors import load_detector
-from forenscope.imageio import read_image
+from forenscope.imageio import read_image, read_truth_mask
 from forenscope.records import environment, git_commit, write_results
 
 REPO = Path(__file__).resolve().parent.parent
@@ -96,8 +96,7 @@ def main() -> None:
     sets = {"cvip": [], "telea_validation": []}
     for sample in find_pixel_pairs(args.data / "copymove_cvip"):
         if sample.mask is not None:  # the 50 copy-moves (the 10 originals have no region)
-            rgb, m = read_image(sample.image)[0], read_image(sample.mask)[0]
-            sets["cvip"].append(per_image(det, rgb, m.max(axis=2) > 127))
+            sets["cvip"].append(per_image(det, read_image(sample.image)[0], read_truth_mask(sample.mask)))
     cache = PairCache()
     for row in read_rows(args.forgeries, "val", ["inpaint-telea"], authentic=False):
         sets["telea_validation"].append(per_image(det, *cache.get(row)))

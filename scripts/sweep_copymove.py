@@ -43,9 +43,9 @@ def _jobs(data: Path) -> list[tuple[str, str, Path, Path | None]]:
 
 def _truth(mask: Path) -> np.ndarray:
     """White = manipulated, read as `forenscope eval` reads masks."""
-    from forenscope.imageio import read_image
+    from forenscope.imageio import read_truth_mask
 
-    return read_image(mask)[0].max(axis=2) > 127
+    return read_truth_mask(mask)
 
 
 def _score(args) -> tuple[float, float | None]:

@@ -196,14 +196,14 @@ def test_the_default_localiser_does_not_lose_to_its_matcher_on_cvip(shared_data)
     effunet-cm's mean pixel F1 is at least copymove-sift's and effunet's alone."""
     from forenscope.data.datasets import find_pixel_pairs
     from forenscope.detectors.fusion import RULES
-    from forenscope.imageio import read_image
+    from forenscope.imageio import read_image, read_truth_mask
 
     fused = load_detector("effunet-cm")  # its components' maps once each; test_fusion_applies... checks analyze = rule
     forged = [s for s in find_pixel_pairs(shared_data / "copymove_cvip") if s.mask is not None][::5]
     f1 = {"effunet-cm": [], "copymove-sift": [], "effunet": []}
     for s in forged:
         pixels, meta = read_image(s.image)
-        truth = read_image(s.mask)[0].max(axis=2) > 127
+        truth = read_truth_mask(s.mask)
         learned, clone = fused.learned._analyze(pixels, meta), fused.matcher._analyze(pixels, meta)
         heat = RULES[fused.rule](learned.heatmap, clone.heatmap, clone.score, fused.matcher.threshold)
         for name, h in (("effunet-cm", heat), ("copymove-sift", clone.heatmap), ("effunet", learned.heatmap)):

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from conftest import encode, textured
-from forenscope.imageio import ImageError, decode_image, estimate_jpeg_quality, read_image, as_rgb_uint8
+from forenscope.imageio import ImageError, decode_image, estimate_jpeg_quality, read_image, read_truth_mask, as_rgb_uint8
 
 
 @pytest.mark.parametrize("fmt,kw", [("PNG", {}), ("BMP", {}), ("TIFF", {}), ("WEBP", {"lossless": True}),
@@ -216,3 +216,22 @@ def test_arrays_are_validated():
         as_rgb_uint8(np.zeros((4, 5, 2)))
     with pytest.raises(ImageError, match="NaN"):
         as_rgb_uint8(np.full((4, 5, 3), np.nan))
+
+
+def test_truth_mask_is_any_channel_above_127(tmp_path):
+    """White marks the manipulated region; a coloured or grey-level mask counts where any
+    channel passes 127, and a grey-scale PNG reads the same as its RGB copy."""
+    m = np.zeros((8, 10, 3), np.uint8)
+    m[1:3, 2:5] = 255
+    m[5, 7] = (200, 0, 0)
+    m[6, 1] = (127, 127, 127)  # at the limit: not manipulated
+    Image.fromarray(m).save(tmp_path / "rgb.png")
+    Image.fromarray(m.max(axis=2)).save(tmp_path / "grey.png")
+    want = np.zeros((8, 10), bool)
+    want[1:3, 2:5] = True
+    want[5, 7] = True
+    for name in ("rgb.png", "grey.png"):
+        got = read_truth_mask(tmp_path / name)
+        assert got.dtype == bool and np.array_equal(got, want), name
+    with pytest.raises(ImageError):
+        read_truth_mask(tmp_path / "missing.png")

@@ -112,6 +112,13 @@ def read_image(
     return pixels, meta
 
 
+def read_truth_mask(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """A ground-truth mask file as a bool H x W array: True (manipulated) where any channel is
+    above 127, the convention of every mask set here (white = manipulated). Raises :class:`ImageError`."""
+    pixels, _ = read_image(path, max_pixels=max_pixels)
+    return pixels.max(axis=2) > 127
+
+
 def read_header(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ImageMeta:
     """The metadata of an image file without decoding its pixels (sizes before EXIF
     orientation). Raises :class:`ImageError`."""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from forenscope.imageio import read_image
+from forenscope.imageio import read_image, read_truth_mask
 
 
 def read_rows(forgeries: Path, split: str, kinds: list[str] | None, authentic: bool) -> list[dict]:
@@ -36,7 +36,6 @@ class PairCache:
             if row["mask"] is None:
                 mask = np.zeros(rgb.shape[:2], bool)
             else:
-                m, _ = read_image(row["mask"])
-                mask = m.max(axis=2) > 127
+                mask = read_truth_mask(row["mask"])
             self._items[key] = (rgb, mask)
         return self._items[key]

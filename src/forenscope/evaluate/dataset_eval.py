@@ -26,7 +26,7 @@ from forenscope.data.datasets import (
 from forenscope.detectors.base import Detector
 from forenscope.evaluate.metrics import PixelMetricAccumulator, image_metrics
 from forenscope.records import environment, git_commit
-from forenscope.imageio import DEFAULT_MAX_PIXELS, ImageError, read_image
+from forenscope.imageio import DEFAULT_MAX_PIXELS, ImageError, read_image, read_truth_mask
 
 IMAGE_COLUMNS = ("acc", "real_acc", "fake_acc", "ap", "roc_auc", "tpr_at_fpr_5pct", "oracle_acc")
 PIXEL_COLUMNS = ("f1_mean_per_image", "iou_mean_per_image", "f1_best_threshold_mean_per_image",
@@ -200,11 +200,10 @@ def _read_mask(run: EvalRun, s) -> np.ndarray | None | bool:
     if s.mask is None:
         return None
     try:
-        pixels, _ = read_image(s.mask, max_pixels=run.max_pixels)
+        return read_truth_mask(s.mask, max_pixels=run.max_pixels)
     except ImageError as exc:
         run.errors.append({"path": str(s.image), "error": f"mask unreadable: {exc}"})
         return False
-    return pixels.max(axis=2) > 127
 
 
 def _mean_row(rows: list[dict]) -> dict:
