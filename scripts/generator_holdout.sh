@@ -4,7 +4,8 @@
 #   1. human-made non-photo images for the real class, from Debian packages (work/real-art)
 #   2. forenscope benchmark generator-holdout -> docs/results/benchmarks/generator-holdout, then
 #      generator-holdout-views (which views of the image the probe sees: the shipped choice),
-#      generator-holdout-lite2 (bigger trunks, the pair), generator-holdout-taps (every block tapped)
+#      generator-holdout-lite2 (bigger trunks, the pair), generator-holdout-taps (every block tapped),
+#      generator-holdout-fast (cheaper views for the pair: not shipped)
 #   3. forenscope train configs/lite-probe.toml and configs/lite-probe-pair.toml --ship
 #      -> weights/lite-probe{,-pair}.{safetensors,json}
 # Features are cached in work/probe-features: a rerun after a change to the probe costs minutes.
@@ -13,7 +14,7 @@ cd "$(dirname "$0")/.."
 F=.venv/bin/forenscope
 [ -f work/real-art/manifest.tsv ] || .venv/bin/python scripts/fetch_real_art.py --out work/real-art
 $F benchmark generator-holdout --out docs/results/benchmarks/generator-holdout
-for p in views lite2 taps; do  # ~10 / 10 / 20 min
+for p in views lite2 taps fast; do  # ~10 / 10 / 20 / 30 min
   $F benchmark generator-holdout-$p --out docs/results/benchmarks/generator-holdout-$p
 done
 $F train configs/lite-probe.toml --out work/runs/lite-probe --ship
