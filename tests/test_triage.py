@@ -185,3 +185,18 @@ tests:
     logs = []
     run_benchmark(proto, tmp_path / "a", data, forgeries, log=logs.append)
     assert sum("reusing" in m for m in logs) == 3
+
+
+def test_every_shipped_protocol_loads_and_names_valid_views():
+    """A typo in a shipped protocol (a fusion of a row that is not there, a view that does not
+    exist) fails here, not an hour into a benchmark run."""
+    from forenscope.benchmarks.benchmark import load_protocol, protocol_names
+    from forenscope.train.probe_features import network_views
+
+    names = protocol_names()
+    assert "generator-holdout-fast" in names
+    for name in names:
+        proto = load_protocol(name)
+        for m in proto.get("methods", []) if proto["kind"] == "families" else []:
+            if m["kind"] == "probe":
+                assert network_views(m), (name, m["name"])
