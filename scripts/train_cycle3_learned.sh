@@ -5,11 +5,14 @@
 # validation splits, the learned fills' validation split and CVIP, and the rule committed before
 # training applied (scripts/learned_fill_decision.py -> docs/results/localize/cycle3-learned/decision.md).
 # Test splits are not read. Resumable: every step skips what is done. ~60 min on 2 cores.
-# Needs work/runs/effunet-crop320-cycle2-seed1 (configs/effunet.toml's two stages) and the learned
-# sets (scripts/eval_learned_inpainting.sh).
+# Seed 1's second cycle is the shipped effunet (restored from weights/ when work/runs lacks it); the
+# forgery sets, learned fills included, are made first when missing.
 #   scripts/train_cycle3_learned.sh
 #   STAGE=seeds scripts/train_cycle3_learned.sh   # the rule's second step (seed 1 passed): seeds 0 and 2 of the
-#       candidate, their references, and the three seeds' means against the rule (decision-3-seeds.md); ~75 min
+#       candidate, their references, and the three seeds' means against the rule (decision-3-seeds.md). From a
+#       fresh machine it makes what it needs first, skipping what exists: the forgery sets (~14 min, and the
+#       learned fills' sets), each reference's first cycle (restored from checkpoints/ when committed there, else
+#       ~73 min) and second cycle (~37 min), the candidate's third (~35 min); then ~40 min of evaluation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p work/logs
@@ -22,8 +25,28 @@ train() {  # config seed core
 }
 R=work/runs/effunet-crop320-cycle2
 SETLIST="standard-val realistic-val learned-val cvip"
+forgery_sets() {  # every set the candidate trains or is judged on (synth skips what is made)
+  local F=.venv/bin/forenscope
+  $F synth forgeries --out work/synth-forgeries --no-progress > work/logs/synth-standard.log 2>&1 &
+  $F synth forgeries --recipe realistic --out work/synth-forgeries-realistic --no-progress > work/logs/synth-realistic.log 2>&1 &
+  wait
+  $F synth forgeries --kind inpaint-learned --out work/synth-forgeries-learned --no-progress > work/logs/synth-learned.log 2>&1 &
+  $F synth forgeries --kind inpaint-learned --recipe realistic --out work/synth-forgeries-realistic-learned \
+    --no-progress > work/logs/synth-realistic-learned.log 2>&1 &
+  wait
+}
+reference() {  # seed core: the shipped recipe's two cycles for this seed, and their mirror-averaged reading
+  local first=work/runs/effunet-crop320-seed$1 kept=checkpoints/effunet-crop320-seed$1
+  if [ ! -f "$first/card.json" ] && [ -f "$kept/card.json" ]; then
+    mkdir -p "$first" && cp "$kept/model.safetensors" "$kept/card.json" "$first/"
+  fi
+  train effunet-crop320 "$1" "$2"
+  train effunet-crop320-cycle2 "$1" "$2"
+  [ -f "$R-seed$1-flip/card.json" ] || .venv/bin/python scripts/variant_run.py "$R-seed$1" "$R-seed$1-flip" --set flip_average=true
+}
 if [ "${STAGE:-}" = seeds ]; then
-  train effunet-cycle3-learned 0 0 & train effunet-cycle3-learned 2 1 &
+  forgery_sets
+  (reference 0 0 && train effunet-cycle3-learned 0 0) & (reference 2 1 && train effunet-cycle3-learned 2 1) &
   wait
   OUT=docs/results/localize/cycle3-learned SETLIST=$SETLIST scripts/eval_effunet_runs.sh \
     ref-seed0=$R-seed0-flip ref-seed2=$R-seed2-flip \
@@ -32,6 +55,11 @@ if [ "${STAGE:-}" = seeds ]; then
     --reference ref,ref-seed0,ref-seed2 --candidate learned,learned-seed0,learned-seed2 --control "" \
     --out-name decision-3-seeds
 fi
+forgery_sets
+for dir in "$R-seed1" "$R-seed1-flip"; do  # the shipped weights are seed 1's second cycle (their card's adopted_from)
+  [ -f "$dir/card.json" ] || { mkdir -p "$dir" && cp src/forenscope/weights/effunet.safetensors "$dir/model.safetensors" &&
+                               cp src/forenscope/weights/effunet.json "$dir/card.json"; }
+done
 train effunet-cycle3-learned 1 0 & train effunet-cycle3 1 1 &
 wait
 OUT=docs/results/localize/cycle3-learned SETLIST=$SETLIST \
