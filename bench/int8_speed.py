@@ -47,6 +47,13 @@ def quantised(fp32: Path, out: Path, inputs: list[np.ndarray]) -> Path:
     return out
 
 
+def calibration_inputs(det) -> tuple[list[Path], list[np.ndarray]]:
+    """The shipped examples/ images and the detector's first input tile of each (calibration data)."""
+    examples = sorted(p for sub in ("original", "forged") for p in (REPO / "examples" / sub).iterdir()
+                      if p.suffix.lower() in (".png", ".jpg"))
+    return examples, [det.method.tiles(read_image(p)[0], det.settings)[:1] for p in examples]
+
+
 def alternating_rates(sessions: dict, x: np.ndarray, rounds: int, per_round: int) -> dict:
     """Images/s of each session over ``rounds`` alternating rounds: best and median."""
     for s in sessions.values():
@@ -73,9 +80,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "int8_speed.json")
     args = ap.parse_args()
     det = load_detector(args.detector, backend="torch")
-    examples = sorted(p for sub in ("original", "forged") for p in (REPO / "examples" / sub).iterdir()
-                      if p.suffix.lower() in (".png", ".jpg"))
-    calib = [det.method.tiles(read_image(p)[0], det.settings)[:1] for p in examples]
+    examples, calib = calibration_inputs(det)
     rng = np.random.default_rng(0)
     # unseen inputs: crops of the examples at other offsets, flipped (no shared data needed)
     unseen = [np.ascontiguousarray(c[..., 16:, 16:][..., ::-1]) for c in calib]

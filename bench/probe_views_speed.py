@@ -22,7 +22,7 @@ sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "bench"))
 
 from detect_speed import matmul_gflops, network_gflop  # noqa: E402
-from int8_speed import alternating_rates, quantised  # noqa: E402
+from int8_speed import alternating_rates, calibration_inputs, quantised  # noqa: E402
 from forenscope.records import environment, git_commit  # noqa: E402
 
 
@@ -40,7 +40,6 @@ def main() -> None:
 
     from forenscope.benchmarks.benchmark import load_protocol
     from forenscope.detectors import load_detector
-    from forenscope.imageio import read_image
     from forenscope.methods.onnx import export_onnx
     from forenscope.nets.lite_probe import ProbeEnsemble
 
@@ -52,9 +51,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(2)
     det = load_detector("lite-probe-pair", backend="torch")  # its method: the pair's input preparation
-    examples = sorted(p for sub in ("original", "forged") for p in (REPO / "examples" / sub).iterdir()
-                      if p.suffix.lower() in (".png", ".jpg"))
-    calib = [det.method.tiles(read_image(p)[0], det.settings)[:1] for p in examples]
+    calib = calibration_inputs(det)[1]
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 2
     gflop, sessions = {}, {}
