@@ -11,8 +11,8 @@
 #   STAGE=seeds scripts/train_cycle3_learned.sh   # the rule's second step (seed 1 passed): seeds 0 and 2 of the
 #       candidate, their references, and the three seeds' means against the rule (decision-3-seeds.md). From a
 #       fresh machine it makes what it needs first, skipping what exists: the forgery sets (~14 min, and the
-#       learned fills' sets), each reference's first cycle (restored from checkpoints/ when committed there, else
-#       ~73 min) and second cycle (~37 min), the candidate's third (~35 min); then ~40 min of evaluation.
+#       learned fills' sets), each reference's first cycle (~73 min) and second (~37 min), both restored from
+#       checkpoints/ when kept there, the candidate's third (~35 min); then ~40 min of evaluation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p work/logs
@@ -35,12 +35,14 @@ forgery_sets() {  # every set the candidate trains or is judged on (synth skips 
     --no-progress > work/logs/synth-realistic-learned.log 2>&1 &
   wait
 }
-reference() {  # seed core: the shipped recipe's two cycles for this seed, and their mirror-averaged reading
-  local first=work/runs/effunet-crop320-seed$1 kept=checkpoints/effunet-crop320-seed$1
-  if [ ! -f "$first/card.json" ] && [ -f "$kept/card.json" ]; then
-    mkdir -p "$first" && cp "$kept/model.safetensors" "$kept/card.json" "$first/"
-  fi
-  train effunet-crop320 "$1" "$2"
+reference() {  # seed core: the shipped recipe's two cycles for this seed (each restored from checkpoints/
+  local run                  # when kept there), and their mirror-averaged reading
+  for run in effunet-crop320-seed$1 effunet-crop320-cycle2-seed$1; do
+    if [ ! -f "work/runs/$run/card.json" ] && [ -f "checkpoints/$run/card.json" ]; then
+      mkdir -p "work/runs/$run" && cp "checkpoints/$run/model.safetensors" "checkpoints/$run/card.json" "work/runs/$run/"
+    fi
+  done
+  [ -f "$R-seed$1/card.json" ] || train effunet-crop320 "$1" "$2"  # the first cycle only feeds the second
   train effunet-crop320-cycle2 "$1" "$2"
   [ -f "$R-seed$1-flip/card.json" ] || .venv/bin/python scripts/variant_run.py "$R-seed$1" "$R-seed$1-flip" --set flip_average=true
 }
