@@ -25,16 +25,6 @@ train() {  # config seed core
 }
 R=work/runs/effunet-crop320-cycle2
 SETLIST="standard-val realistic-val learned-val cvip"
-forgery_sets() {  # every set the candidate trains or is judged on (synth skips what is made)
-  local F=.venv/bin/forenscope
-  $F synth forgeries --out work/synth-forgeries --no-progress > work/logs/synth-standard.log 2>&1 &
-  $F synth forgeries --recipe realistic --out work/synth-forgeries-realistic --no-progress > work/logs/synth-realistic.log 2>&1 &
-  wait
-  $F synth forgeries --kind inpaint-learned --out work/synth-forgeries-learned --no-progress > work/logs/synth-learned.log 2>&1 &
-  $F synth forgeries --kind inpaint-learned --recipe realistic --out work/synth-forgeries-realistic-learned \
-    --no-progress > work/logs/synth-realistic-learned.log 2>&1 &
-  wait
-}
 reference() {  # seed core: the shipped recipe's two cycles for this seed (each restored from checkpoints/
   local run                  # when kept there), and their mirror-averaged reading
   for run in effunet-crop320-seed$1 effunet-crop320-cycle2-seed$1; do
@@ -47,7 +37,7 @@ reference() {  # seed core: the shipped recipe's two cycles for this seed (each 
   [ -f "$R-seed$1-flip/card.json" ] || .venv/bin/python scripts/variant_run.py "$R-seed$1" "$R-seed$1-flip" --set flip_average=true
 }
 if [ "${STAGE:-}" = seeds ]; then
-  forgery_sets
+  scripts/make_forgery_sets.sh
   (reference 0 0 && train effunet-cycle3-learned 0 0) & (reference 2 1 && train effunet-cycle3-learned 2 1) &
   wait
   OUT=docs/results/localize/cycle3-learned SETLIST=$SETLIST scripts/eval_effunet_runs.sh \
@@ -57,11 +47,11 @@ if [ "${STAGE:-}" = seeds ]; then
     --reference ref,ref-seed0,ref-seed2 --candidate learned,learned-seed0,learned-seed2 --control "" \
     --out-name decision-3-seeds
 fi
-forgery_sets
-for dir in "$R-seed1" "$R-seed1-flip"; do  # the shipped weights are seed 1's second cycle (their card's adopted_from)
-  [ -f "$dir/card.json" ] || { mkdir -p "$dir" && cp src/forenscope/weights/effunet.safetensors "$dir/model.safetensors" &&
-                               cp src/forenscope/weights/effunet.json "$dir/card.json"; }
-done
+scripts/make_forgery_sets.sh
+# seed 1's second cycle: the shipped weights until the third cycle ships (their card's adopted_from names that run)
+[ -f "$R-seed1/model.safetensors" ] || { mkdir -p "$R-seed1" && cp src/forenscope/weights/effunet.safetensors "$R-seed1/model.safetensors" &&
+                                         cp src/forenscope/weights/effunet.json "$R-seed1/card.json"; }
+[ -f "$R-seed1-flip/card.json" ] || .venv/bin/python scripts/variant_run.py "$R-seed1" "$R-seed1-flip" --set flip_average=true
 train effunet-cycle3-learned 1 0 & train effunet-cycle3 1 1 &
 wait
 OUT=docs/results/localize/cycle3-learned SETLIST=$SETLIST \
