@@ -17,11 +17,7 @@ cd "$(dirname "$0")/.."
 grep -q '^init_from = "work/runs/effunet-crop320-cycle2-seed{seed}' configs/effunet.toml ||
   { echo "configs/effunet.toml is not the third stage yet: see this script's header" >&2; exit 1; }
 scripts/make_forgery_sets.sh
-for s in 0 1 2; do
-  run=effunet-cycle3-learned-seed$s
-  [ -f "work/runs/$run/card.json" ] || { mkdir -p "work/runs/$run" &&
-    cp "checkpoints/$run/model.safetensors" "checkpoints/$run/card.json" "work/runs/$run/"; }
-done
+scripts/restore_kept_runs.sh effunet-cycle3-learned-seed{0,1,2}
 DONE=work/logs/ship-cycle3-learned.done
 if [ ! -f $DONE ]; then
   FROM_RUN=work/runs/effunet-cycle3-learned-seed1 bash scripts/ship_effunet.sh > work/logs/ship-cycle3-learned.log 2>&1

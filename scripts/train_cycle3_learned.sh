@@ -26,12 +26,8 @@ train() {  # config seed core
 R=work/runs/effunet-crop320-cycle2
 SETLIST="standard-val realistic-val learned-val cvip"
 reference() {  # seed core: the shipped recipe's two cycles for this seed (each restored from checkpoints/
-  local run                  # when kept there), and their mirror-averaged reading
-  for run in effunet-crop320-seed$1 effunet-crop320-cycle2-seed$1; do
-    if [ ! -f "work/runs/$run/card.json" ] && [ -f "checkpoints/$run/card.json" ]; then
-      mkdir -p "work/runs/$run" && cp "checkpoints/$run/model.safetensors" "checkpoints/$run/card.json" "work/runs/$run/"
-    fi
-  done
+                # when kept there), and their mirror-averaged reading
+  scripts/restore_kept_runs.sh "effunet-crop320-seed$1" "effunet-crop320-cycle2-seed$1"
   [ -f "$R-seed$1/card.json" ] || train effunet-crop320 "$1" "$2"  # the first cycle only feeds the second
   train effunet-crop320-cycle2 "$1" "$2"
   [ -f "$R-seed$1-flip/card.json" ] || .venv/bin/python scripts/variant_run.py "$R-seed$1" "$R-seed$1-flip" --set flip_average=true
