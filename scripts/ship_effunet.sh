@@ -12,7 +12,7 @@ P=.venv/bin/python
 if [ -n "${FROM_RUN:-}" ]; then
   $F train configs/effunet.toml --ship --from-run "$FROM_RUN"
 else
-  $F train configs/effunet.toml --out work/runs/effunet-v4 --ship  # needs its first cycle: see configs/effunet.toml
+  $F train configs/effunet.toml --out work/runs/effunet-v5 --ship  # needs its earlier stages: see configs/effunet.toml
 fi
 rm -rf work/fusion-maps  # cached component maps (keyed by image): they are the old weights' maps
 read -ra CORES <<< "${CORES:-0 1}"
