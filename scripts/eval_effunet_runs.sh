@@ -12,7 +12,7 @@ F=.venv/bin/forenscope
 declare -A SETS=([standard-test]=work/synth-forgeries/test.csv [realistic-test]=work/synth-forgeries-realistic/test.csv
                  [cvip]=../shared/data/copymove_cvip [standard-val]=work/synth-forgeries/val.csv
                  [realistic-val]=work/synth-forgeries-realistic/val.csv
-                 # the learned inpainter's fills (synth forgeries --kind inpaint-learned): a method no localiser trained on
+                 # the learned inpainter's fills (synth forgeries --kind inpaint-learned): in the shipped effunet's third cycle since issue 18
                  [learned-val]=work/synth-forgeries-learned/val.csv [learned-test]=work/synth-forgeries-learned/test.csv
                  [realistic-learned-test]=work/synth-forgeries-realistic-learned/test.csv)
 declare -A RUNS=()

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Issue 18, item 1: the learned inpainter's fills as a forgery method no localiser trained on.
+# Issue 18, item 1: the learned inpainter's fills as a forgery method no localiser trained on (until effunet's
+# third cycle added them: docs/RESULTS.md "A third cycle with the learned fills"; the seeds read here are the two-cycle ones).
 # Needs the shipped inpainter (forenscope train configs/inpainter.toml --ship) and the three
 # seeds of the shipped effunet recipe read mirror-averaged (work/runs/effunet-crop320-cycle2-seed{0,1,2}-flip,
 # see docs/RESULTS.md "Mirror averaging at inference"). Every step skips what is already done.

@@ -7,7 +7,8 @@
 # configs/effunet-cycle3-learned.toml, and a header naming the three stages (effunet-crop320.toml,
 # effunet-crop320-cycle2.toml, effunet.toml; seed 1). Then commit what the script writes.
 # From a fresh machine: makes the forgery sets (~30 min on 2 cores; skipped when made), restores
-# the three seeds' third cycles from checkpoints/ (kept there: work/ may not survive a session),
+# the three seeds' third cycles from checkpoints/ (kept there until the ship was done; removed since:
+# `git checkout e79c9a3 -- checkpoints` brings them back to rerun the test reads),
 # ships seed 1 with scripts/ship_effunet.sh (~90 min; skipped once it has finished), then
 # evaluates the three seeds on every test split and CVIP (~30 min on 2 cores; each set skipped
 # once done) and writes their table (scripts/seed_table.py -> summary.md beside the results).
