@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Issue 18: a third effunet cycle with the learned inpainter's fills (configs/effunet-cycle3-learned.toml)
 # and its control without them (configs/effunet-cycle3.toml), seed 1 side by side (one core each),
-# evaluated with the shipped seed 1 as reference (mirror-averaged, shipped fusion rule) on the
+# evaluated with seed 1's second cycle as reference (then the shipped effunet; mirror-averaged, shipped fusion rule) on the
 # validation splits, the learned fills' validation split and CVIP, and the rule committed before
 # training applied (scripts/learned_fill_decision.py -> docs/results/localize/cycle3-learned/decision.md).
 # Test splits are not read. Resumable: every step skips what is done. ~60 min on 2 cores.
-# Seed 1's second cycle is the shipped effunet (restored from weights/ when work/runs lacks it); the
-# forgery sets, learned fills included, are made first when missing.
+# Seed 1's second cycle was the shipped effunet when this ran; since the third cycle shipped it is
+# trained again from its configs (~73 + 37 min) when work/runs lacks it. The forgery sets, learned
+# fills included, are made first when missing.
 #   scripts/train_cycle3_learned.sh
 #   STAGE=seeds scripts/train_cycle3_learned.sh   # the rule's second step (seed 1 passed): seeds 0 and 2 of the
 #       candidate, their references, and the three seeds' means against the rule (decision-3-seeds.md). From a
@@ -44,10 +45,9 @@ if [ "${STAGE:-}" = seeds ]; then
     --out-name decision-3-seeds
 fi
 scripts/make_forgery_sets.sh
-# seed 1's second cycle: the shipped weights until the third cycle ships (their card's adopted_from names that run)
-[ -f "$R-seed1/model.safetensors" ] || { mkdir -p "$R-seed1" && cp src/forenscope/weights/effunet.safetensors "$R-seed1/model.safetensors" &&
-                                         cp src/forenscope/weights/effunet.json "$R-seed1/card.json"; }
-[ -f "$R-seed1-flip/card.json" ] || .venv/bin/python scripts/variant_run.py "$R-seed1" "$R-seed1-flip" --set flip_average=true
+# seed 1's reference: its two cycles, like the other seeds' (copying the shipped weights, as the first run
+# of this script did, would now give the third cycle)
+reference 1 0
 train effunet-cycle3-learned 1 0 & train effunet-cycle3 1 1 &
 wait
 OUT=docs/results/localize/cycle3-learned SETLIST=$SETLIST \
