@@ -34,25 +34,46 @@ CACHE = REPO / "work" / "fusion-maps"
 OUT = REPO / "docs" / "results" / "localize" / "fusion-design"
 
 
+def _cached(kind: str, image: Path, detector, compute) -> dict:
+    """``compute()``'s arrays for this image and this detector's configuration (weights hash,
+    gates: everything but the threshold, which the maps do not depend on), cached in
+    work/fusion-maps/<kind>: a new weight or gate computes anew, an unchanged one is reused."""
+    config = {k: v for k, v in detector.config().items() if k != "threshold"}
+    key = json.dumps([str(image), image.stat().st_size, config], sort_keys=True, default=str)
+    path = CACHE / kind / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.npz"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(path, **compute())
+    return dict(np.load(path))
+
+
 def component_maps(samples, learned, matcher, shard: tuple[int, int] = (0, 1)) -> list[dict]:
-    """Per image: truth mask, effunet's heat, copymove-sift's heat and whether it fires (cached).
+    """Per image: truth mask, effunet's heat, copymove-sift's heat and score (cached).
     ``shard`` (k, n): only every n-th image from the k-th (to fill the cache from n processes)."""
     rows = []
     for n, s in enumerate(samples):
         if n % shard[1] != shard[0]:
             continue
-        key = hashlib.sha256(f"{s.image}|{s.image.stat().st_size}".encode()).hexdigest()[:20]
-        path = CACHE / f"{key}.npz"
-        if not path.is_file():
-            pixels, meta = read_image(s.image)
-            a, c = learned._analyze(pixels, meta), matcher._analyze(pixels, meta)
-            truth = read_truth_mask(s.mask) if s.mask else np.zeros(pixels.shape[:2], bool)
-            CACHE.mkdir(parents=True, exist_ok=True)
-            np.savez_compressed(path, truth=truth, learned=a.heatmap.astype(np.float16),
-                                clone=c.heatmap.astype(np.float16), score=c.score)
-        z = np.load(path)
-        rows.append({"subset": s.subset, "truth": z["truth"], "learned": z["learned"].astype(np.float32),
-                     "clone": z["clone"].astype(np.float32), "score": float(z["score"])})
+        image = {}
+
+        def pixels():
+            if not image:
+                image["rgb"], image["meta"] = read_image(s.image)
+            return image["rgb"], image["meta"]
+
+        def learned_maps():
+            rgb, meta = pixels()
+            truth = read_truth_mask(s.mask) if s.mask else np.zeros(rgb.shape[:2], bool)
+            return {"truth": truth, "learned": learned._analyze(rgb, meta).heatmap.astype(np.float16)}
+
+        def clone_maps():
+            c = matcher._analyze(*pixels())
+            return {"clone": c.heatmap.astype(np.float16), "score": c.score}
+
+        a = _cached("learned", s.image, learned, learned_maps)
+        c = _cached("clone", s.image, matcher, clone_maps)
+        rows.append({"subset": s.subset, "truth": a["truth"], "learned": a["learned"].astype(np.float32),
+                     "clone": c["clone"].astype(np.float32), "score": float(c["score"])})
         if (n + 1) % 100 == 0:
             print(f"  maps {n + 1}/{len(samples)}", file=sys.stderr)
     return rows

@@ -14,7 +14,7 @@ if [ -n "${FROM_RUN:-}" ]; then
 else
   $F train configs/effunet.toml --out work/runs/effunet-v5 --ship  # needs its earlier stages: see configs/effunet.toml
 fi
-rm -rf work/fusion-maps  # cached component maps (keyed by image): they are the old weights' maps
+# work/fusion-maps needs no clearing: its maps are keyed by each component's weights and gates
 read -ra CORES <<< "${CORES:-0 1}"
 for k in "${!CORES[@]}"; do  # fill the new cache on every core first (the design runs in one process)
   OMP_NUM_THREADS=1 taskset -c "${CORES[k]}" $P scripts/design_fusion.py --test --fill-cache "$k/${#CORES[@]}" &

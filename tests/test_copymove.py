@@ -22,9 +22,11 @@ def texture(h: int, w: int, seed: int) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def copied(angle: float, scale: float = 1.0):
+def copied(angle: float, scale: float = 1.0, offset: int = 0):
+    """A textured image with its square (40:120, 40:120) copied to (180:260, 260:340), rotated and
+    scaled; ``offset`` grey levels added to the copy make it a look-alike (other light), not a copy."""
     img = texture(300, 400, 0)
-    patch = img[40:120, 40:120].copy()
+    patch = np.clip(img[40:120, 40:120].astype(np.int16) + offset, 0, 255).astype(np.uint8)
     m = cv2.getRotationMatrix2D((40, 40), angle, scale)
     rot = cv2.warpAffine(patch, m, (80, 80), flags=cv2.INTER_LINEAR)
     inside = cv2.warpAffine(np.ones((80, 80), np.float32), m, (80, 80)) > 0.99
@@ -66,6 +68,28 @@ def test_transform_recovered_and_repeatable():
     assert np.allclose(np.abs(shift), [220, 140], atol=2.0)  # (260-40, 180-40), either direction
     again = verified_transforms(*matched_pairs(grey))
     assert np.array_equal(ts[0].matrix, again[0].matrix)
+
+
+def test_scene_repetition_gate_rejects_look_alikes_and_keeps_copies():
+    """A region repeated under other light (35 grey levels brighter: two real look-alikes) is
+    verified by the matcher with the gate off, and rejected by a gate of 18 grey levels; an exact
+    copy passes the same gate with a difference of a few grey levels."""
+    lookalike, _ = copied(0.0, offset=35)
+    off = load_detector("copymove-sift", calibrated=False, threshold=0.5, max_difference=float("inf")).analyze(lookalike)
+    assert off.score > 0.5 and off.mask.any()
+    gated = load_detector("copymove-sift", calibrated=False, threshold=0.5, max_difference=18.0)
+    a = gated.analyze(lookalike)
+    assert a.score == 0 and not a.mask.any() and a.label == "authentic"
+    assert a.extras["transforms"] == [] and all(r["difference"] > 30 for r in a.extras["rejected"])
+    copy, truth = copied(0.0)
+    b = gated.analyze(copy)
+    assert b.score > 0.5 and pixel_f1_at(truth, b.heatmap) > 0.7 and not b.extras["rejected"]
+    assert b.extras["transforms"][0]["difference"] < 5
+
+
+def test_gate_must_be_positive():
+    with pytest.raises(ValueError, match="max_difference"):
+        load_detector("copymove-sift", max_difference=0)
 
 
 def test_large_image_works_at_working_resolution():
