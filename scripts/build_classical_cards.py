@@ -46,7 +46,9 @@ DESCRIPTIONS = {
               "(low-noise side only in textured blocks)", {}),
     "jpeg-ghost": ("JPEG ghosts (Farid 2009): block re-compression curves over q = 50..95, dips flagged", {}),
     "copymove-sift": ("Copy-move by SIFT self-matching (g2NN, RootSIFT), RANSAC-verified affine clones, "
-                      "dense correlation to source and target regions", {"max_side": 1280, "min_inliers": 8, "max_keypoints": 8000}),
+                      "dense correlation to source and target regions, scene repetition (regions differing by > 19.2 grey levels) "
+                      "rejected", {"max_side": 1280, "min_inliers": 8, "max_keypoints": 8000, "max_difference": 19.2,
+                                   "min_region": 500}),
 }
 SCORE_NOTES = {"copymove-sift": "not a probability: n / (n + 12) for n the RANSAC inliers of the strongest "
                                 "verified clone transform (0 when none); heat 1 inside matched regions"}

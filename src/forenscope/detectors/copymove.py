@@ -34,7 +34,7 @@ from forenscope.imageio import ImageMeta
 from forenscope.signals.copymove import clone_difference, clone_regions, matched_pairs, verified_transforms
 
 HALF_SCORE_MATCHES = 12
-MAX_DIFFERENCE = math.inf  # grey levels; scripts/design_clone_gate.py chooses it
+MAX_DIFFERENCE = 19.2  # grey levels: docs/results/localize/clone-gate (scripts/design_clone_gate.py)
 
 
 @register_detector("copymove-sift", task="localize")
