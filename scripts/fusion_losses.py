@@ -55,10 +55,17 @@ def matcher_scores(paths: list[Path]) -> tuple[dict[str, float], dict[str, float
     return by_image, by_host
 
 
-def losses(results: Path, min_drop: float, by_image: dict, by_host: dict) -> list[dict]:
+def losses(results: Path, min_drop: float, by_image: dict, by_host: dict, alone_results: Path | None = None) -> list[dict]:
+    """``alone_results``: a results tree whose same-named folders hold effunet's rows (when ``results``
+    evaluated effunet-cm alone: effunet's maps do not depend on the fusion)."""
     found = []
     for folder in sorted(p for p in results.iterdir() if (p / "per_image.jsonl").exists()):
-        for image, dets in per_image(folder).items():
+        rows = per_image(folder)
+        if alone_results is not None:
+            for image, dets in per_image(alone_results / folder.name).items():
+                if "effunet" in dets:
+                    rows[image]["effunet"] = dets["effunet"]
+        for image, dets in rows.items():
             alone, fused = dets.get("effunet"), dets.get("effunet-cm")
             if not alone or not fused or alone.get("f1") is None or alone["subset"].startswith("copymove"):
                 continue
@@ -75,10 +82,12 @@ def main() -> None:
     ap.add_argument("--matcher", type=Path, nargs="*",
                     default=[Path("docs/results/localize/synthetic"), Path("docs/results/localize/inpaint-learned/others")],
                     help="evaluation folders holding copymove-sift's per-image rows")
+    ap.add_argument("--alone", type=Path, help="results tree with effunet's rows in same-named folders "
+                    "(when --results evaluated effunet-cm alone)")
     ap.add_argument("--min-drop", type=float, default=0.01)
     args = ap.parse_args()
     by_image, by_host = matcher_scores(args.matcher)
-    found = losses(args.results, args.min_drop, by_image, by_host)
+    found = losses(args.results, args.min_drop, by_image, by_host, args.alone)
     fmt = lambda x: "–" if x is None else f"{x:.3f}"  # noqa: E731
     lines = ["| run / set | image | subset | effunet F1 | effunet-cm F1 | matcher score | matcher score, authentic host |",
              "|---|---|---|---|---|---|---|"]

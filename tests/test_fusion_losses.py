@@ -56,3 +56,14 @@ def test_host_keeps_names_with_spaces_and_underscores():
     assert fl.host("x/synth-forgeries/test/images/Issue 258 (dotnet)_f16f38_splice_0.png") == \
         "x/synth-forgeries/test/images/Issue 258 (dotnet)_f16f38"
     assert fl.set_relative("/a/work/synth-forgeries-learned/test/images/i.jpg") == "synth-forgeries-learned/test/images/i.jpg"
+
+
+def test_effunet_rows_from_a_second_tree(tmp_path):
+    """effunet-cm evaluated alone: effunet's rows come from the same-named folder of --alone."""
+    img = "work/synth-forgeries/test/images/p1_aa_splice_0.jpg"
+    _write(tmp_path / "fused" / "seed0-standard-test",
+           [{"path": img, "subset": "splice", "detector": "effunet-cm", "f1": 0.2}])
+    _write(tmp_path / "alone" / "seed0-standard-test", [{"path": "/abs/" + img, "subset": "splice", "detector": "effunet", "f1": 0.6}])
+    assert fl.losses(tmp_path / "fused", 0.01, {}, {}) == []          # no effunet row: nothing to compare
+    found = fl.losses(tmp_path / "fused", 0.01, {}, {}, tmp_path / "alone")
+    assert [(r["effunet_f1"], r["effunet_cm_f1"]) for r in found] == [(0.6, 0.2)]

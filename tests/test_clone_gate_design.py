@@ -1,0 +1,63 @@
+"""scripts/design_clone_gate.py labels transforms and chooses its gate as documented; the fusion
+design's map cache is keyed by each component's configuration (new weights or gate: new maps)."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+gate = _script("design_clone_gate")
+fusion = _script("design_fusion")
+
+
+def test_transform_kinds():
+    assert gate.kind_of("authentic", {"inside_truth": None}) == "repetition"
+    assert gate.kind_of("copymove", {"inside_truth": 0.8}) == "copy"
+    assert gate.kind_of("copymove_cvip", {"inside_truth": 0.5}) == "copy"
+    assert gate.kind_of("copymove", {"inside_truth": 0.1}) == "other"     # the scene's repetition beside a copy
+    assert gate.kind_of("splice", {"inside_truth": 0.9}) == "other"       # not a copy-move
+
+
+def test_gate_leaves_a_margin_above_every_copy():
+    g = gate.choose_gate([3.0, 15.35, 8.0])
+    assert math.isclose(g, 19.2) and g > 15.35
+
+
+class _Det:
+    def __init__(self, config):
+        self._config = config
+
+    def config(self):
+        return self._config
+
+
+def test_map_cache_follows_the_component_configuration(tmp_path, monkeypatch):
+    monkeypatch.setattr(fusion, "CACHE", tmp_path / "cache")
+    image = tmp_path / "a.png"
+    image.write_bytes(b"x" * 10)
+    calls = []
+
+    def compute(value):
+        def f():
+            calls.append(value)
+            return {"clone": np.full((2, 2), value, np.float16), "score": value}
+        return f
+
+    first = fusion._cached("clone", image, _Det({"threshold": 0.4, "max_difference": 19.2}), compute(1.0))
+    again = fusion._cached("clone", image, _Det({"threshold": 0.9, "max_difference": 19.2}), compute(2.0))
+    other = fusion._cached("clone", image, _Det({"threshold": 0.4, "max_difference": math.inf}), compute(3.0))
+    assert calls == [1.0, 3.0]                        # a threshold alone does not change the maps
+    assert float(again["score"]) == 1.0 and float(other["score"]) == 3.0 and first["clone"].shape == (2, 2)
