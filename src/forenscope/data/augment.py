@@ -67,6 +67,12 @@ def wild_rescale(rgb: np.ndarray, rng: np.random.Generator, low: float = 0.25, h
     return rescale(rgb, scale, kernel), {"scale": round(scale, 4), "kernel": kernel}
 
 
+def add_noise(rgb: np.ndarray, sigma_range, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """Sensor-like Gaussian noise of a sigma drawn from ``sigma_range``: the noisy uint8 image and the sigma."""
+    sigma = float(rng.uniform(*sigma_range))
+    return np.clip(rgb + rng.normal(0.0, sigma, rgb.shape), 0, 255).astype(np.uint8), sigma
+
+
 def augment(rgb: np.ndarray, rng: np.random.Generator, *, blur_prob: float = 0.1, blur_sigma=(0.0, 3.0),
             jpeg_prob: float = 0.1, jpeg_quality=(30, 100), resize_prob: float = 0.0, resize_scale=(0.5, 1.5),
             noise_prob: float = 0.0, noise_sigma=(0.0, 8.0), info: dict | None = None) -> np.ndarray:
@@ -87,8 +93,7 @@ def augment(rgb: np.ndarray, rng: np.random.Generator, *, blur_prob: float = 0.1
         rgb = rescale(rgb, scale, kernel)
         extra.update(resize_scale=round(scale, 4), resize_kernel=kernel)
     if noise_prob and rng.random() < noise_prob:
-        noise = float(rng.uniform(*noise_sigma))
-        rgb = np.clip(rgb + rng.normal(0.0, noise, rgb.shape), 0, 255).astype(np.uint8)
+        rgb, noise = add_noise(rgb, noise_sigma, rng)
         extra.update(noise_sigma=round(noise, 3))
     if rng.random() < jpeg_prob:
         quality = int(rng.integers(jpeg_quality[0], jpeg_quality[1] + 1))

@@ -63,6 +63,9 @@ LOCALIZE_DEFAULTS = {
     # image_head: fit a logistic image score on map statistics of the validation images
     # (train/localize.fit_image_head); false keeps the mean of the map's top 1 %
     "calibration": {"target_fpr": 0.05, "image_head": True},
+    # sensor-like Gaussian noise on a share of the training crops (the robustness suite's noise;
+    # off unless set, and then no random draw: earlier runs reproduce exactly)
+    "augment": {"noise_prob": 0.0, "noise_sigma": [0.0, 8.0]},
 }
 
 
@@ -194,9 +197,14 @@ def config_hash(cfg: dict) -> str:
     their old behaviour as default (``NEUTRAL``), documentation keys and inference-only settings
     do not count."""
     cfg = {k: v for k, v in copy.deepcopy(cfg).items() if k not in DOCUMENTATION}
+    emptied = set()
     for (table, key), value in NEUTRAL.items():
         if table in cfg and cfg[table].get(key, object()) == value:
             del cfg[table][key]
+            emptied.add(table)
+    for table in emptied:  # a table that holds only neutral keys did not exist before them
+        if not cfg[table]:
+            del cfg[table]
     for table, key in INFERENCE_ONLY:
         if isinstance(cfg.get(table), dict):
             cfg[table].pop(key, None)

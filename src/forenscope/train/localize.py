@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
+from forenscope.data.augment import add_noise
 from forenscope.data.datasets import manifest_hash
 from forenscope.methods import get_method
 from forenscope.methods.image_head import (HEAD_STATISTICS, MAP_STATISTICS, head_probability, image_score,
@@ -67,6 +68,9 @@ def make_batch(rows: list[dict], cache: PairCache, cfg: dict, rng: np.random.Gen
             rgb, mask = rgb[:, ::-1], mask[:, ::-1]
         if rng.random() < 0.5:
             rgb, mask = rgb[::-1], mask[::-1]
+        noise = cfg.get("augment", {})
+        if noise.get("noise_prob") and rng.random() < noise["noise_prob"]:
+            rgb = add_noise(rgb, noise["noise_sigma"], rng)[0]
         crops.append(rgb)
         ms.append(mask[None].astype(np.float32))
     return method.batch(crops, cfg["input"]), torch.from_numpy(np.stack(ms))
