@@ -289,3 +289,28 @@ def test_an_empty_init_from_keeps_the_hash_of_runs_made_before_it_existed(forger
     assert config_hash(cfg) == config_hash(older)
     cfg["train"]["init_from"] = "work/runs/x-seed{seed}/model.safetensors"
     assert config_hash(cfg) != config_hash(older)
+
+
+def test_noise_augmentation_is_off_by_default_and_keeps_older_hashes(forgeries):
+    """``augment.noise_prob`` (new): 0 draws nothing, so a batch equals one made without the
+    table and a config without it hashes as before; 1 adds noise to every crop, masks unchanged."""
+    from forenscope.data.forgeries import PairCache, read_rows
+    from forenscope.train.config import config_hash
+    from forenscope.train.localize import make_batch
+
+    cfg = tiny_config(forgeries)
+    older = copy.deepcopy(cfg)
+    del older["augment"]
+    assert cfg["augment"]["noise_prob"] == 0.0 and config_hash(cfg) == config_hash(older)
+    rows = read_rows(forgeries, "train", None, True)
+    cache = PairCache()
+    x0, m0 = make_batch(rows, cache, cfg, np.random.default_rng(3))
+    x1, m1 = make_batch(rows, cache, older, np.random.default_rng(3))
+    pixels = lambda x: torch.cat([t.flatten() for t in (x if isinstance(x, tuple) else (x,))])  # noqa: E731
+    assert torch.equal(pixels(x0), pixels(x1)) and torch.equal(m0, m1)
+    noisy = copy.deepcopy(cfg)
+    noisy["augment"] = {"noise_prob": 1.0, "noise_sigma": [6.0, 6.0]}
+    assert config_hash(noisy) != config_hash(cfg)
+    x2, m2 = make_batch(rows, cache, noisy, np.random.default_rng(3))
+    assert torch.equal(m0[0], m2[0])  # the first crop and flips are the same: its noise is drawn after them
+    assert not torch.equal(x0[0][0], x2[0][0])  # method.batch gives (images, ...): the first crop got noise
