@@ -14,6 +14,7 @@ docs/results/localize/fusion-design/results.{json,md}.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -54,12 +55,7 @@ def component_maps(samples, learned, matcher, shard: tuple[int, int] = (0, 1)) -
     for n, s in enumerate(samples):
         if n % shard[1] != shard[0]:
             continue
-        image = {}
-
-        def pixels():
-            if not image:
-                image["rgb"], image["meta"] = read_image(s.image)
-            return image["rgb"], image["meta"]
+        pixels = functools.cache(lambda path=s.image: read_image(path))  # read at most once, only on a cache miss
 
         def learned_maps():
             rgb, meta = pixels()

@@ -10,10 +10,10 @@ Keypoint budget 8,000 (4,000 before): small copied objects (about 1 % of a 1024 
 keep too few matched pairs under the smaller budget (scripts/sweep_copymove.py, docs/RESULTS.md).
 
 Scene repetition: a verified transform whose target region differs from its moved source by more
-than ``max_difference`` grey levels on average (``clone_difference``, measured on target regions of at least ``min_region`` working-resolution
-pixels) is two real look-alikes
-(the identical windows of a facade), not a copy; it is reported under ``extras["rejected"]`` and
-neither marks the map nor counts in the score. The gate is chosen on validation forgeries,
+than ``max_difference`` grey levels on average (``clone_difference``, measured on target regions of
+at least ``min_region`` working-resolution pixels) is two real look-alikes (the identical windows of
+a facade), not a copy; it is reported under ``extras["rejected"]`` and neither marks the map nor
+counts in the score. The gate is chosen on validation forgeries,
 training authentic photos and CVIP by scripts/design_clone_gate.py.
 
 Score: ``n / (n + 12)`` for ``n`` the verified matches of the strongest transform (0 when none):
@@ -40,7 +40,8 @@ MAX_DIFFERENCE = 19.2  # grey levels: docs/results/localize/clone-gate (scripts/
 @register_detector("copymove-sift", task="localize")
 class CopyMoveSIFT(Detector):
     def __init__(self, threshold: float | None = None, max_side: int = 1280, min_inliers: int = 8,
-                 ratio: float = 0.5, max_keypoints: int = 8000, max_difference: float = MAX_DIFFERENCE, min_region: int = 500):
+                 ratio: float = 0.5, max_keypoints: int = 8000, max_difference: float = MAX_DIFFERENCE,
+                 min_region: int = 500):
         super().__init__(threshold)
         if max_side < 64:
             raise ValueError(f"max_side must be >= 64, got {max_side}")
