@@ -1,12 +1,15 @@
 """Choose effunet-cm's per-pixel combination rule on validation data (issue 18, item 3).
 
     python scripts/design_fusion.py [--data ../shared/data] [--forgeries work/synth-forgeries]
-        [--realistic work/synth-forgeries-realistic | --no-realistic] [--test]
+        [--realistic work/synth-forgeries-realistic | --no-realistic]
+        [--learned work/synth-forgeries-learned work/synth-forgeries-realistic-learned | --no-learned] [--test]
 
 The components' raw maps (effunet, copymove-sift) are computed once per image and cached in
 work/fusion-maps; every candidate rule is then scored offline on the VALIDATION splits of both
-forgery recipes effunet trains on (per kind) and on CVIP, and the rule with the best worst-case margin over its best component
-("never loses to its parts") wins, mean pixel F1 breaking ties. ``--test`` also scores the
+forgery recipes effunet trains on (per kind), on the learned inpainter's fills in both recipes and
+on CVIP, and the rule with the best worst-case margin over its best component ("never loses to its
+parts") wins, unrounded (a rounded tie once chose a rule that really lost 0.0003 on validation),
+mean pixel F1 breaking exact ties. ``--test`` also scores the
 synthetic test splits, once, for RESULTS (they choose nothing). Writes
 docs/results/localize/fusion-design/results.{json,md}.
 """
@@ -75,20 +78,31 @@ def component_maps(samples, learned, matcher, shard: tuple[int, int] = (0, 1)) -
     return rows
 
 
+def _fill_set(root: Path) -> str:
+    """A learned-fill set's short name: work/synth-forgeries-realistic-learned -> realistic-learned."""
+    return root.name.removeprefix("synth-forgeries-")
+
+
 def component_sets(data: Path, forgeries: Path, test: bool, realistic: Path | None = None,
-                   shard: tuple[int, int] = (0, 1)) -> tuple[dict[str, list[dict]], float]:
+                   shard: tuple[int, int] = (0, 1), learned_fills: tuple[Path, ...] = ()
+                   ) -> tuple[dict[str, list[dict]], float]:
     """The cached component maps of the validation split and CVIP (and the synthetic test split
-    when ``test``; the realistic recipe's splits too when ``realistic``), with copymove-sift's
-    threshold: what this script and scripts/design_image_head.py design on."""
+    when ``test``; the realistic recipe's splits too when ``realistic``; each learned-fill set's
+    as "validation-learned" etc. when given), with copymove-sift's threshold: what this script and
+    scripts/design_image_head.py design on."""
     learned = load_detector("effunet", calibrated=False)
     matcher = load_detector("copymove-sift", calibrated=False)
     sources = {"validation": forgeries / "val.csv", "cvip": data / "copymove_cvip"}
     if realistic:
         sources["validation-realistic"] = realistic / "val.csv"
+    for root in learned_fills:
+        sources[f"validation-{_fill_set(root)}"] = root / "val.csv"
     if test:
         sources["test"] = forgeries / "test.csv"
         if realistic:
             sources["test-realistic"] = realistic / "test.csv"
+        for root in learned_fills:
+            sources[f"test-{_fill_set(root)}"] = root / "test.csv"
     return ({name: component_maps(find_pixel_pairs(src), learned, matcher, shard) for name, src in sources.items()},
             matcher.threshold)
 
@@ -131,7 +145,7 @@ def margins(table: dict) -> dict[str, dict]:
 def markdown(result: dict) -> str:
     lines = ["# effunet-cm: per-pixel combination chosen on validation", "",
              f"Chosen: **{result['chosen']}** (best worst-case margin over the better component on the "
-             "validation kinds of both recipes and CVIP; mean F1 breaks ties).", "",
+             "validation kinds of both recipes, the learned fills and CVIP, unrounded; mean F1 breaks ties).", "",
              "| map | set | " + " | ".join(result["columns"]) + " |", "|---|---|" + "---|" * len(result["columns"])]
     for split in ("design", "test"):
         for name, per_set in result.get(split, {}).items():
@@ -149,6 +163,10 @@ def main() -> None:
     ap.add_argument("--realistic", type=Path, default=REPO / "work" / "synth-forgeries-realistic",
                     help="the realistic recipe's forgeries (effunet trains on both recipes)")
     ap.add_argument("--no-realistic", action="store_true", help="design on the standard recipe only")
+    ap.add_argument("--learned", type=Path, nargs="*",
+                    default=[REPO / "work" / "synth-forgeries-learned", REPO / "work" / "synth-forgeries-realistic-learned"],
+                    help="the learned inpainter's fill sets (`synth forgeries --kind inpaint-learned`; effunet trains on them)")
+    ap.add_argument("--no-learned", action="store_true", help="design without the learned-fill sets")
     ap.add_argument("--test", action="store_true", help="also score the synthetic test splits (they choose nothing)")
     ap.add_argument("--fill-cache", metavar="K/N", help="only compute and cache the maps of every N-th image from "
                     "the K-th, then stop (run N of these side by side, one per core, before the design)")
@@ -157,6 +175,10 @@ def main() -> None:
     if realistic and not (realistic / "val.csv").is_file():
         raise SystemExit(f"{realistic}/val.csv not found: run `forenscope synth forgeries --recipe realistic "
                          f"--out {realistic}` or pass --no-realistic")
+    learned_fills = () if args.no_learned else tuple(args.learned)
+    for root in learned_fills:
+        if not (root / "val.csv").is_file():
+            raise SystemExit(f"{root}/val.csv not found: run scripts/make_forgery_sets.sh or pass --no-learned")
     if args.fill_cache:
         try:
             k, n = (int(v) for v in args.fill_cache.split("/"))
@@ -164,13 +186,13 @@ def main() -> None:
             k, n = 0, 0
         if not 0 <= k < n:  # an explicit check: an assert vanishes under python -O
             raise SystemExit(f"--fill-cache takes K/N with 0 <= K < N (e.g. 0/2), got {args.fill_cache!r}")
-        component_sets(args.data, args.forgeries, args.test, realistic, (k, n))
+        component_sets(args.data, args.forgeries, args.test, realistic, (k, n), learned_fills)
         return
-    sets, threshold = component_sets(args.data, args.forgeries, args.test, realistic)
+    sets, threshold = component_sets(args.data, args.forgeries, args.test, realistic, learned_fills=learned_fills)
     test = {k: sets.pop(k) for k in [k for k in sets if k.startswith("test")]}
     table = evaluate(sets, threshold)
     m = margins(table)
-    chosen = max(m, key=lambda k: (round(m[k]["worst_margin"], 3), m[k]["mean_f1"]))
+    chosen = max(m, key=lambda k: (m[k]["worst_margin"], m[k]["mean_f1"]))  # unrounded: see the docstring
     result = {"design": table, "margins": m, "chosen": chosen, "git": git_commit(), "environment": environment()}
     if args.test:
         result["test"] = evaluate(test, threshold)
