@@ -39,6 +39,9 @@ from forenscope.detectors import load_detector
 from forenscope.imageio import read_image, read_truth_mask
 from forenscope.records import environment, git_commit
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from design_fusion import shard  # noqa: E402  (the same --fill-cache K/N)
+
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / "work" / "clone-gate"
 OUT = REPO / "docs" / "results" / "localize" / "clone-gate"
@@ -127,15 +130,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=Path(os.environ.get("FORENSCOPE_DATA", REPO.parent / "shared" / "data")))
     ap.add_argument("--work", type=Path, default=REPO / "work", help="where the forgery sets are")
-    ap.add_argument("--fill-cache", metavar="K/N", help="only cache every N-th image from the K-th, then stop")
+    ap.add_argument("--fill-cache", metavar="K/N", type=shard, help="only cache every N-th image from the K-th, then stop")
     args = ap.parse_args()
     matcher = load_detector("copymove-sift", calibrated=False, max_difference=math.inf)
     sets = design_sources(args.data, args.work)
-    k, n = 0, 1
-    if args.fill_cache:
-        k, n = (int(v) for v in args.fill_cache.split("/"))
-        if not 0 <= k < n:
-            raise SystemExit(f"--fill-cache takes K/N with 0 <= K < N, got {args.fill_cache!r}")
+    k, n = args.fill_cache or (0, 1)
     transforms, counts = [], {}
     for name, samples in sets.items():
         c = dict.fromkeys(("firing_images", "copy", "repetition", "other"), 0)

@@ -61,3 +61,23 @@ def test_map_cache_follows_the_component_configuration(tmp_path, monkeypatch):
     other = fusion._cached("clone", image, _Det({"threshold": 0.4, "max_difference": math.inf}), compute(3.0))
     assert calls == [1.0, 3.0]                        # a threshold alone does not change the maps
     assert float(again["score"]) == 1.0 and float(other["score"]) == 3.0 and first["clone"].shape == (2, 2)
+
+
+def test_fill_cache_shards_are_checked():
+    import argparse
+
+    import pytest
+
+    assert fusion.shard("1/2") == (1, 2)
+    for bad in ("2/2", "-1/2", "x", "1/0", "1"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            fusion.shard(bad)
+
+
+def test_fusion_ranks_rules_by_the_unrounded_worst_margin():
+    # a rule that loses 0.0003 somewhere must not tie with one that never loses (rounded, both -0.000)
+    table = {"effunet": {"v": {"a": 0.8, "b": 0.5}}, "copymove-sift": {"v": {"a": 0.1, "b": 0.6}},
+             "rule lossy": {"v": {"a": 0.9, "b": 0.5997}}, "rule exact": {"v": {"a": 0.8, "b": 0.6}}}
+    m = fusion.margins(table)
+    assert m["rule lossy"]["mean_f1"] > m["rule exact"]["mean_f1"]
+    assert fusion.best_rule(m) == "rule exact"
