@@ -31,7 +31,7 @@ from forenscope.analysis import Analysis
 from forenscope.detectors.base import Detector
 from forenscope.detectors.registry import register_detector
 from forenscope.imageio import ImageMeta
-from forenscope.signals.copymove import clone_difference, clone_regions, matched_pairs, verified_transforms
+from forenscope.signals.copymove import matched_pairs, trace_clone, verified_transforms
 
 HALF_SCORE_MATCHES = 12
 MAX_DIFFERENCE = 19.2  # grey levels: docs/results/localize/clone-gate (scripts/design_clone_gate.py)
@@ -71,11 +71,10 @@ class CopyMoveSIFT(Detector):
         p, q = matched_pairs(grey, self.max_keypoints, self.ratio)
         found = []
         for t in verified_transforms(p, q, self.min_inliers):
-            source, target = clone_regions(work, t)
-            difference = clone_difference(grey, t, target, self.min_region)
+            c = trace_clone(grey, t, min_pixels=self.min_region)
             found.append({"inliers": t.inliers, "matrix": np.round(t.matrix, 4).tolist(),
-                          "difference": None if math.isnan(difference) else round(difference, 3),
-                          "source": source, "target": target})
+                          "difference": None if math.isnan(c.difference) else round(c.difference, 3),
+                          "source": c.source, "target": c.target})
         return len(p), found
 
     def _analyze(self, rgb: np.ndarray, meta: ImageMeta | None) -> Analysis:

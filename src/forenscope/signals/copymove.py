@@ -84,27 +84,37 @@ def verified_transforms(p: np.ndarray, q: np.ndarray, min_inliers: int = 8, max_
     return found
 
 
-def clone_regions(rgb: np.ndarray, transform: CloneTransform, window: int = 7, min_corr: float = 0.6,
-                  min_std: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
-    """(source, target) bool maps of where the image equals itself moved by the transform.
+@dataclass
+class Clone:
+    source: np.ndarray    # bool map: where the image equals itself moved by the transform
+    target: np.ndarray    # bool map: where the moved copy lies
+    difference: float     # clone_difference of the target region (NaN when it is too small)
+
+
+def trace_clone(grey: np.ndarray, transform: CloneTransform, window: int = 7, min_corr: float = 0.6,
+                min_std: float = 3.0, min_pixels: int = 500) -> Clone:
+    """Source and target regions of a verified transform, and how much the copy differs.
 
     Zero-mean normalised correlation of the image with its warped copy in ``window``-sized
     neighbourhoods; only connected regions that hold verified keypoints are kept (flat areas
-    and repeated texture elsewhere correlate too, but carry no matched keypoint)."""
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    and repeated texture elsewhere correlate too, but carry no matched keypoint). The warp that
+    finds the target also gives the difference (one warp per direction)."""
+    grey = grey.astype(np.float32)
     h, w = grey.shape
     inverse = cv2.invertAffineTransform(transform.matrix)
-    target = _correlated(grey, transform.matrix, window, min_corr, min_std)  # I(x) == I(T^-1 x)
-    source = _correlated(grey, inverse, window, min_corr, min_std)           # I(x) == I(T x)
-    return (_regions_with_points(source, transform.source, h, w),
-            _regions_with_points(target, transform.target, h, w))
+    forward, backward = _warped(grey, transform.matrix), _warped(grey, inverse)  # I(T^-1 x), I(T x)
+    target = _correlated(grey, forward, transform.matrix, window, min_corr, min_std)
+    source = _correlated(grey, backward, inverse, window, min_corr, min_std)
+    target = _regions_with_points(target, transform.target, h, w)
+    source = _regions_with_points(source, transform.source, h, w)
+    return Clone(source, target, clone_difference(grey, forward, target, min_pixels))
 
 
-def clone_difference(grey: np.ndarray, transform: CloneTransform, target: np.ndarray,
-                     min_pixels: int = 500) -> float:
-    """Mean absolute grey-level difference between the ``target`` region and the source that
-    ``transform`` moves onto it (NaN when the region has fewer than ``min_pixels`` pixels: over a
-    few hundred pixels, mostly region edge, resampling alone differs by 20 grey levels).
+def clone_difference(grey: np.ndarray, moved: np.ndarray, target: np.ndarray, min_pixels: int = 500) -> float:
+    """Mean absolute grey-level difference between the ``target`` region of ``grey`` and ``moved``
+    (the image warped by the clone's transform, so its source lies on the target), NaN when the
+    region has fewer than ``min_pixels`` pixels: over a few hundred pixels, mostly region edge,
+    resampling alone differs by 20 grey levels.
 
     A digital copy repeats the source's pixels, changed only by resampling and recompression
     (a few grey levels); two real objects that look alike (identical windows of a facade) differ
@@ -112,15 +122,20 @@ def clone_difference(grey: np.ndarray, transform: CloneTransform, target: np.nda
     check take them for one another."""
     if target.sum() < max(1, min_pixels):
         return float("nan")
-    h, w = grey.shape
-    moved = cv2.warpAffine(grey.astype(np.float32), transform.matrix, (w, h), flags=cv2.INTER_LINEAR)
     return float(np.abs(grey[target].astype(np.float32) - moved[target]).mean())
 
 
-def _correlated(grey: np.ndarray, matrix: np.ndarray, window: int, min_corr: float, min_std: float) -> np.ndarray:
+def _warped(grey: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """``grey`` moved by ``matrix``; -1 where nothing maps (never a grey level)."""
     h, w = grey.shape
-    moved = cv2.warpAffine(grey, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                           borderValue=-1.0)
+    return cv2.warpAffine(grey, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                          borderValue=-1.0)
+
+
+def _correlated(grey: np.ndarray, moved: np.ndarray, matrix: np.ndarray, window: int, min_corr: float,
+                min_std: float) -> np.ndarray:
+    """Where ``grey`` correlates with ``moved`` (``grey`` warped by ``matrix``) inside the warped frame."""
+    h, w = grey.shape
     valid = cv2.warpAffine(np.ones_like(grey), matrix, (w, h), flags=cv2.INTER_NEAREST, borderValue=0) > 0
     k = (window, window)
     mean_a, mean_b = cv2.blur(grey, k), cv2.blur(moved, k)
