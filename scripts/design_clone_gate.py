@@ -40,7 +40,7 @@ from forenscope.imageio import read_image, read_truth_mask
 from forenscope.records import environment, git_commit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from design_fusion import shard  # noqa: E402  (the same --fill-cache K/N)
+from design_fusion import parse_shard  # noqa: E402  (the same --fill-cache K/N)
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / "work" / "clone-gate"
@@ -130,7 +130,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=Path(os.environ.get("FORENSCOPE_DATA", REPO.parent / "shared" / "data")))
     ap.add_argument("--work", type=Path, default=REPO / "work", help="where the forgery sets are")
-    ap.add_argument("--fill-cache", metavar="K/N", type=shard, help="only cache every N-th image from the K-th, then stop")
+    ap.add_argument("--fill-cache", metavar="K/N", type=parse_shard, help="only cache every N-th image from the K-th, then stop")
     args = ap.parse_args()
     matcher = load_detector("copymove-sift", calibrated=False, max_difference=math.inf)
     sets = design_sources(args.data, args.work)

@@ -78,7 +78,7 @@ def component_maps(samples, learned, matcher, shard: tuple[int, int] = (0, 1)) -
     return rows
 
 
-def shard(text: str) -> tuple[int, int]:
+def parse_shard(text: str) -> tuple[int, int]:
     """``--fill-cache K/N`` as (K, N) with 0 <= K < N: every N-th image from the K-th (one
     process per core fills a map cache side by side)."""
     try:
@@ -95,26 +95,25 @@ def _fill_set(root: Path) -> str:
     return root.name.removeprefix("synth-forgeries-")
 
 
-def component_sets(data: Path, forgeries: Path, test: bool, realistic: Path | None = None,
-                   shard: tuple[int, int] = (0, 1), learned_fills: tuple[Path, ...] = ()
-                   ) -> tuple[dict[str, list[dict]], float]:
-    """The cached component maps of the validation split and CVIP (and the synthetic test split
-    when ``test``; the realistic recipe's splits too when ``realistic``; each learned-fill set's
-    as "validation-learned" etc. when given), with copymove-sift's threshold: what this script and
-    scripts/design_image_head.py design on."""
-    learned = load_detector("effunet", calibrated=False)
-    matcher = load_detector("copymove-sift", calibrated=False)
+def source_folders(data: Path, forgeries: Path, test: bool, recipes: dict[str, Path]) -> dict[str, Path]:
+    """Evaluation folders by set name: the validation split and CVIP, then each further forgery
+    set's validation split as "validation-<name>" (``recipes``: "realistic", "learned", ...), and
+    with ``test`` the same test splits, for RESULTS."""
     sources = {"validation": forgeries / "val.csv", "cvip": data / "copymove_cvip"}
-    if realistic:
-        sources["validation-realistic"] = realistic / "val.csv"
-    for root in learned_fills:
-        sources[f"validation-{_fill_set(root)}"] = root / "val.csv"
+    sources |= {f"validation-{name}": root / "val.csv" for name, root in recipes.items()}
     if test:
         sources["test"] = forgeries / "test.csv"
-        if realistic:
-            sources["test-realistic"] = realistic / "test.csv"
-        for root in learned_fills:
-            sources[f"test-{_fill_set(root)}"] = root / "test.csv"
+        sources |= {f"test-{name}": root / "test.csv" for name, root in recipes.items()}
+    return sources
+
+
+def component_sets(data: Path, forgeries: Path, test: bool, recipes: dict[str, Path] | None = None,
+                   shard: tuple[int, int] = (0, 1)) -> tuple[dict[str, list[dict]], float]:
+    """The cached component maps of every folder :func:`source_folders` names, with copymove-sift's
+    threshold: what this script and scripts/design_image_head.py design on."""
+    learned = load_detector("effunet", calibrated=False)
+    matcher = load_detector("copymove-sift", calibrated=False)
+    sources = source_folders(data, forgeries, test, recipes or {})
     return ({name: component_maps(find_pixel_pairs(src), learned, matcher, shard) for name, src in sources.items()},
             matcher.threshold)
 
@@ -186,7 +185,7 @@ def main() -> None:
                     help="the learned inpainter's fill sets (`synth forgeries --kind inpaint-learned`; effunet trains on them)")
     ap.add_argument("--no-learned", action="store_true", help="design without the learned-fill sets")
     ap.add_argument("--test", action="store_true", help="also score the synthetic test splits (they choose nothing)")
-    ap.add_argument("--fill-cache", metavar="K/N", type=shard, help="only compute and cache the maps of every N-th image from "
+    ap.add_argument("--fill-cache", metavar="K/N", type=parse_shard, help="only compute and cache the maps of every N-th image from "
                     "the K-th, then stop (run N of these side by side, one per core, before the design)")
     args = ap.parse_args()
     realistic = None if args.no_realistic else args.realistic
@@ -197,10 +196,11 @@ def main() -> None:
     for root in learned_fills:
         if not (root / "val.csv").is_file():
             raise SystemExit(f"{root}/val.csv not found: run scripts/make_forgery_sets.sh or pass --no-learned")
+    recipes = ({"realistic": realistic} if realistic else {}) | {_fill_set(root): root for root in learned_fills}
     if args.fill_cache:
-        component_sets(args.data, args.forgeries, args.test, realistic, args.fill_cache, learned_fills)
+        component_sets(args.data, args.forgeries, args.test, recipes, args.fill_cache)
         return
-    sets, threshold = component_sets(args.data, args.forgeries, args.test, realistic, learned_fills=learned_fills)
+    sets, threshold = component_sets(args.data, args.forgeries, args.test, recipes)
     test = {k: sets.pop(k) for k in [k for k in sets if k.startswith("test")]}
     table = evaluate(sets, threshold)
     m = margins(table)

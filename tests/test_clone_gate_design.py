@@ -68,10 +68,10 @@ def test_fill_cache_shards_are_checked():
 
     import pytest
 
-    assert fusion.shard("1/2") == (1, 2)
+    assert fusion.parse_shard("1/2") == (1, 2)
     for bad in ("2/2", "-1/2", "x", "1/0", "1"):
         with pytest.raises(argparse.ArgumentTypeError):
-            fusion.shard(bad)
+            fusion.parse_shard(bad)
 
 
 def test_fusion_ranks_rules_by_the_unrounded_worst_margin():
@@ -81,3 +81,15 @@ def test_fusion_ranks_rules_by_the_unrounded_worst_margin():
     m = fusion.margins(table)
     assert m["rule lossy"]["mean_f1"] > m["rule exact"]["mean_f1"]
     assert fusion.best_rule(m) == "rule exact"
+
+
+def test_fusion_design_sets_name_every_recipe():
+    work, data = Path("w"), Path("d")
+    recipes = {"realistic": work / "r", "learned": work / "l"}
+    assert fusion.source_folders(data, work / "s", False, recipes) == {
+        "validation": work / "s" / "val.csv", "cvip": data / "copymove_cvip",
+        "validation-realistic": work / "r" / "val.csv", "validation-learned": work / "l" / "val.csv"}
+    with_test = fusion.source_folders(data, work / "s", True, recipes)
+    assert list(with_test)[4:] == ["test", "test-realistic", "test-learned"]
+    assert with_test["test-learned"] == work / "l" / "test.csv"
+    assert fusion._fill_set(Path("work/synth-forgeries-realistic-learned")) == "realistic-learned"
