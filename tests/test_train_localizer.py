@@ -276,6 +276,14 @@ def test_init_from_an_earlier_run_starts_from_its_weights(forgeries, tmp_path):
         train_localizer(both, tmp_path / "fifth", log=lambda m: None)
     assert not any((tmp_path / n).exists() for n in ("third", "fourth", "fifth"))  # no run folder left behind
 
+    # the card names the weights the run started from, even when that file is replaced (a ship) before it ends
+    longer = copy.deepcopy(cfg)
+    longer["train"]["steps"] = 2
+    assert train_localizer(copy.deepcopy(longer), tmp_path / "sixth", log=lambda m: None, stop_after=1) is None
+    (tmp_path / "first-seed0" / "model.safetensors").write_bytes((tmp_path / "second" / "last.safetensors").read_bytes())
+    resumed = train_localizer(longer, tmp_path / "sixth", log=lambda m: None)
+    assert resumed["training"]["initialised_from"]["sha256"] == first["weights_sha256"]
+
 
 def test_an_empty_init_from_keeps_the_hash_of_runs_made_before_it_existed(forgeries):
     """Runs made before ``train.init_from`` existed recorded configs without it; an empty one

@@ -187,6 +187,10 @@ def train_localizer(cfg: dict, out: Path, log: Log = print, restart: bool = Fals
         log(initialise_from_weights(net, earlier))
     opt = torch.optim.Adam(net.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
     state = open_run(cfg, out, net, opt, log, restart)
+    if earlier and state["step"] == 0:  # hashed now: the file may be replaced (a ship) before the run ends
+        from forenscope.nets.weights import weights_sha256
+
+        state["initialised_from"] = {"weights": str(earlier), "sha256": weights_sha256(earlier)}
     state = run_steps(cfg, out, net, opt, state,
                       lambda rng: make_batch(train_rows, cache, cfg, rng),
                       lambda output, mask: method.loss(output, mask, cfg),
@@ -207,6 +211,15 @@ def _checkpoint(net, opt, cfg, out, state, step, elapsed, val_rows, val_cache, l
         f"{auc if auc is None else round(auc, 4)} (best F1 {state['best']['f1_mean_per_image']:.4f} "
         f"at step {state['best']['step']})")
     return state
+
+
+def _initial_weights(cfg: dict) -> dict:
+    """What ``init_from`` names now (runs begun before the state recorded it at their start)."""
+    from forenscope.nets.weights import weights_sha256
+    from forenscope.train.pretrained import earlier_weights
+
+    earlier = earlier_weights(cfg["train"]["init_from"], cfg["train"]["seed"])
+    return {"weights": str(earlier), "sha256": weights_sha256(earlier)}
 
 
 def _finish(cfg, out, state, train_rows, val_rows, val_cache, log) -> dict:
@@ -231,11 +244,7 @@ def _finish(cfg, out, state, train_rows, val_rows, val_cache, log) -> dict:
                       counts={"train_images": len(train_rows), "val_images": len(val_rows)},
                       data_sha256=manifest_hash(files, common_root(forgery_folders(cfg["data"]["forgeries"]))))
     if cfg["train"]["init_from"]:
-        from forenscope.nets.weights import weights_sha256
-        from forenscope.train.pretrained import earlier_weights
-
-        earlier = earlier_weights(cfg["train"]["init_from"], cfg["train"]["seed"])
-        card["training"]["initialised_from"] = {"weights": str(earlier), "sha256": weights_sha256(earlier)}
+        card["training"]["initialised_from"] = state.get("initialised_from") or _initial_weights(cfg)
     card |= ({"image_head": head} if head else {}) | {
         "metrics": {"validation": {k: v for k, v in metrics.items()}},
         "git": git_commit(), "environment": environment(),
