@@ -17,7 +17,8 @@ them. ``--only NAME`` (repeatable) reruns just those detectors and merges their 
 results already there (e.g. effunet-cm after its map rule changed: the other rows, hours of CPU,
 are unchanged; the merged rows carry their own commit under ``merged``). ``--update-cards``
 writes the test metrics into the shipped cards of the trained localisers and copymove-sift's,
-and writes effunet-cm's card (its components and their hashes).
+and writes effunet-cm's card (its components and their hashes); with ``--only``, just those
+detectors' cards.
 """
 
 from __future__ import annotations
@@ -185,14 +186,16 @@ def main() -> None:
     unknown = [d for d in args.only if d not in CLASSICAL + trained]
     if unknown:
         raise SystemExit(f"--only {', '.join(unknown)}: not among the detectors evaluated ({', '.join(CLASSICAL + trained)})")
-    if args.update_cards and "effunet-cm" in trained and not args.cards_only:
+    if args.update_cards and "effunet-cm" in (args.only or trained) and not args.cards_only:
         write_fusion_card()  # first: the evaluation must run the rule scripts/design_fusion.py chose
 
     if args.cards_only:
         synthetic, cvip = (json.loads((OUT / n / "results.json").read_text()) for n in ("synthetic", "cvip"))
     else:
         synthetic, cvip = run_sets(args.forgeries, args.data, trained, runs, args.only)
-    table = inpainting_table(synthetic, {d: trained_on(d, runs) for d in trained})
+    # with --only, every trained localiser already in the merged results keeps its rows
+    in_table = [d for d in synthetic["metrics"] if d not in CLASSICAL] if args.only else trained
+    table = inpainting_table(synthetic, {d: trained_on(d, runs) for d in in_table})
     (OUT / "inpainting.md").write_text(
         "Inpainting leave-one-method-out (from docs/results/localize/synthetic/results.json)\n\n" + table)
     print(table)
@@ -202,7 +205,7 @@ def main() -> None:
 
     if args.update_cards:
         for name in [d for d in SYNTHETIC_CLASSICAL + trained if (CARDS / f"{d}.json").is_file()
-                     and (d in trained or d == "copymove-sift")]:
+                     and (d in trained or d == "copymove-sift") and (not args.only or d in args.only)]:
             card = json.loads((CARDS / f"{name}.json").read_text())
             card.setdefault("metrics", {})
             card["metrics"]["test"] = {

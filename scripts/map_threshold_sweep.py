@@ -13,12 +13,17 @@ manipulated images' patches, and over every image's, authentic ones adding false
 same measures as `forenscope eval`. Without --threshold it chooses the one that maximises the mean
 over kinds of the all-images patch F1 (the issue's target measure; this must be a validation
 split); with --threshold it reports that one (the test split, read once). The flag-everything map
-is scored beside it. Writes results.json (git commit, environment, manifest hash) and results.md.
+is scored beside it. The map swept is the network's own, before any ``map_threshold`` its card
+already has. --card FILE writes the chosen threshold into that card (a shipped
+src/forenscope/weights/<name>.json or a run's card.json) as ``map_threshold``, which the localiser
+then applies (methods/localizer.recentre). Writes results.json (git commit, environment, manifest
+hash) and results.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 from pathlib import Path
@@ -114,8 +119,12 @@ def main() -> None:
     ap.add_argument("--run", help="a training run folder instead of the shipped weights")
     ap.add_argument("--threshold", type=float, help="report this threshold (chosen on validation)")
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--card", type=Path, help="write the chosen threshold into this card (validation runs only)")
     args = ap.parse_args()
+    if args.card and args.threshold is not None:
+        ap.error("--card records a threshold this run chooses; it cannot take --threshold")
     det = load_detector(args.detector, calibrated=False, run=args.run, threads=1)
+    det.card = {k: v for k, v in det.card.items() if k not in ("map_threshold", "map_threshold_note")}
     rows = sweep(args.dataset, det)
     base = sweep(args.dataset, None, flag_everything=True)
     key = "patch_f1_from_map_pooled_over_all_images"
@@ -142,6 +151,18 @@ def main() -> None:
             lines.append(f"| {label} | {kind} | " + " | ".join(f"{v[m]:.3f}" for m in keys) + " |")
     write_results(args.out, result, lambda _: "\n".join(lines) + "\n")
     print("\n".join(lines))
+    if args.card:
+        record_threshold(args.card, chosen, args.dataset, args.out)
+
+
+def record_threshold(card_path: Path, threshold: float, dataset: Path, out: Path) -> None:
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    card["map_threshold"] = threshold
+    card["map_threshold_note"] = (f"map threshold chosen on {dataset} by scripts/map_threshold_sweep.py (max mean "
+                                  f"over kinds of patch F1 pooled over all images; {out}/results.json); the map "
+                                  "is re-scaled so that it cuts at 0.5")
+    card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    print(f"{card_path}: map_threshold {threshold:g}")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,10 @@ grid for networks that have one) after reflection padding, so memory stays bound
 is at the input's exact size. With the card's ``flip_average`` each tile is also read mirrored
 left-right and the two maps averaged (test-time augmentation: twice the work; the trainer's
 validation reads plainly). The image score is the card's ``image_head`` where it has one, else
-the mean of the top 1 % of the map (``methods/image_head.py``).
+the mean of the top 1 % of the map (``methods/image_head.py``). A card's ``map_threshold`` (chosen
+on validation by scripts/map_threshold_sweep.py) moves the map's decision point: the map is
+re-scaled monotonically so that this value becomes 0.5, where masks and metrics cut it; the image
+score is read from the map before that.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import torch
 
 from forenscope.methods.base import Method, Reading, Runner
 from forenscope.methods.image_head import image_score
+
+_BELOW_HALF = np.nextafter(np.float32(0.5), np.float32(0))
 
 
 class Localizer(Method):
@@ -75,5 +80,20 @@ class Localizer(Method):
         settings = card.get("input", {})
         tile = self.tile(settings)
         heat = self.predict_map(run, rgb, tile, settings=settings)
-        return Reading(image_score(heat, card.get("image_head")), heatmap=heat,
-                       extras={"tile": tile, **({"flip_average": True} if settings.get("flip_average") else {})})
+        cut = card.get("map_threshold")
+        return Reading(image_score(heat, card.get("image_head")), heatmap=recentre(heat, cut),
+                       extras={"tile": tile, **({"flip_average": True} if settings.get("flip_average") else {}),
+                               **({"map_threshold": cut} if cut is not None else {})})
+
+
+def recentre(heat: np.ndarray, threshold: float | None) -> np.ndarray:
+    """``heat`` re-scaled piecewise linearly so that ``threshold`` becomes 0.5 (0 and 1 stay put):
+    the order of pixels, and so every AUC, is unchanged; ``heat >= threshold`` is the mask at 0.5."""
+    if threshold is None or threshold == 0.5:
+        return heat
+    if not 0 < threshold < 1:
+        raise ValueError(f"map_threshold must lie strictly between 0 and 1, got {threshold}")
+    above = heat >= threshold
+    low = np.minimum(heat * (0.5 / threshold), _BELOW_HALF)  # rounding must not move a pixel across 0.5
+    high = np.maximum(0.5 + (heat - threshold) * (0.5 / (1 - threshold)), 0.5)
+    return np.where(above, high, low).astype(np.float32)
