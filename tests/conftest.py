@@ -1,3 +1,4 @@
+import importlib.util
 import io
 import os
 import threading
@@ -13,6 +14,15 @@ SHARED_DATA = Path(os.environ.get("FORENSCOPE_DATA", REPO.parent / "shared" / "d
 # The suite's exactness checks (resume, two processes vs one) are CPU facts, also on a machine
 # with a GPU; tests/test_cuda.py moves its own runs onto the GPU.
 os.environ["FORENSCOPE_DEVICE"] = "cpu"
+
+
+def load_script(name: str):
+    """A module of scripts/ (not a package) by file name, for testing its functions."""
+    path = Path(__file__).resolve().parent.parent / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def textured(h=128, w=160, seed=0, noise=2.0) -> np.ndarray:

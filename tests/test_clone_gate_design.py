@@ -3,24 +3,16 @@ design's map cache is keyed by each component's configuration (new weights or ga
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import load_script
 
 
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-gate = _script("design_clone_gate")
-fusion = _script("design_fusion")
+gate = load_script("design_clone_gate")
+fusion = load_script("design_fusion")
 
 
 def test_transform_kinds():

@@ -4,16 +4,13 @@ when weights change on purpose)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SPEC = importlib.util.spec_from_file_location("example_scores", ROOT / "scripts" / "example_scores.py")
-example_scores = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(example_scores)
+from conftest import load_script
+
+example_scores = load_script("example_scores")
 TABLE = json.loads(example_scores.TABLE.read_text(encoding="utf-8"))
 
 

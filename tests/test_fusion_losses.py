@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-SPEC = importlib.util.spec_from_file_location("fusion_losses", ROOT / "scripts" / "fusion_losses.py")
-fl = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(fl)
+from conftest import load_script
+
+fl = load_script("fusion_losses")
 
 
 def _write(folder: Path, rows: list[dict]) -> None:

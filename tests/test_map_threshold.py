@@ -4,28 +4,17 @@ patch F1 at every threshold as the evaluator does at one."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import noisy_photo
+from conftest import load_script, noisy_photo
 from forenscope.evaluate.metrics import PixelMetricAccumulator
 from forenscope.methods.localizer import recentre
 
-ROOT = Path(__file__).resolve().parent.parent
 
-
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-sweep = _script("map_threshold_sweep")
+sweep = load_script("map_threshold_sweep")
 
 
 def test_recentred_map_cuts_at_half_where_the_map_cuts_at_the_threshold():

@@ -3,16 +3,13 @@ and F1 / baselines checked against scikit-learn."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SPEC = importlib.util.spec_from_file_location("eval_patch_classifier", ROOT / "scripts" / "eval_patch_classifier.py")
-evp = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(evp)
+from conftest import load_script
+
+evp = load_script("eval_patch_classifier")
 
 
 def test_patches_lie_wholly_inside_and_are_labelled_by_their_manipulated_share():
@@ -41,9 +38,7 @@ def test_scores_match_scikit_learn_and_the_flag_everything_baseline():
 
 def test_bitmask93_miniature_labels_32px_patches_at_the_published_share():
     """METHODS.md 3.8: 128 of a 32 x 32 patch's 1,024 pixels is manipulated, 127 is not."""
-    spec = importlib.util.spec_from_file_location("bitmask93_miniature", ROOT / "scripts" / "bitmask93_miniature.py")
-    bm = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bm)
+    bm = load_script("bitmask93_miniature")
     rgb = np.zeros((70, 100, 3), np.uint8)     # 2 x 3 whole patches
     mask = np.zeros((70, 100), bool)
     mask[0:32, 0:4] = True                     # 128 px of patch (0, 0)
