@@ -19,10 +19,8 @@ ROWS = ("at 0.5", "at the validation-chosen threshold", "flag everything")
 
 
 def rows_of(result: dict) -> dict[str, dict]:
-    """The table's three maps under fixed names (the middle one is labelled by its threshold)."""
-    keys = list(result["table"])
-    if len(keys) == 2:  # the chosen threshold was 0.5 itself: one row for both
-        keys.insert(1, keys[0])
+    """The table's three maps under fixed names (the sweep labels the chosen one by its threshold)."""
+    keys = ("at 0.5", f"at {result['chosen_threshold']:g}", "flag everything")
     return dict(zip(ROWS, (result["table"][k]["mean"] for k in keys)))
 
 

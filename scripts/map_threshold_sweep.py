@@ -32,6 +32,7 @@ import numpy as np
 
 from forenscope.data.datasets import find_pixel_pairs, manifest_hash
 from forenscope.detectors import load_detector
+from forenscope.evaluate.metrics import patch_labels
 from forenscope.imageio import read_image, read_truth_mask
 from forenscope.records import environment, git_commit, write_results
 
@@ -68,12 +69,11 @@ class Kind:
         if mask is None or not mask.any():
             self.authentic_fp += at_least(q)
             return
-        m = mask[: heat.shape[0], : heat.shape[1]]
-        pos, neg = heat[m], heat[~m]
+        pos, neg = heat[mask], heat[~mask]
         tp, fp = at_least(pos), at_least(neg)
         fn = len(pos) - tp
         self.f1.append(2 * tp / np.maximum(1, 2 * tp + fp + fn))
-        truth = patch_quantile(m.astype(np.float32)) >= 0.5  # the mask's own patch labels
+        truth = patch_labels(mask, PATCH, FRACTION).ravel()  # raster order, as patch_quantile's
         ptp = at_least(q[truth])
         self.patches += np.stack([ptp, at_least(q[~truth]), truth.sum() - ptp])
 
@@ -86,9 +86,10 @@ class Kind:
                 "n_manipulated": len(self.f1)}
 
 
-def sweep(dataset: Path, detector, flag_everything: bool = False) -> dict[str, dict]:
+def sweep(samples: list, detector) -> tuple[dict[str, dict], dict[str, dict]]:
+    """(the detector's rows, the flag-everything map's rows) per kind, each image read once."""
     kinds: dict[str, Kind] = {}
-    samples = find_pixel_pairs(dataset)
+    everything: dict[str, Kind] = {}
     for i, s in enumerate(samples):
         if s.error:
             print(f"skipped {s.image}: {s.error}", file=sys.stderr)
@@ -99,10 +100,18 @@ def sweep(dataset: Path, detector, flag_everything: bool = False) -> dict[str, d
         except Exception as exc:  # reported, the rest analysed
             print(f"skipped {s.image}: {exc}", file=sys.stderr)
             continue
-        heat = np.ones(rgb.shape[:2], np.float32) if flag_everything else detector.analyze(rgb, meta).heatmap
-        kinds.setdefault(s.subset, Kind()).add(mask, heat)
+        if mask is not None and mask.shape != rgb.shape[:2]:
+            print(f"skipped {s.image}: mask {mask.shape} differs from the image {rgb.shape[:2]}", file=sys.stderr)
+            continue
+        kinds.setdefault(s.subset, Kind()).add(mask, detector.analyze(rgb, meta).heatmap)
+        everything.setdefault(s.subset, Kind()).add(mask, np.ones(rgb.shape[:2], np.float32))
         if (i + 1) % 50 == 0:
             print(f"{i + 1}/{len(samples)}", file=sys.stderr, flush=True)
+    return per_kind_rows(kinds), per_kind_rows(everything)
+
+
+def per_kind_rows(kinds: dict[str, Kind]) -> dict[str, dict]:
+    """Rows of the kinds with manipulated images; an authentic-only kind lends its false positives to all."""
     authentic_only = [k for k, v in kinds.items() if not v.f1]
     pool = sum((kinds[k].authentic_fp for k in authentic_only), np.zeros(len(THRESHOLDS)))
     return {k: v.rows(pool) for k, v in kinds.items() if v.f1}
@@ -125,8 +134,8 @@ def main() -> None:
         ap.error("--card records a threshold this run chooses; it cannot take --threshold")
     det = load_detector(args.detector, calibrated=False, run=args.run, threads=1)
     det.card = {k: v for k, v in det.card.items() if k not in ("map_threshold", "map_threshold_note")}
-    rows = sweep(args.dataset, det)
-    base = sweep(args.dataset, None, flag_everything=True)
+    samples = find_pixel_pairs(args.dataset)
+    rows, base = sweep(samples, det)
     key = "patch_f1_from_map_pooled_over_all_images"
     objective = mean_over_kinds(rows, key)
     chosen = args.threshold if args.threshold is not None else float(THRESHOLDS[int(np.argmax(objective))])
@@ -139,7 +148,7 @@ def main() -> None:
     result = {"dataset": str(args.dataset), "detector": args.detector, "run": args.run,
               "chosen_threshold": chosen, "chosen_by": "given" if args.threshold is not None else
               "max mean over kinds of patch F1 pooled over all images (this split)",
-              "manifest_sha256": manifest_hash([s.image for s in find_pixel_pairs(args.dataset)], args.dataset.parent)[:16],
+              "manifest_sha256": manifest_hash([s.image for s in samples], args.dataset.parent)[:16],
               "sweep": {"thresholds": THRESHOLDS.tolist(),
                         **{m: mean_over_kinds(rows, m).tolist() for m in keys}},
               "table": table, "git": git_commit(), "environment": environment()}

@@ -188,9 +188,7 @@ def train_localizer(cfg: dict, out: Path, log: Log = print, restart: bool = Fals
     opt = torch.optim.Adam(net.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
     state = open_run(cfg, out, net, opt, log, restart)
     if earlier and state["step"] == 0:  # hashed now: the file may be replaced (a ship) before the run ends
-        from forenscope.nets.weights import weights_sha256
-
-        state["initialised_from"] = {"weights": str(earlier), "sha256": weights_sha256(earlier)}
+        state["initialised_from"] = _initial_weights(cfg)
     state = run_steps(cfg, out, net, opt, state,
                       lambda rng: make_batch(train_rows, cache, cfg, rng),
                       lambda output, mask: method.loss(output, mask, cfg),
